@@ -1,0 +1,35 @@
+// Loads and validates a proxy configuration file (SPEC §2.1): YAML → typed structs, with
+// ${VAR} / ${VAR:-default} expansion, units for durations and sizes, unknown keys rejected,
+// and cross-checks (routes name real clusters, addresses parse, weights > 0).
+// Never throws: every problem found is returned, each with file, line and key.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace spillway::config {
+
+struct config_error {
+  source_mark where;
+  std::string message;
+  /// "file:line:col: key: message"
+  std::string to_string() const;
+};
+
+struct load_result {
+  std::shared_ptr<const proxy_config> config;  // null when errors is not empty
+  std::vector<config_error> errors;
+  bool ok() const { return errors.empty() && config != nullptr; }
+};
+
+/// Reads and validates `path`.
+load_result load_file(const std::string& path);
+
+/// Validates YAML text; `file_name` is used in messages only.
+load_result load_string(std::string_view yaml, const std::string& file_name);
+
+}  // namespace spillway::config
