@@ -1,0 +1,118 @@
+#include "proxy/admin/admin_server.hpp"
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "common/log.hpp"
+#include "proxy/server/server.hpp"
+
+namespace spillway::admin {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+class admin_server::connection : public std::enable_shared_from_this<connection> {
+ public:
+  connection(tcp::socket s, const server::server& srv) : socket_(std::move(s)), server_(srv) {}
+
+  void start() { do_read(); }
+
+ private:
+  void do_read() {
+    req_ = {};
+    bhttp::async_read(socket_, buffer_, req_,
+                      [self = shared_from_this()](const beast::error_code& ec, size_t) {
+                        self->on_read(ec);
+                      });
+  }
+
+  void on_read(const beast::error_code& ec) {
+    if (ec) return;
+    res_ = {};
+    res_.version(11);
+    res_.keep_alive(req_.keep_alive());
+    route();
+    res_.prepare_payload();
+    bhttp::async_write(socket_, res_,
+                       [self = shared_from_this()](const beast::error_code& e, size_t) {
+                         if (e) return;
+                         if (!self->res_.keep_alive()) {
+                           beast::error_code ignored;
+                           self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
+                           return;
+                         }
+                         self->do_read();
+                       });
+  }
+
+  void route() {
+    const std::string_view target = req_.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    const bool get = req_.method() == bhttp::verb::get || req_.method() == bhttp::verb::head;
+    if (get && path == "/healthz") return text(bhttp::status::ok, "ok\n", "text/plain");
+    if (get && path == "/readyz") {
+      return server_.ready() ? text(bhttp::status::ok, "ready\n", "text/plain")
+                             : text(bhttp::status::service_unavailable, "not ready\n", "text/plain");
+    }
+    if (get && path == "/metrics")
+      return text(bhttp::status::ok, render_metrics(server_), "text/plain; version=0.0.4");
+    if (get && path == "/admin/clusters")
+      return text(bhttp::status::ok, render_clusters(server_), "application/json");
+    text(bhttp::status::not_found, "{\"error\": {\"message\": \"not found\", \"type\": "
+                                   "\"invalid_request_error\", \"code\": \"not_found\"}}\n",
+         "application/json");
+  }
+
+  void text(bhttp::status s, std::string body, std::string_view type) {
+    res_.result(s);
+    res_.set(bhttp::field::content_type, type);
+    res_.body() = std::move(body);
+  }
+
+  tcp::socket socket_;
+  const server::server& server_;
+  beast::flat_buffer buffer_;
+  bhttp::request<bhttp::string_body> req_;
+  bhttp::response<bhttp::string_body> res_;
+};
+
+admin_server::admin_server(asio::io_context& ioc, const server::server& srv)
+    : ioc_(ioc), server_(srv), acceptor_(ioc) {}
+
+admin_server::~admin_server() = default;
+
+boost::system::error_code admin_server::listen(const tcp::endpoint& at) {
+  boost::system::error_code ec;
+  acceptor_.open(at.protocol(), ec);
+  if (ec) return ec;
+  acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  acceptor_.bind(at, ec);
+  if (ec) return ec;
+  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return ec;
+  do_accept();
+  return {};
+}
+
+void admin_server::close() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+void admin_server::do_accept() {
+  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket s) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted) return;
+      log::warn("admin: accept: {}", ec.message());
+    } else {
+      std::make_shared<connection>(std::move(s), server_)->start();
+    }
+    if (acceptor_.is_open()) do_accept();
+  });
+}
+
+}  // namespace spillway::admin

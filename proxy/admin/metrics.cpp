@@ -1,0 +1,155 @@
+// Prometheus text rendering (exposition format 0.0.4) and the clusters JSON view.
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "proxy/admin/admin_server.hpp"
+#include "proxy/server/server.hpp"
+
+namespace spillway::admin {
+
+namespace {
+
+std::string escape_label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    if (c == '\n') {
+      out.append("\\n");
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+void render_histogram(std::string& out, std::string_view name, std::string_view labels,
+                      const std::vector<const histogram*>& parts) {
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b <= latency_buckets.size(); ++b) {
+    for (const auto* h : parts) cumulative += h->bucket(b);
+    std::string le = b < latency_buckets.size() ? fmt::format("{}", latency_buckets[b]) : "+Inf";
+    fmt::format_to(std::back_inserter(out), "{}_bucket{{{},le=\"{}\"}} {}\n", name, labels, le,
+                   cumulative);
+  }
+  double sum = 0;
+  uint64_t count = 0;
+  for (const auto* h : parts) {
+    sum += h->sum();
+    count += h->count();
+  }
+  fmt::format_to(std::back_inserter(out), "{}_sum{{{}}} {}\n{}_count{{{}}} {}\n", name, labels, sum,
+                 name, labels, count);
+}
+
+void render_route(std::string& out, const server::server& srv, std::string_view route_name,
+                  const std::function<const route_stats&(const server::worker&)>& get) {
+  const std::string labels = fmt::format("route=\"{}\"", escape_label(route_name));
+  for (int code = 0; code < max_status; ++code) {
+    uint64_t n = 0;
+    for (const auto& w : srv.workers()) n += get(*w).by_status[code].get();
+    if (n)
+      fmt::format_to(std::back_inserter(out), "spillway_requests_total{{{},code=\"{}\"}} {}\n",
+                     labels, code, n);
+  }
+}
+
+}  // namespace
+
+std::string render_metrics(const server::server& srv) {
+  std::string out;
+  const auto& rt = srv.rt();
+  const auto& routes = rt.config->routes;
+
+  out.append("# HELP spillway_requests_total Requests answered, by route and status code.\n"
+             "# TYPE spillway_requests_total counter\n");
+  for (size_t r = 0; r < routes.size(); ++r)
+    render_route(out, srv, routes[r].name,
+                 [r](const server::worker& w) -> const route_stats& { return *w.stats().routes[r]; });
+  render_route(out, srv, "",
+               [](const server::worker& w) -> const route_stats& { return w.stats().unrouted; });
+
+  out.append("# HELP spillway_request_duration_seconds Time from request head to last response byte.\n"
+             "# TYPE spillway_request_duration_seconds histogram\n");
+  for (size_t r = 0; r < routes.size(); ++r) {
+    std::vector<const histogram*> parts;
+    for (const auto& w : srv.workers()) parts.push_back(&w->stats().routes[r]->duration);
+    render_histogram(out, "spillway_request_duration_seconds",
+                     fmt::format("route=\"{}\"", escape_label(routes[r].name)), parts);
+  }
+  out.append("# HELP spillway_time_to_first_byte_seconds Time from request head to the first upstream response byte.\n"
+             "# TYPE spillway_time_to_first_byte_seconds histogram\n");
+  for (size_t r = 0; r < routes.size(); ++r) {
+    std::vector<const histogram*> parts;
+    for (const auto& w : srv.workers()) parts.push_back(&w->stats().routes[r]->ttfb);
+    render_histogram(out, "spillway_time_to_first_byte_seconds",
+                     fmt::format("route=\"{}\"", escape_label(routes[r].name)), parts);
+  }
+
+  out.append("# HELP spillway_upstream_requests_total Upstream exchanges by endpoint and status (0: no response).\n"
+             "# TYPE spillway_upstream_requests_total counter\n");
+  for (size_t c = 0; c < rt.clusters.size(); ++c) {
+    auto& cl = *rt.clusters[c];
+    for (size_t e = 0; e < cl.size(); ++e) {
+      for (int code = 0; code < max_status; ++code) {
+        uint64_t n = 0;
+        for (const auto& w : srv.workers()) n += w->stats().endpoints[c][e]->by_status[code].get();
+        if (n)
+          fmt::format_to(std::back_inserter(out),
+                         "spillway_upstream_requests_total{{cluster=\"{}\",endpoint=\"{}\",code=\"{}\"}} {}\n",
+                         escape_label(cl.name()), escape_label(cl.at(e).address), code, n);
+      }
+    }
+  }
+  out.append("# HELP spillway_upstream_active_requests In-flight requests per endpoint.\n"
+             "# TYPE spillway_upstream_active_requests gauge\n");
+  for (const auto& cl : rt.clusters)
+    for (size_t e = 0; e < cl->size(); ++e)
+      fmt::format_to(std::back_inserter(out),
+                     "spillway_upstream_active_requests{{cluster=\"{}\",endpoint=\"{}\"}} {}\n",
+                     escape_label(cl->name()), escape_label(cl->at(e).address),
+                     cl->at(e).active.load(std::memory_order_relaxed));
+
+  uint64_t accepted = 0, refused = 0;
+  int64_t open = 0;
+  for (const auto& w : srv.workers()) {
+    accepted += w->stats().connections_accepted.get();
+    refused += w->stats().connections_refused.get();
+    open += w->stats().connections_open.load(std::memory_order_relaxed);
+  }
+  fmt::format_to(std::back_inserter(out),
+                 "# TYPE spillway_downstream_connections_total counter\n"
+                 "spillway_downstream_connections_total {}\n"
+                 "# TYPE spillway_downstream_connections_refused_total counter\n"
+                 "spillway_downstream_connections_refused_total {}\n"
+                 "# TYPE spillway_downstream_connections_open gauge\n"
+                 "spillway_downstream_connections_open {}\n",
+                 accepted, refused, open);
+  return out;
+}
+
+std::string render_clusters(const server::server& srv) {
+  boost::json::array clusters;
+  for (const auto& cl : srv.rt().clusters) {
+    boost::json::array endpoints;
+    for (size_t e = 0; e < cl->size(); ++e) {
+      const auto& ep = cl->at(e);
+      const uint32_t bits = ep.unavailable.load(std::memory_order_relaxed);
+      endpoints.push_back(boost::json::object{
+          {"address", ep.address},
+          {"weight", ep.weight},
+          {"effective_weight", ep.effective_weight.load(std::memory_order_relaxed)},
+          {"healthy", (bits & (upstream::health_unknown | upstream::unhealthy)) == 0},
+          {"breaker", (bits & upstream::breaker_open) ? "open" : "closed"},
+          {"ejected", (bits & upstream::ejected) != 0},
+          {"draining", (bits & upstream::draining) != 0},
+          {"active", ep.active.load(std::memory_order_relaxed)},
+          {"max_concurrent", ep.max_concurrent},
+      });
+    }
+    clusters.push_back(boost::json::object{
+        {"name", cl->name()}, {"endpoints", std::move(endpoints)}});
+  }
+  return boost::json::serialize(boost::json::object{{"clusters", std::move(clusters)}}) + "\n";
+}
+
+}  // namespace spillway::admin

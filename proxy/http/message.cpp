@@ -1,0 +1,70 @@
+#include "proxy/http/message.hpp"
+
+#include <array>
+
+namespace spillway::http {
+
+namespace {
+inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+void header_list::add(std::string_view name, std::string_view value) {
+  field f;
+  f.name_off = static_cast<uint32_t>(arena_.size());
+  f.name_len = static_cast<uint32_t>(name.size());
+  arena_.append(name);
+  f.value_off = static_cast<uint32_t>(arena_.size());
+  f.value_len = static_cast<uint32_t>(value.size());
+  arena_.append(value);
+  fields_.push_back(f);
+}
+
+std::optional<std::string_view> header_list::find(std::string_view n) const noexcept {
+  for (size_t i = 0; i < fields_.size(); ++i)
+    if (iequals(name(i), n)) return value(i);
+  return std::nullopt;
+}
+
+size_t header_list::count(std::string_view n) const noexcept {
+  size_t c = 0;
+  for (size_t i = 0; i < fields_.size(); ++i)
+    if (iequals(name(i), n)) ++c;
+  return c;
+}
+
+bool is_hop_by_hop(std::string_view name) noexcept {
+  static constexpr std::array<std::string_view, 10> names{
+      "connection", "keep-alive",        "proxy-connection", "te",
+      "trailer",    "transfer-encoding", "upgrade",          "http2-settings",
+      "proxy-authenticate", "proxy-authorization"};
+  if (name.size() < 2 || name.size() > 19) return false;
+  for (auto n : names)
+    if (iequals(name, n)) return true;
+  return false;
+}
+
+bool listed_in_connection(std::string_view connection, std::string_view name) noexcept {
+  while (!connection.empty()) {
+    auto comma = connection.find(',');
+    auto token = trim(connection.substr(0, comma));
+    if (iequals(token, name)) return true;
+    if (comma == std::string_view::npos) break;
+    connection.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+}  // namespace spillway::http

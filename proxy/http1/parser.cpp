@@ -1,0 +1,191 @@
+#include "proxy/http1/parser.hpp"
+
+#include <boost/beast/http/error.hpp>
+#include <cstring>
+
+namespace spillway::http1 {
+
+namespace bhttp = boost::beast::http;
+using boost::beast::error_code;
+
+namespace {
+constexpr char hex_digits[] = "0123456789abcdef";
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool has_control(std::string_view v) noexcept {
+  for (char c : v)
+    if (c == '\0' || c == '\r' || c == '\n') return true;
+  return false;
+}
+}  // namespace
+
+void body_framer::piece(std::string_view data) {
+  if (data.empty() || framing_ == framing::none) return;
+  if (framing_ != framing::chunked) {
+    out_->append(data);
+    return;
+  }
+  char size[20];
+  int n = 0;
+  for (size_t v = data.size(); v != 0; v >>= 4) size[n++] = hex_digits[v & 0xf];
+  for (int i = n - 1; i >= 0; --i) out_->push_back(size[i]);
+  out_->append("\r\n", 2);
+  out_->append(data);
+  out_->append("\r\n", 2);
+}
+
+void body_framer::finish() {
+  if (framing_ == framing::chunked) out_->append("0\r\n\r\n", 5);
+}
+
+// ---------------------------------------------------------------- request
+
+void request_parser::on_request_impl(bhttp::verb, boost::beast::string_view method,
+                                     boost::beast::string_view target, int version, error_code&) {
+  head_.method.assign(method);
+  head_.target.assign(target);
+  head_.version = version;
+}
+
+void request_parser::on_response_impl(int, boost::beast::string_view, int, error_code& ec) {
+  ec = bhttp::error::bad_version;
+}
+
+void request_parser::on_field_impl(bhttp::field f, boost::beast::string_view name_bv,
+                                   boost::beast::string_view value_bv, error_code& ec) {
+  const std::string_view name(name_bv.data(), name_bv.size());
+  const std::string_view value(value_bv.data(), value_bv.size());
+  if (has_control(value)) {
+    ec = bhttp::error::bad_value;
+    return;
+  }
+  switch (f) {
+    case bhttp::field::content_length:
+      ++content_length_fields_;
+      if (value.find(',') != std::string_view::npos) ec = bhttp::error::bad_content_length;
+      break;
+    case bhttp::field::transfer_encoding:
+      ++transfer_encoding_fields_;
+      if (!http::iequals(trim(value), "chunked")) bad_transfer_encoding_ = true;
+      break;
+    case bhttp::field::host: ++host_fields_; break;
+    case bhttp::field::expect:
+      if (http::iequals(trim(value), "100-continue")) head_.expect_continue = true;
+      break;
+    default: break;
+  }
+  if (ec) return;
+  head_.headers.add(name, value);
+}
+
+void request_parser::on_header_impl(error_code& ec) {
+  if (content_length_fields_ > 1) {
+    ec = bhttp::error::multiple_content_length;
+    return;
+  }
+  if (transfer_encoding_fields_ > 1 || bad_transfer_encoding_ ||
+      (transfer_encoding_fields_ == 1 && content_length_fields_ == 1)) {
+    ec = bhttp::error::bad_transfer_encoding;
+    return;
+  }
+  if (host_fields_ > 1 || (head_.version >= 11 && host_fields_ == 0)) {
+    ec = bhttp::error::bad_field;
+    return;
+  }
+  head_.keep_alive = keep_alive();
+  head_.chunked = chunked();
+  if (auto cl = content_length()) head_.content_length = *cl;
+}
+
+std::size_t request_parser::on_body_impl(boost::beast::string_view body, error_code&) {
+  body_bytes_ += body.size();
+  body_.piece({body.data(), body.size()});
+  return body.size();
+}
+
+std::size_t request_parser::on_chunk_body_impl(std::uint64_t, boost::beast::string_view body,
+                                               error_code&) {
+  body_bytes_ += body.size();
+  body_.piece({body.data(), body.size()});
+  return body.size();
+}
+
+void request_parser::on_finish_impl(error_code&) { body_.finish(); }
+
+// ---------------------------------------------------------------- response
+
+void response_parser::on_request_impl(bhttp::verb, boost::beast::string_view,
+                                      boost::beast::string_view, int, error_code& ec) {
+  ec = bhttp::error::bad_version;
+}
+
+void response_parser::on_response_impl(int status, boost::beast::string_view reason, int version,
+                                       error_code&) {
+  head_.status = status;
+  head_.reason.assign(reason);
+  head_.version = version;
+}
+
+void response_parser::on_field_impl(bhttp::field f, boost::beast::string_view name_bv,
+                                    boost::beast::string_view value_bv, error_code& ec) {
+  const std::string_view name(name_bv.data(), name_bv.size());
+  const std::string_view value(value_bv.data(), value_bv.size());
+  if (header_done_) return;  // trailers are dropped
+  if (has_control(value)) {
+    ec = bhttp::error::bad_value;
+    return;
+  }
+  if (f == bhttp::field::transfer_encoding && !http::iequals(trim(value), "chunked")) {
+    ec = bhttp::error::bad_transfer_encoding;
+    return;
+  }
+  head_.headers.add(name, value);
+}
+
+void response_parser::on_header_impl(error_code&) {
+  header_done_ = true;
+  head_.keep_alive = keep_alive();
+  head_.chunked = chunked();
+  if (auto cl = content_length()) head_.content_length = *cl;
+}
+
+std::size_t response_parser::on_body_impl(boost::beast::string_view body, error_code&) {
+  body_bytes_ += body.size();
+  body_.piece({body.data(), body.size()});
+  return body.size();
+}
+
+std::size_t response_parser::on_chunk_body_impl(std::uint64_t, boost::beast::string_view body,
+                                                error_code&) {
+  body_bytes_ += body.size();
+  body_.piece({body.data(), body.size()});
+  return body.size();
+}
+
+void response_parser::on_finish_impl(error_code&) { body_.finish(); }
+
+// ---------------------------------------------------------------- raw checks
+
+bool raw_head_is_clean(std::string_view head) noexcept {
+  const char* p = head.data();
+  const char* end = p + head.size();
+  if (std::memchr(p, '\0', head.size()) != nullptr) return false;
+  for (const char* cr = p; (cr = static_cast<const char*>(std::memchr(cr, '\r', end - cr)));) {
+    if (cr + 1 >= end || cr[1] != '\n') return false;  // bare CR
+    // obs-fold: a line that starts with SP or HTAB, except the empty line ending the head
+    if (cr + 2 < end && (cr[2] == ' ' || cr[2] == '\t')) return false;
+    cr += 2;
+  }
+  for (const char* lf = p; (lf = static_cast<const char*>(std::memchr(lf, '\n', end - lf)));) {
+    if (lf == p || lf[-1] != '\r') return false;  // bare LF
+    ++lf;
+  }
+  return true;
+}
+
+}  // namespace spillway::http1

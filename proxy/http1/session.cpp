@@ -1,0 +1,238 @@
+#include "proxy/http1/session.hpp"
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include "common/log.hpp"
+
+namespace spillway::http1 {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using namespace std::chrono_literals;
+
+namespace {
+constexpr size_t read_chunk = 16 * 1024;
+}  // namespace
+
+session::session(server::worker& w, server::listener_shared& l, tcp::socket socket)
+    : worker_(w), listener_(l), rt_(w.rt()), socket_(std::move(socket)), timer_(w.io()) {
+  deadlines_.fill(steady::time_point::max());
+}
+
+session::~session() {
+  listener_.connections.fetch_sub(1, std::memory_order_relaxed);
+  worker_.stats().connections_open.fetch_sub(1, std::memory_order_relaxed);
+  if (slot_held_) rt_.clusters[cluster_]->at(endpoint_).release();
+}
+
+void session::start() {
+  worker_.register_session(*this);
+  worker_.stats().connections_open.fetch_add(1, std::memory_order_relaxed);
+  error_code ec;
+  socket_.set_option(tcp::no_delay(true), ec);
+  auto remote = socket_.remote_endpoint(ec);
+  if (ec) return close();
+  client_ip_ = remote.address().to_string();
+  set_deadline(client, listener_.cfg.timeouts.header);
+  do_read_client();
+}
+
+void session::drain() {
+  draining_ = true;
+  if (phase_ == phase::read_head && !head_started_ && in_.size() == 0)
+    close();
+  else
+    close_after_ = true;
+}
+
+// ---------------------------------------------------------------- downstream reads
+
+void session::do_read_client() {
+  if (client_read_pending_ || phase_ == phase::closed || client_eof_) return;
+  client_read_pending_ = true;
+  socket_.async_read_some(in_.prepare(read_chunk),
+                          [self = shared_from_this()](const error_code& ec, size_t n) {
+                            self->on_read_client(ec, n);
+                          });
+}
+
+void session::on_read_client(const error_code& ec, size_t n) {
+  client_read_pending_ = false;
+  if (phase_ == phase::closed) return;
+  if (ec) {
+    client_eof_ = true;
+    if (phase_ == phase::write_local) {
+      close_after_ = true;  // finish writing the answer, then close
+      return;
+    }
+    if (phase_ != phase::read_head && !recorded_) record(499);
+    return close();
+  }
+  in_.commit(n);
+  switch (phase_) {
+    case phase::read_head: return process_head();
+    case phase::send_request: return pump_request_body();
+    default: return;  // pipelined bytes wait until the current exchange ends
+  }
+}
+
+void session::process_head() {
+  if (!req_parser_) {
+    req_.clear();
+    req_parser_.emplace(req_);
+    req_parser_->header_limit(static_cast<uint32_t>(listener_.cfg.limits.max_header_bytes));
+    req_parser_->body_limit(listener_.cfg.limits.max_body_bytes);
+    req_parser_->eager(false);
+  }
+  if (in_.size() == 0) return do_read_client();
+  if (!head_started_) {
+    head_started_ = true;
+    recorded_ = false;
+    route_ = -1;
+    started_ = steady::now();
+    first_byte_at_ = {};
+    set_deadline(client, listener_.cfg.timeouts.header);
+  }
+  error_code ec;
+  size_t used = req_parser_->put(in_.data(), ec);
+  if (ec == bhttp::error::need_more) {
+    if (in_.size() > listener_.cfg.limits.max_header_bytes)
+      return send_local(431, "request_header_too_large", "request header too large", true);
+    return do_read_client();
+  }
+  if (ec == bhttp::error::header_limit)
+    return send_local(431, "request_header_too_large", "request header too large", true);
+  if (ec == bhttp::error::body_limit)
+    return send_local(413, "request_too_large", "request body too large", true);
+  if (ec) return send_local(400, "bad_request", "malformed request: " + ec.message(), true);
+  on_request_head(used);
+}
+
+void session::on_request_head(size_t head_bytes) {
+  const std::string_view raw(static_cast<const char*>(in_.data().data()), head_bytes);
+  if (!raw_head_is_clean(raw))
+    return send_local(400, "bad_request", "malformed request: invalid characters or line folding",
+                      true);
+  in_.consume(head_bytes);
+  clear_deadline(client);
+
+  auto rid = req_.headers.find("x-request-id");
+  if (rid && !rid->empty() && rid->size() <= 200) {
+    request_id_.assign(*rid);
+  } else {
+    static constexpr char hex[] = "0123456789abcdef";
+    request_id_.resize(32);
+    uint64_t a = worker_.rng().next(), b = worker_.rng().next();
+    for (int i = 0; i < 16; ++i) {
+      request_id_[i] = hex[(a >> (i * 4)) & 0xf];
+      request_id_[16 + i] = hex[(b >> (i * 4)) & 0xf];
+    }
+  }
+  if (!normalise_target())
+    return send_local(400, "bad_request", "request target must be origin-form for this host",
+                      true);
+  route_ = rt_.routes.match(req_);
+  if (route_ < 0)
+    return send_local(404, "no_route", "no route for " + req_.method + " " + std::string(req_.path()),
+                      req_.has_body());
+  cluster_ = rt_.route_cluster[route_];
+  start_exchange();
+}
+
+bool session::normalise_target() {
+  std::string_view t = req_.target;
+  if (!t.empty() && t.front() == '/') return true;
+  if (t == "*") return req_.method == "OPTIONS";
+  size_t scheme_end = 0;
+  if (t.size() > 7 && http::iequals(t.substr(0, 7), "http://")) scheme_end = 7;
+  else if (t.size() > 8 && http::iequals(t.substr(0, 8), "https://")) scheme_end = 8;
+  else return false;  // authority-form (CONNECT) or garbage: we are not a forward proxy
+  auto slash = t.find('/', scheme_end);
+  auto authority = t.substr(scheme_end, slash == std::string_view::npos ? t.npos : slash - scheme_end);
+  auto host = req_.headers.find("host");
+  if (!host || !http::iequals(*host, authority)) return false;
+  req_.target = slash == std::string_view::npos ? std::string("/") : std::string(t.substr(slash));
+  return true;
+}
+
+// ---------------------------------------------------------------- deadlines
+
+void session::set_deadline(deadline_kind k, std::chrono::milliseconds d) {
+  if (d.count() <= 0) return clear_deadline(k);
+  deadlines_[k] = steady::now() + d;
+  if (deadlines_[k] < armed_) rearm();
+}
+
+void session::rearm() {
+  steady::time_point next = steady::time_point::max();
+  for (auto t : deadlines_) next = std::min(next, t);
+  armed_ = next;
+  if (next == steady::time_point::max()) return;
+  timer_.expires_at(next);
+  timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->on_timer(ec); });
+}
+
+void session::on_timer(const error_code& ec) {
+  if (ec || phase_ == phase::closed) return;  // aborted: re-armed earlier, or closed
+  armed_ = steady::time_point::max();
+  const auto now = steady::now();
+  for (int k = 0; k < kinds; ++k) {
+    if (deadlines_[k] <= now) {
+      deadlines_[k] = steady::time_point::max();
+      on_deadline(static_cast<deadline_kind>(k));
+      if (phase_ == phase::closed) return;
+    }
+  }
+  if (armed_ == steady::time_point::max()) rearm();
+}
+
+void session::on_deadline(deadline_kind k) {
+  switch (k) {
+    case client:
+      if (phase_ == phase::read_head && head_started_)
+        return send_local(408, "request_timeout", "request not received in time", true);
+      if (phase_ == phase::send_request) {
+        release_upstream(false);
+        return send_local(408, "request_timeout", "request body not received in time", true);
+      }
+      return close();
+    case upstream_connect:
+      return upstream_failed(upstream_error(errc::connect_timeout, true));
+    case first_byte:
+      return upstream_failed(upstream_error(errc::first_byte_timeout, false));
+    case upstream_idle:
+      return upstream_failed(upstream_error(errc::upstream_idle_timeout, false));
+    case total:
+      return upstream_failed(upstream_error(errc::total_timeout, false));
+    case kinds: break;
+  }
+}
+
+// ---------------------------------------------------------------- stats
+
+void session::record(int status) {
+  if (recorded_) return;
+  recorded_ = true;
+  auto& stats = worker_.stats();
+  admin::route_stats& rs = route_ >= 0 ? *stats.routes[route_] : stats.unrouted;
+  rs.by_status[std::clamp(status, 0, admin::max_status - 1)].add();
+  const auto now = steady::now();
+  rs.duration.observe(std::chrono::duration<double>(now - started_).count());
+  if (first_byte_at_ != steady::time_point{})
+    rs.ttfb.observe(std::chrono::duration<double>(first_byte_at_ - started_).count());
+}
+
+// ---------------------------------------------------------------- teardown
+
+void session::close() {
+  if (phase_ == phase::closed) return;
+  phase_ = phase::closed;
+  release_upstream(false);
+  error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  timer_.cancel();
+}
+
+}  // namespace spillway::http1

@@ -1,0 +1,589 @@
+// The upstream half of http1::session: endpoint choice, connect, request streaming, response
+// streaming, and what happens when any of it fails.
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
+
+#include "common/log.hpp"
+#include "proxy/http1/session.hpp"
+
+namespace spillway::http1 {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+
+namespace {
+constexpr size_t read_chunk = 16 * 1024;
+constexpr size_t downstream_high_water = 64 * 1024;  // pause upstream reads above this
+constexpr size_t watch_limit = 64 * 1024;            // pipelined bytes buffered while busy
+constexpr size_t replay_limit = 64 * 1024;           // request bytes kept for a resend
+
+void append_number(std::string& out, uint64_t v) {
+  char buf[24];
+  int n = 0;
+  do {
+    buf[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (n > 0) out.push_back(buf[--n]);
+}
+
+int status_for(errc e) {
+  switch (e) {
+    case errc::connect_timeout:
+    case errc::first_byte_timeout:
+    case errc::upstream_idle_timeout:
+    case errc::total_timeout: return 504;
+    case errc::no_endpoint: return 503;
+    default: return 502;
+  }
+}
+
+std::string_view code_for(errc e) {
+  switch (e) {
+    case errc::connect_failed: return "upstream_connect_failed";
+    case errc::connect_timeout: return "upstream_connect_timeout";
+    case errc::upstream_reset: return "upstream_reset";
+    case errc::first_byte_timeout: return "upstream_timeout";
+    case errc::upstream_idle_timeout: return "upstream_stalled";
+    case errc::total_timeout: return "upstream_total_timeout";
+    case errc::bad_response: return "bad_upstream_response";
+    case errc::no_endpoint: return "no_endpoint_available";
+    default: return "upstream_error";
+  }
+}
+
+bool retry_condition_matches(const config::retry_config& r, errc e) {
+  auto has = [&](config::retry_condition c) { return (r.conditions & static_cast<uint32_t>(c)) != 0; };
+  switch (e) {
+    case errc::connect_failed:
+    case errc::connect_timeout: return has(config::retry_condition::connect_failure);
+    case errc::upstream_reset: return has(config::retry_condition::reset);
+    case errc::first_byte_timeout: return has(config::retry_condition::timeout);
+    default: return false;
+  }
+}
+}  // namespace
+
+// ---------------------------------------------------------------- endpoint choice and connect
+
+void session::start_exchange() {
+  phase_ = phase::send_request;
+  attempts_ = 0;
+  tried_.clear();
+  request_complete_ = false;
+  response_complete_ = false;
+  client_head_sent_ = false;
+  event_stream_ = false;
+  up_fresh_retry_done_ = false;
+  force_fresh_ = false;
+  replay_.clear();
+  sent_log_.clear();
+  replay_valid_ = true;
+  abort_after_write_ = false;
+  up_out_.clear();
+  expect_sent_ = false;
+  last_error_ = {};
+  framing f = req_.chunked ? framing::chunked
+              : req_.content_length ? framing::length
+                                    : framing::none;
+  req_parser_->body().reset(&up_out_, f);
+  req_parser_->eager(true);
+  if (!req_.has_body()) request_complete_ = req_parser_->is_done();
+  const auto& timeouts = rt_.config->routes[route_].timeouts;
+  if (timeouts.total.count() > 0) set_deadline(total, timeouts.total);
+  pick_and_connect();
+}
+
+void session::pick_and_connect() {
+  if (cluster_ < 0) return upstream_failed(internal_error(errc::no_endpoint));
+  upstream::cluster& cl = *rt_.clusters[cluster_];
+  balancer::balancer& lb = worker_.lb(cluster_);
+  int idx = -1;
+  while (true) {
+    idx = lb.pick({tried_, 0, false});
+    if (idx < 0) break;
+    if (cl.at(idx).try_acquire()) break;
+    tried_.push_back(idx);  // filled up between pick and acquire
+  }
+  if (idx < 0) {
+    error e = last_error_ ? last_error_ : upstream_error(errc::no_endpoint, false);
+    last_error_ = {};
+    return upstream_failed_final(e);
+  }
+  endpoint_ = idx;
+  slot_held_ = true;
+  ++attempts_;
+  tried_.push_back(idx);
+  if (!force_fresh_) {
+    up_ = worker_.pool(cluster_).take(idx);
+    if (up_) {
+      up_reused_ = true;
+      return send_request();
+    }
+  }
+  force_fresh_ = false;
+  up_reused_ = false;
+  auto addrs = cl.addresses(idx);
+  if (addrs.empty()) return upstream_failed(upstream_error(errc::connect_failed, true));
+  set_deadline(upstream_connect, cl.config().connect_timeout);
+  do_connect(std::move(addrs), 0);
+}
+
+void session::do_connect(std::vector<tcp::endpoint> addrs, size_t next) {
+  up_ = std::make_unique<upstream_pool::upstream_connection>(tcp::socket(worker_.io()));
+  const tcp::endpoint target = addrs[next];
+  up_->socket.async_connect(
+      target, [self = shared_from_this(), gen = up_gen_, addrs = std::move(addrs), next](
+                  const error_code& ec) mutable {
+        if (gen != self->up_gen_) return;  // this attempt was abandoned (timeout, close)
+        self->on_connect(ec, std::move(addrs), next);
+      });
+}
+
+void session::on_connect(const error_code& ec, std::vector<tcp::endpoint> addrs, size_t next) {
+  if (phase_ == phase::closed) return;
+  if (ec) {
+    if (next + 1 < addrs.size()) return do_connect(std::move(addrs), next + 1);
+    return upstream_failed(upstream_error(errc::connect_failed, true));
+  }
+  clear_deadline(upstream_connect);
+  error_code ignored;
+  up_->socket.set_option(tcp::no_delay(true), ignored);
+  send_request();
+}
+
+// ---------------------------------------------------------------- request to upstream
+
+void session::send_request() {
+  phase_ = phase::send_request;
+  res_.clear();
+  res_parser_.reset();
+  if (!replay_.empty()) {
+    // Retrying on a new connection: send again what the failed one was sent.
+    up_out_.insert(0, replay_);
+    replay_.clear();
+  } else {
+    std::string body_so_far;
+    body_so_far.swap(up_out_);
+    build_upstream_head();
+    up_out_.append(body_so_far);
+  }
+  pump_request_body();
+}
+
+void session::build_upstream_head() {
+  std::string& o = up_out_;
+  o.append(req_.method).push_back(' ');
+  o.append(req_.target).append(" HTTP/1.1\r\n");
+  const auto connection = req_.headers.find("connection");
+  std::string_view xff, via;
+  bool has_request_id = false;
+  for (size_t i = 0; i < req_.headers.size(); ++i) {
+    const auto name = req_.headers.name(i);
+    const auto value = req_.headers.value(i);
+    if (http::is_hop_by_hop(name)) continue;
+    if (connection && http::listed_in_connection(*connection, name)) continue;
+    if (http::iequals(name, "content-length") || http::iequals(name, "expect") ||
+        http::iequals(name, "x-forwarded-proto"))
+      continue;
+    if (http::iequals(name, "x-forwarded-for")) {
+      xff = value;
+      continue;
+    }
+    if (http::iequals(name, "via")) {
+      via = value;
+      continue;
+    }
+    if (http::iequals(name, "x-request-id")) {
+      if (value != request_id_) continue;  // an over-long client id was replaced
+      has_request_id = true;
+    }
+    o.append(name).append(": ").append(value).append("\r\n");
+  }
+  o.append("X-Forwarded-For: ");
+  if (!xff.empty()) o.append(xff).append(", ");
+  o.append(client_ip_).append("\r\nX-Forwarded-Proto: http\r\nVia: ");
+  if (!via.empty()) o.append(via).append(", ");
+  o.append("1.1 spillway\r\n");
+  if (!has_request_id) o.append("X-Request-Id: ").append(request_id_).append("\r\n");
+  if (req_.chunked) {
+    o.append("Transfer-Encoding: chunked\r\n");
+  } else if (req_.content_length) {
+    o.append("Content-Length: ");
+    append_number(o, *req_.content_length);
+    o.append("\r\n");
+  }
+  o.append("\r\n");
+}
+
+void session::pump_request_body() {
+  if (!request_complete_ && in_.size() > 0) {
+    error_code ec;
+    size_t used = req_parser_->put(in_.data(), ec);
+    in_.consume(used);
+    if (ec && ec != bhttp::error::need_more) {
+      release_upstream(false);
+      if (ec == bhttp::error::body_limit)
+        return send_local(413, "request_too_large", "request body too large", true);
+      return send_local(400, "bad_request", "malformed request body: " + ec.message(), true);
+    }
+    if (req_parser_->is_done()) {
+      request_complete_ = true;
+      clear_deadline(client);
+    }
+  }
+  if (!up_ || phase_ != phase::send_request) return;  // still connecting
+  if (!up_out_.empty()) {
+    if (!upstream_write_pending_) do_write_upstream();
+    return;
+  }
+  if (upstream_write_pending_) return;
+  if (request_complete_) return request_sent();
+  if (req_.expect_continue && !expect_sent_ && in_.size() == 0) {
+    expect_sent_ = true;
+    down_out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+    if (!client_write_pending_) do_write_client();
+  }
+  set_deadline(client, listener_.cfg.timeouts.idle);
+  do_read_client();
+}
+
+void session::do_write_upstream() {
+  up_writing_.swap(up_out_);
+  up_out_.clear();
+  if (replay_valid_) {
+    if (sent_log_.size() + up_writing_.size() <= replay_limit) {
+      sent_log_.append(up_writing_);
+    } else {
+      replay_valid_ = false;
+      sent_log_.clear();
+    }
+  }
+  upstream_write_pending_ = true;
+  asio::async_write(up_->socket, asio::buffer(up_writing_),
+                    [self = shared_from_this(), gen = up_gen_](const error_code& ec, size_t n) {
+                      self->upstream_write_pending_ = false;
+                      if (gen != self->up_gen_) return;
+                      self->on_write_upstream(ec, n);
+                    });
+}
+
+void session::on_write_upstream(const error_code& ec, size_t) {
+  if (phase_ == phase::closed) return;
+  if (ec) return upstream_failed(upstream_error(errc::upstream_reset, true));
+  if (phase_ != phase::send_request) return;  // the response already ended the exchange
+  pump_request_body();
+}
+
+void session::request_sent() {
+  phase_ = phase::await_response;
+  set_deadline(first_byte, rt_.config->routes[route_].timeouts.first_byte);
+  do_read_upstream();
+  // Watch the client: a disconnect must cancel the upstream request at once.
+  if (in_.size() < watch_limit) do_read_client();
+}
+
+// ---------------------------------------------------------------- response from upstream
+
+void session::do_read_upstream() {
+  if (upstream_read_pending_ || !up_) return;
+  upstream_read_pending_ = true;
+  up_->socket.async_read_some(
+      up_->buffer.prepare(read_chunk),
+      [self = shared_from_this(), gen = up_gen_](const error_code& ec, size_t n) {
+        self->upstream_read_pending_ = false;
+        if (gen != self->up_gen_) return;
+        self->on_read_upstream(ec, n);
+      });
+}
+
+void session::on_read_upstream(const error_code& ec, size_t n) {
+  if (phase_ == phase::closed) return;
+  if (ec) {
+    if (res_parser_ && res_parser_->is_header_done() && res_parser_->need_eof() &&
+        (ec == asio::error::eof || ec == asio::error::connection_reset)) {
+      error_code ignored;
+      res_parser_->put_eof(ignored);
+      response_complete_ = true;
+      release_upstream(false);
+      if (!client_write_pending_) do_write_client();
+      return;
+    }
+    const bool nothing_received = !res_parser_ && up_->buffer.size() == 0;
+    return upstream_failed(upstream_error(errc::upstream_reset, nothing_received));
+  }
+  up_->buffer.commit(n);
+  if (first_byte_at_ == steady::time_point{}) {
+    first_byte_at_ = steady::now();
+    clear_deadline(first_byte);
+  }
+  const auto& timeouts = rt_.config->routes[route_].timeouts;
+  set_deadline(upstream_idle, timeouts.idle);
+  parse_response();
+}
+
+void session::parse_response() {
+  while (up_ && up_->buffer.size() > 0 && !response_complete_) {
+    if (!res_parser_) {
+      res_.clear();
+      res_parser_.emplace(res_);
+      res_parser_->header_limit(64 * 1024);
+      res_parser_->body_limit(boost::none);
+      res_parser_->eager(false);
+      if (req_.method == "HEAD") res_parser_->skip(true);
+    }
+    error_code ec;
+    size_t used = res_parser_->put(up_->buffer.data(), ec);
+    up_->buffer.consume(used);
+    if (ec == bhttp::error::need_more) break;
+    if (ec) return upstream_failed(upstream_error(errc::bad_response, false));
+    if (!client_head_sent_) {
+      if (res_.status >= 100 && res_.status < 200) {
+        res_parser_.reset();  // interim response: wait for the final one
+        continue;
+      }
+      on_response_head();
+      continue;
+    }
+    if (res_parser_->is_done()) {
+      response_complete_ = true;
+      response_done_upstream();
+    }
+  }
+  if (phase_ == phase::closed) return;
+  if (!down_out_.empty() && !client_write_pending_) do_write_client();
+  if (!response_complete_ && down_out_.size() < downstream_high_water) do_read_upstream();
+}
+
+void session::on_response_head() {
+  phase_ = phase::stream_response;
+  clear_deadline(first_byte);
+  client_head_sent_ = true;
+  status_sent_ = res_.status;
+  build_client_head();
+  res_parser_->body().reset(&down_out_, client_framing_);
+  res_parser_->eager(true);
+  if (res_parser_->is_done()) {
+    response_complete_ = true;
+    response_done_upstream();
+  }
+}
+
+void session::build_client_head() {
+  std::string& o = down_out_;
+  o.append("HTTP/1.1 ");
+  append_number(o, static_cast<uint64_t>(res_.status));
+  o.push_back(' ');
+  o.append(res_.reason).append("\r\n");
+  const bool no_body = req_.method == "HEAD" || res_.status == 204 || res_.status == 304;
+  const auto connection = res_.headers.find("connection");
+  bool has_request_id = false;
+  for (size_t i = 0; i < res_.headers.size(); ++i) {
+    const auto name = res_.headers.name(i);
+    const auto value = res_.headers.value(i);
+    if (http::is_hop_by_hop(name)) continue;
+    if (connection && http::listed_in_connection(*connection, name)) continue;
+    if (http::iequals(name, "content-length") && !no_body) continue;
+    if (http::iequals(name, "x-request-id")) has_request_id = true;
+    if (http::iequals(name, "content-type") && value.starts_with("text/event-stream"))
+      event_stream_ = true;
+    o.append(name).append(": ").append(value).append("\r\n");
+  }
+  if (!has_request_id) o.append("X-Request-Id: ").append(request_id_).append("\r\n");
+  if (no_body) {
+    client_framing_ = framing::none;
+  } else if (res_.content_length) {
+    client_framing_ = framing::length;
+    o.append("Content-Length: ");
+    append_number(o, *res_.content_length);
+    o.append("\r\n");
+  } else if (req_.version >= 11) {
+    client_framing_ = framing::chunked;
+    o.append("Transfer-Encoding: chunked\r\n");
+  } else {
+    client_framing_ = framing::close_delimited;
+    close_after_ = true;
+  }
+  if (close_after_ || draining_ || !req_.keep_alive || !request_complete_) {
+    close_after_ = true;
+    o.append("Connection: close\r\n");
+  } else if (req_.version == 10) {
+    o.append("Connection: keep-alive\r\n");
+  }
+  o.append("\r\n");
+}
+
+void session::response_done_upstream() {
+  clear_deadline(upstream_idle);
+  const bool reusable = res_.keep_alive && request_complete_ && !upstream_write_pending_ &&
+                        up_ && up_->buffer.size() == 0 && !res_parser_->need_eof();
+  release_upstream(reusable);
+}
+
+void session::release_upstream(bool reusable) {
+  if (slot_held_) {
+    rt_.clusters[cluster_]->at(endpoint_).release();
+    slot_held_ = false;
+    worker_.stats().endpoints[cluster_][endpoint_]->by_status[status_sent_].add();
+  }
+  if (!up_) return;
+  ++up_gen_;
+  if (reusable) {
+    ++up_->requests;
+    worker_.pool(cluster_).give_back(endpoint_, std::move(up_), steady::now());
+  } else {
+    error_code ignored;
+    up_->socket.close(ignored);
+    up_.reset();
+  }
+}
+
+// ---------------------------------------------------------------- downstream writes
+
+void session::do_write_client() {
+  down_writing_.swap(down_out_);
+  down_out_.clear();
+  client_write_pending_ = true;
+  asio::async_write(socket_, asio::buffer(down_writing_),
+                    [self = shared_from_this()](const error_code& ec, size_t n) {
+                      self->on_write_client(ec, n);
+                    });
+}
+
+void session::on_write_client(const error_code& ec, size_t) {
+  client_write_pending_ = false;
+  if (phase_ == phase::closed) return;
+  if (ec) {
+    if (!recorded_) record(499);
+    return close();
+  }
+  if (!down_out_.empty()) return do_write_client();
+  if (abort_after_write_) return close();
+  if (phase_ == phase::write_local) return finish_local();
+  if (response_complete_ && client_head_sent_) return exchange_finished();
+  if (phase_ == phase::stream_response && !response_complete_) do_read_upstream();
+}
+
+void session::exchange_finished() {
+  record(status_sent_);
+  for (auto k : {upstream_connect, first_byte, upstream_idle, total}) clear_deadline(k);
+  next_request();
+}
+
+void session::next_request() {
+  req_parser_.reset();
+  res_parser_.reset();
+  if (close_after_ || draining_ || client_eof_) {
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    return close();
+  }
+  phase_ = phase::read_head;
+  head_started_ = false;
+  set_deadline(client, listener_.cfg.timeouts.idle);
+  if (in_.size() > 0) return process_head();
+  do_read_client();
+}
+
+// ---------------------------------------------------------------- failures
+
+void session::upstream_failed(error e) {
+  if (phase_ == phase::closed) return;
+  const errc code = static_cast<errc>(e.code.value());
+  clear_deadline(upstream_connect);
+  clear_deadline(first_byte);
+  clear_deadline(upstream_idle);
+  status_sent_ = 0;
+  release_upstream(false);
+  if (client_head_sent_) return abort_stream(e);
+
+  // A pooled connection the upstream had already closed: try once more on a fresh one.
+  if (code == errc::upstream_reset && e.retryable && up_reused_ && !up_fresh_retry_done_ &&
+      replay_valid_) {
+    up_fresh_retry_done_ = true;
+    replay_.swap(sent_log_);
+    sent_log_.clear();
+    tried_.pop_back();
+    --attempts_;
+    force_fresh_ = true;
+    return pick_and_connect();
+  }
+  const auto& route = rt_.config->routes[route_];
+  const bool resend_ok = replay_valid_ || sent_log_.empty();
+  if (e.retryable && resend_ok && retry_condition_matches(route.retry, code) &&
+      attempts_ < route.retry.attempts) {
+    last_error_ = e;
+    replay_.swap(sent_log_);
+    sent_log_.clear();
+    return pick_and_connect();
+  }
+  upstream_failed_final(e);
+}
+
+void session::upstream_failed_final(error e) {
+  const errc code = static_cast<errc>(e.code.value());
+  if (phase_ == phase::closed) return;
+  release_upstream(false);
+  log::debug("request {}: {} ({})", request_id_, e.message(), to_string(e.source));
+  send_local(status_for(code), code_for(code), std::string(e.message()),
+             !request_complete_);
+}
+
+void session::abort_stream(error e) {
+  // Headers are out: the status can no longer change. An event stream gets an error event so
+  // the client knows why; then the connection closes without the terminating chunk, so the
+  // client sees the body as cut short.
+  if (!recorded_) record(status_sent_ ? status_sent_ : 502);
+  if (event_stream_ && client_framing_ == framing::chunked) {
+    body_framer f;
+    f.reset(&down_out_, framing::chunked);
+    f.piece("event: error\ndata: {\"error\": {\"message\": \"" + std::string(e.message()) +
+            "\", \"type\": \"upstream_error\", \"code\": \"" + std::string(code_for(static_cast<errc>(e.code.value()))) +
+            "\"}}\n\n");
+    close_after_ = true;
+    response_complete_ = false;
+    abort_after_write_ = true;
+    if (!client_write_pending_) do_write_client();
+    return;
+  }
+  close();
+}
+
+void session::send_local(int status, std::string_view code, std::string_view message, bool close) {
+  if (phase_ == phase::closed) return;
+  phase_ = phase::write_local;
+  status_sent_ = status;
+  if (close) close_after_ = true;
+  record(status);
+  std::string body = "{\"error\": {\"message\": \"";
+  for (char c : message) {
+    if (c == '"' || c == '\\') body.push_back('\\');
+    if (static_cast<unsigned char>(c) >= 0x20) body.push_back(c);
+  }
+  body.append("\", \"type\": \"")
+      .append(status >= 500 ? "server_error" : "invalid_request_error")
+      .append("\", \"code\": \"")
+      .append(code)
+      .append("\"}}\n");
+  std::string& o = down_out_;
+  o.append("HTTP/1.1 ");
+  append_number(o, static_cast<uint64_t>(status));
+  o.push_back(' ');
+  o.append(bhttp::obsolete_reason(static_cast<bhttp::status>(status)));
+  o.append("\r\nContent-Type: application/json\r\nContent-Length: ");
+  append_number(o, body.size());
+  o.append("\r\nX-Request-Id: ").append(request_id_).append("\r\n");
+  if (status == 503 || status == 429) o.append("Retry-After: 1\r\n");
+  if (close_after_ || draining_) o.append("Connection: close\r\n");
+  o.append("\r\n").append(body);
+  if (!client_write_pending_) do_write_client();
+}
+
+void session::finish_local() {
+  for (auto k : {upstream_connect, first_byte, upstream_idle, total}) clear_deadline(k);
+  next_request();
+}
+
+}  // namespace spillway::http1

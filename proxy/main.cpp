@@ -1,0 +1,54 @@
+// spillway: wiring only. Parse the command line, load the configuration, run the server.
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "common/log.hpp"
+#include "config/loader.hpp"
+#include "proxy/server/server.hpp"
+
+namespace {
+
+constexpr const char* usage =
+    "usage: spillway --config FILE         run the proxy\n"
+    "       spillway --check-config FILE   validate FILE; exit 0 when valid\n"
+    "       spillway --version\n";
+
+int check_config(const std::string& path) {
+  auto result = spillway::config::load_file(path);
+  if (!result.ok()) {
+    for (const auto& e : result.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    std::fprintf(stderr, "%s: %zu error%s\n", path.c_str(), result.errors.size(),
+                 result.errors.size() == 1 ? "" : "s");
+    return 1;
+  }
+  std::printf("%s: ok\n", path.c_str());
+  return 0;
+}
+
+int run(const std::string& path) {
+  auto result = spillway::config::load_file(path);
+  if (!result.ok()) {
+    for (const auto& e : result.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    std::fprintf(stderr, "spillway: not started: %zu configuration error%s\n", result.errors.size(),
+                 result.errors.size() == 1 ? "" : "s");
+    return 1;
+  }
+  spillway::server::server srv(result.config);
+  return srv.run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
+    std::printf("spillway %s\n", SPILLWAY_VERSION);
+    return 0;
+  }
+  if (argc == 3 && std::strcmp(argv[1], "--check-config") == 0) return check_config(argv[2]);
+  if (argc == 3 && std::strcmp(argv[1], "--config") == 0) return run(argv[2]);
+  std::fputs(usage, stderr);
+  return 2;
+}

@@ -1,0 +1,150 @@
+#include "proxy/server/server.hpp"
+
+#include <csignal>
+#include <thread>
+
+#include "common/log.hpp"
+#include "config/address.hpp"
+#include "proxy/admin/admin_server.hpp"
+
+namespace spillway::server {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+uint32_t worker_count(const config::proxy_config& c) {
+  if (c.workers > 0) return c.workers;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+bool resolve_listen_address(const std::string& text, tcp::endpoint& out) {
+  auto hp = config::parse_host_port(text);
+  if (!hp) return false;
+  boost::system::error_code ec;
+  auto addr = hp->host.empty() ? asio::ip::address(asio::ip::address_v4::any())
+                               : asio::ip::make_address(hp->host, ec);
+  if (ec) {
+    asio::io_context ioc;
+    tcp::resolver r(ioc);
+    auto results = r.resolve(hp->host, std::to_string(hp->port), ec);
+    if (ec || results.empty()) return false;
+    out = results.begin()->endpoint();
+    return true;
+  }
+  out = tcp::endpoint(addr, hp->port);
+  return true;
+}
+}  // namespace
+
+server::server(std::shared_ptr<const config::proxy_config> cfg)
+    : rt_(std::make_shared<runtime>(std::move(cfg))),
+      signals_(control_, SIGTERM, SIGINT, SIGHUP),
+      drain_timer_(control_),
+      resolve_timer_(control_) {
+  for (auto& c : rt_->clusters) c->resolve_all();
+  const uint32_t n = worker_count(*rt_->config);
+  for (uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(i, rt_));
+  admin_ = std::make_unique<admin::admin_server>(control_, *this);
+}
+
+server::~server() {
+  for (auto& w : workers_) w->stop();
+  for (auto& w : workers_) w->join();
+}
+
+bool server::ready() const noexcept {
+  if (draining_) return false;
+  for (const auto& c : rt_->clusters)
+    for (size_t i = 0; i < c->size(); ++i)
+      if (const_cast<upstream::cluster&>(*c).at(i).available()) return true;
+  return false;
+}
+
+bool server::bind_listeners() {
+  for (auto& l : rt_->listeners) {
+    tcp::endpoint at;
+    if (!resolve_listen_address(l->cfg.address, at)) {
+      log::error("listener {}: cannot resolve address {}", l->cfg.name, l->cfg.address);
+      return false;
+    }
+    for (auto& w : workers_) {
+      if (auto ec = w->listen(*l, at)) {
+        log::error("listener {}: cannot listen on {}: {}", l->cfg.name, l->cfg.address, ec.message());
+        return false;
+      }
+    }
+    log::info("listener {} on {} ({} workers)", l->cfg.name, l->cfg.address, workers_.size());
+  }
+  return true;
+}
+
+int server::run() {
+  if (!bind_listeners()) return 1;
+  if (rt_->config->admin) {
+    tcp::endpoint at;
+    if (!resolve_listen_address(rt_->config->admin->address, at)) {
+      log::error("admin: cannot resolve address {}", rt_->config->admin->address);
+      return 1;
+    }
+    if (auto ec = admin_->listen(at)) {
+      log::error("admin: cannot listen on {}: {}", rt_->config->admin->address, ec.message());
+      return 1;
+    }
+    log::info("admin on {}", rt_->config->admin->address);
+  }
+  for (auto& w : workers_) w->start();
+  signals_.async_wait([this](const boost::system::error_code& ec, int signo) { on_signal(ec, signo); });
+  schedule_resolve();
+  control_.run();
+  for (auto& w : workers_) w->stop();
+  for (auto& w : workers_) w->join();
+  log::info("stopped");
+  return 0;
+}
+
+void server::on_signal(const boost::system::error_code& ec, int signo) {
+  if (ec) return;
+  if (signo == SIGHUP) {
+    log::warn("SIGHUP: configuration reload is not available yet; keeping the running config");
+  } else {
+    log::info("signal {}: draining (up to {} ms)", signo, rt_->config->drain_timeout.count());
+    begin_drain();
+  }
+  signals_.async_wait([this](const boost::system::error_code& e, int s) { on_signal(e, s); });
+}
+
+void server::begin_drain() {
+  if (draining_) return;
+  draining_ = true;
+  drain_deadline_ = std::chrono::steady_clock::now() + rt_->config->drain_timeout;
+  resolve_timer_.cancel();
+  if (admin_) admin_->close();
+  for (auto& w : workers_) w->begin_drain();
+  check_drained();
+}
+
+void server::check_drained() {
+  int64_t open = 0;
+  for (const auto& w : workers_) open += w->stats().connections_open.load(std::memory_order_relaxed);
+  if (open == 0 || std::chrono::steady_clock::now() >= drain_deadline_) {
+    if (open > 0) log::warn("drain timeout: closing {} connections", open);
+    control_.stop();
+    return;
+  }
+  drain_timer_.expires_after(std::chrono::milliseconds(50));
+  drain_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) check_drained();
+  });
+}
+
+void server::schedule_resolve() {
+  resolve_timer_.expires_after(std::chrono::seconds(30));
+  resolve_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    for (auto& c : rt_->clusters) c->resolve_all();
+    schedule_resolve();
+  });
+}
+
+}  // namespace spillway::server

@@ -1,0 +1,56 @@
+// The proxy process: builds the runtime from a loaded configuration, starts the worker threads
+// and the admin listener, and runs the control thread (signals, DNS refresh, drain).
+//
+// Threads: N workers (data plane), plus the calling thread, which runs the control io_context
+// (admin HTTP, signals, timers).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "proxy/server/runtime.hpp"
+#include "proxy/server/worker.hpp"
+
+namespace spillway::admin {
+class admin_server;
+}
+
+namespace spillway::server {
+
+class server {
+ public:
+  explicit server(std::shared_ptr<const config::proxy_config> cfg);
+  ~server();
+
+  /// Binds listeners and admin, starts workers; blocks until drained or stopped.
+  /// Returns the process exit code.
+  int run();
+
+  const runtime& rt() const noexcept { return *rt_; }
+  const std::vector<std::unique_ptr<worker>>& workers() const noexcept { return workers_; }
+  bool ready() const noexcept;
+
+ private:
+  bool bind_listeners();
+  void on_signal(const boost::system::error_code& ec, int signo);
+  void begin_drain();
+  void check_drained();
+  void schedule_resolve();
+
+  std::shared_ptr<const runtime> rt_;
+  boost::asio::io_context control_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer drain_timer_;
+  boost::asio::steady_timer resolve_timer_;
+  std::chrono::steady_clock::time_point drain_deadline_{};
+  bool draining_ = false;
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::unique_ptr<admin::admin_server> admin_;
+};
+
+}  // namespace spillway::server

@@ -1,0 +1,134 @@
+#include "proxy/server/worker.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/post.hpp>
+
+#include "common/log.hpp"
+#include "proxy/http1/session.hpp"
+
+namespace spillway::server {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+/// One listening socket of this worker (SO_REUSEPORT: every worker binds the same address).
+struct worker::acceptor {
+  acceptor(worker& w, listener_shared& l) : owner(w), shared(l), socket(w.io()) {}
+
+  void do_accept() {
+    socket.async_accept([this](const boost::system::error_code& ec, tcp::socket s) {
+      on_accept(ec, std::move(s));
+    });
+  }
+
+  void on_accept(const boost::system::error_code& ec, tcp::socket s) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !socket.is_open()) return;
+      // EMFILE and friends: keep going; the next accept may succeed once descriptors free up.
+      log::warn("listener {}: accept: {}", shared.cfg.name, ec.message());
+      return do_accept();
+    }
+    owner.stats().connections_accepted.add();
+    auto now_open = shared.connections.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (now_open > static_cast<int64_t>(shared.cfg.limits.max_connections) || owner.draining()) {
+      shared.connections.fetch_sub(1, std::memory_order_relaxed);
+      owner.stats().connections_refused.add();
+      boost::system::error_code ignored;
+      s.close(ignored);
+    } else {
+      std::make_shared<http1::session>(owner, shared, std::move(s))->start();
+    }
+    do_accept();
+  }
+
+  worker& owner;
+  listener_shared& shared;
+  tcp::acceptor socket;
+};
+
+worker::worker(size_t id, std::shared_ptr<const runtime> rt)
+    : id_(id),
+      io_(std::make_unique<asio::io_context>(1)),
+      rt_(std::move(rt)),
+      stats_(rt_->config->routes.size(),
+             [&] {
+               std::vector<size_t> sizes;
+               for (const auto& c : rt_->clusters) sizes.push_back(c->size());
+               return sizes;
+             }()),
+      rng_(0x5eed0000ULL + id * 7919 + static_cast<uint64_t>(::time(nullptr))),
+      tick_(std::make_unique<asio::steady_timer>(*io_)) {
+  for (const auto& c : rt_->clusters) {
+    balancers_.push_back(
+        balancer::make_balancer(c->config().balancer, c->endpoint_set(), rng_.next()));
+    pools_.push_back(std::make_unique<upstream_pool::connection_pool>(
+        c->size(), c->config().pool.max_idle, c->config().pool.idle_timeout));
+  }
+}
+
+worker::~worker() {
+  stop();
+  join();
+  acceptors_.clear();
+  for (auto& p : pools_) p->clear();
+  tick_.reset();
+  io_.reset();
+}
+
+boost::system::error_code worker::listen(listener_shared& l, const tcp::endpoint& at) {
+  auto a = std::make_unique<acceptor>(*this, l);
+  boost::system::error_code ec;
+  a->socket.open(at.protocol(), ec);
+  if (ec) return ec;
+  a->socket.set_option(asio::socket_base::reuse_address(true), ec);
+  int one = 1;
+  if (::setsockopt(a->socket.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    return {errno, boost::system::system_category()};
+  a->socket.bind(at, ec);
+  if (ec) return ec;
+  a->socket.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return ec;
+  acceptors_.push_back(std::move(a));
+  return {};
+}
+
+void worker::start() {
+  for (auto& a : acceptors_) a->do_accept();
+  do_tick();
+  thread_ = std::thread([this] { io_->run(); });
+}
+
+void worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void worker::stop() { io_->stop(); }
+
+void worker::begin_drain() {
+  asio::post(*io_, [this] {
+    draining_ = true;
+    for (auto& a : acceptors_) {
+      boost::system::error_code ignored;
+      a->socket.close(ignored);
+    }
+    for (auto& p : pools_) p->clear();
+    // drain() may close (and unlink) the session; advance before calling it.
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      auto& s = *it++;
+      s.drain();
+    }
+  });
+}
+
+void worker::do_tick() {
+  tick_->expires_after(std::chrono::seconds(1));
+  tick_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& p : pools_) p->sweep(now);
+    do_tick();
+  });
+}
+
+}  // namespace spillway::server

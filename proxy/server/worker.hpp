@@ -1,0 +1,82 @@
+// A worker thread: one io_context run by one thread, its own listening sockets (SO_REUSEPORT,
+// the kernel spreads connections), its own upstream connection pools and balancer instances.
+// Everything here is touched only from the worker's thread, except the stats (read by admin)
+// and begin_drain() (posted onto the thread).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/intrusive/list.hpp>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "common/random.hpp"
+#include "proxy/admin/stats.hpp"
+#include "proxy/balancer/balancer.hpp"
+#include "proxy/server/runtime.hpp"
+#include "proxy/upstream_pool/connection_pool.hpp"
+
+namespace spillway::server {
+
+/// A client connection a worker can ask to wind down (drain). Unlinks itself on destruction.
+class drainable : public boost::intrusive::list_base_hook<
+                      boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+ public:
+  virtual void drain() = 0;
+
+ protected:
+  ~drainable() = default;
+};
+
+class worker {
+ public:
+  worker(size_t id, std::shared_ptr<const runtime> rt);
+  ~worker();
+
+  /// Opens this worker's listening sockets. Called before start(); errors are returned.
+  boost::system::error_code listen(listener_shared& l, const boost::asio::ip::tcp::endpoint& at);
+
+  void start();  // spawns the thread
+  void join();
+
+  /// Stops accepting, closes idle client connections, lets in-flight exchanges finish.
+  /// Thread-safe (posts onto the worker thread).
+  void begin_drain();
+  /// Stops the event loop at once. Thread-safe.
+  void stop();
+
+  size_t id() const noexcept { return id_; }
+  boost::asio::io_context& io() noexcept { return *io_; }
+  const runtime& rt() const noexcept { return *rt_; }
+  balancer::balancer& lb(size_t cluster) noexcept { return *balancers_[cluster]; }
+  upstream_pool::connection_pool& pool(size_t cluster) noexcept { return *pools_[cluster]; }
+  admin::worker_stats& stats() noexcept { return stats_; }
+  const admin::worker_stats& stats() const noexcept { return stats_; }
+  xoshiro256& rng() noexcept { return rng_; }
+  bool draining() const noexcept { return draining_; }
+
+  void register_session(drainable& s) noexcept { sessions_.push_back(s); }
+
+ private:
+  struct acceptor;
+  void do_tick();
+
+  size_t id_;
+  // Destroyed explicitly in ~worker after the I/O objects below, so that the sessions its
+  // pending handlers own die while stats and runtime still exist.
+  std::unique_ptr<boost::asio::io_context> io_;
+  std::shared_ptr<const runtime> rt_;
+  std::vector<std::unique_ptr<balancer::balancer>> balancers_;
+  std::vector<std::unique_ptr<upstream_pool::connection_pool>> pools_;
+  std::vector<std::unique_ptr<acceptor>> acceptors_;
+  admin::worker_stats stats_;
+  xoshiro256 rng_;
+  std::unique_ptr<boost::asio::steady_timer> tick_;
+  bool draining_ = false;
+  std::thread thread_;
+  boost::intrusive::list<drainable, boost::intrusive::constant_time_size<false>> sessions_;
+};
+
+}  // namespace spillway::server
