@@ -23,6 +23,9 @@ struct config_error {
 struct load_result {
   std::shared_ptr<const proxy_config> config;  // null when errors is not empty
   std::vector<config_error> errors;
+  /// Legal but probably unintended (a cluster no route uses, a route no request can reach,
+  /// an admin API open to the network without a token). Never stop a load; print them.
+  std::vector<config_error> warnings;
   bool ok() const { return errors.empty() && config != nullptr; }
 };
 
