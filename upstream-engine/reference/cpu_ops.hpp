@@ -1,0 +1,43 @@
+// CPU building blocks of the llama2 transformer (Karpathy, llama2.c run.c): batched matrix
+// products (one pass over the weights serves a whole batch of rows), RMSNorm, RoPE, SwiGLU and
+// attention over a paged KV cache. Every output element is computed by one fixed sequence of
+// operations whatever the batch size, tiling or thread count, so batched and one-at-a-time runs
+// give bit-identical results. Inner loops use 8-wide vectors (AVX2 clone picked at load time).
+#pragma once
+
+#include <cstdint>
+
+#include "upstream-engine/reference/thread_pool.hpp"
+
+namespace spillway::engine::reference {
+
+/// out[b][i] = sum_j w[i][j] * x[b][j] for b < rows, i < out_dim; w is [out_dim][in_dim].
+void matmul(float* out, const float* x, const float* w, int rows, int in_dim, int out_dim,
+            thread_pool& pool);
+
+/// out = x / rms(x) * weight over `n` values (eps 1e-5, as llama2.c).
+void rmsnorm(float* out, const float* x, const float* weight, int n);
+
+/// Rotates pairs (v[i], v[i+1]) of each head by pos * theta_i; cos_sin holds, for this
+/// position, head_size/2 cos values followed by head_size/2 sin values.
+void rope(float* v, int n, int head_size, const float* cos_sin);
+
+/// a[i] = silu(a[i]) * b[i].
+void swiglu(float* a, const float* b, int n);
+
+/// Paged KV cache view for one layer: block-major, [block][slot][kv_dim].
+struct paged_kv {
+  const float* k;
+  const float* v;
+  int block_size;
+  int kv_dim;
+};
+
+/// Attention of one query head over positions 0..pos of one sequence. `scores` needs pos+1 floats.
+void attend(float* out, const float* q, const paged_kv& kv, const int32_t* block_table, int pos,
+            int head_size, int kv_head, float* scores);
+
+/// Index of the largest value (first on ties).
+int32_t argmax(const float* v, int n);
+
+}  // namespace spillway::engine::reference
