@@ -203,8 +203,9 @@ def _read_chunked(msg, reader, deadline, on_chunk=None):
             return
 
 
-def read_request(reader, deadline):
-    """Reads one request; None on a clean EOF before any byte."""
+def read_request(reader, deadline, on_head=None):
+    """Reads one request; None on a clean EOF before any byte. `on_head(req)` runs once the
+    head is in, before the body is read."""
     head = reader.read_until(b"\r\n\r\n", deadline)
     if head is None:
         return None
@@ -212,6 +213,8 @@ def read_request(reader, deadline):
     _parse_head(req, head)
     parts = req.start_line.split(" ")
     req.method, req.target, req.version = (parts + ["", "", ""])[:3]
+    if on_head:
+        on_head(req)
     te = req.header("transfer-encoding")
     if te is not None and te.lower().strip().endswith("chunked"):
         _read_chunked(req, reader, deadline)
@@ -345,6 +348,7 @@ class Upstream:
         self.address = f"{LOOPBACK}:{self.port}"
         self.connections = []
         self.requests = []
+        self.heads = []  # requests whose head arrived, body possibly still on its way
         self.errors = []
         self.cond = threading.Condition()
         self.stopping = False
@@ -376,7 +380,7 @@ class Upstream:
         try:
             while not self.stopping and conn.open:
                 try:
-                    req = read_request(conn.reader, time.monotonic() + 3600)
+                    req = read_request(conn.reader, time.monotonic() + 3600, self._on_head)
                 except (ValueError, TimeoutError) as e:
                     self.errors.append(f"conn {conn.id}: {e}")
                     break
@@ -399,6 +403,22 @@ class Upstream:
                 conn.sock.close()
             except OSError:
                 pass
+
+    def _on_head(self, req):
+        with self.cond:
+            self.heads.append(req)
+            self.cond.notify_all()
+
+    def wait_heads(self, n, timeout=5.0):
+        """Waits until the heads of at least `n` requests arrived; returns whether they did."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.heads) < n:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.cond.wait(remaining)
+        return True
 
     def wait_requests(self, n, timeout=5.0):
         """Waits until at least `n` requests arrived; returns whether they did."""

@@ -400,6 +400,38 @@ class MalformedTest(ProxyTestCase):
         self.assertEqual(self.u.requests[0].target, "/ten")
         self.assertTrue(c.closed_within(2.0), "HTTP/1.0 without keep-alive must be closed")
 
+    def test_via_names_http10_client_protocol(self):
+        c = self.client(self.p, timeout=3.0)
+        c.send(b"GET /ten-via HTTP/1.0\r\nHost: x\r\n\r\n")
+        r = c.read_response()
+        self.assertEqual(r.status, 200)
+        via = self.u.requests[0].header("via") or ""
+        # RFC 9110 7.6.3: received-protocol is the version the proxy received.
+        self.assertRegex(via, r"^(HTTP/)?1\.0 ", via)
+
+    def test_h2_preface_on_http1_listener(self):
+        c = self.client(self.p, timeout=3.0)
+        c.send(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        try:
+            r = c.read_response()
+        except (TimeoutError, ValueError):
+            r = None
+        if r is not None:
+            self.assertTrue(400 <= r.status < 600 and r.status not in (502, 503, 504), r.describe())
+        self.assertTrue(c.closed_within(2.0), "connection kept open after an HTTP/2 preface")
+        self.assertEqual(len(self.u.requests), 0)
+
+    def test_request_target_too_long(self):
+        c = self.client(self.p, timeout=3.0)
+        c.send(b"GET /" + b"a" * (16 * 1024) + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            r = c.read_response()
+        except (TimeoutError, ValueError):
+            r = None
+        self.assertIsNotNone(r, "closed without a status")
+        self.assertIn(r.status, (400, 414, 431), r.describe())
+        self.assertEqual(len(self.u.requests), 0)
+
     def test_other_clients_undisturbed(self):
         good = self.client(self.p)
         self.assertEqual(good.request("GET", "/before").status, 200)

@@ -74,6 +74,28 @@ class StreamingTest(ProxyTestCase):
             self.assertLess(recv_t - sent_t, 0.25,
                             f"event {i} reached the client {recv_t - sent_t:.3f}s after the upstream sent it")
 
+    def test_request_body_streamed_not_buffered(self):
+        u = self.upstream("u")
+        p = self.proxy([cluster("engines", [u])], [route("default", "engines")])
+        for framing in ("chunked", "content-length"):
+            c = self.client(p, timeout=5.0)
+            if framing == "chunked":
+                c.send(build_request("POST", f"/up/{framing}", [("Transfer-Encoding", "chunked")])
+                       + b"400\r\n" + b"a" * 1024 + b"\r\n")
+            else:
+                c.send(build_request("POST", f"/up/{framing}", [("Content-Length", str(2048))])
+                       + b"a" * 1024)
+            n = len(u.heads) + 1
+            self.assertTrue(u.wait_heads(n, 2.0),
+                            f"{framing}: nothing forwarded while the body is still being sent "
+                            "(request body buffered whole)")
+            rest = b"400\r\n" + b"b" * 1024 + b"\r\n0\r\n\r\n" if framing == "chunked" else b"b" * 1024
+            c.send(rest)
+            r = c.read_response("POST")
+            self.assertIsNotNone(r)
+            self.assertEqual(r.status, 200)
+            self.assertEqual(u.requests[-1].body, b"a" * 1024 + b"b" * 1024)
+
     def test_client_abort_mid_stream_cancels_upstream(self):
         sent_at = []
         u = self.upstream("sse", sse_handler(sent_at, events=40))
