@@ -4,6 +4,7 @@ headers added and removed (SPEC §2.2 Streaming, §2.3 Headers)."""
 import os
 import re
 import select
+import time
 import unittest
 
 from harness import (ProxyTestCase, build_request, chunked, cluster, route)
@@ -281,6 +282,53 @@ class ForwardingTest(ProxyTestCase):
         self.assertEqual(self.u.requests[0].body, b"hello")
         if interim:
             self.assertTrue(re.match(rb"HTTP/1\.1 (100|200) ", interim), interim)
+
+
+class ConcurrencyTest(ProxyTestCase):
+    def test_concurrent_clients_no_crosstalk(self):
+        import random
+        import threading
+
+        def echo(req, conn):
+            time.sleep(random.random() * 0.005)
+            conn.respond(200, b"echo " + req.target.encode() + b" " + req.body)
+
+        ups = [self.upstream("A", echo), self.upstream("B", echo)]
+        p = self.proxy([cluster("engines", ups)], [route("default", "engines")], top={"workers": 2})
+        errors = []
+
+        def worker(k):
+            try:
+                c = p.client(timeout=10.0)
+                try:
+                    for i in range(25):
+                        body = f"body-{k}-{i}".encode()
+                        r = c.request("POST", f"/c/{k}/{i}", body=body)
+                        if r is None or r.body != b"echo /c/%d/%d " % (k, i) + body:
+                            errors.append(f"client {k} request {i}: {r.describe() if r else None}")
+                            return
+                finally:
+                    c.close()
+            except Exception as e:
+                errors.append(f"client {k}: {type(e).__name__}: {e}")
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(40)
+        self.assertEqual(errors, [])
+        self.assertEqual(sum(len(u.requests) for u in ups), 16 * 25)
+
+    def test_pipelined_keepalive_upstream(self):
+        u = self.upstream("u1")
+        p = self.proxy([cluster("engines", [u])], [route("default", "engines")])
+        c = self.client(p)
+        c.send(build_request("GET", "/p/1") + build_request("POST", "/p/2", body=b"two")
+               + build_request("GET", "/p/3"))
+        bodies = [c.read_response().body for _ in range(3)]
+        self.assertEqual(bodies, [b"u1 GET /p/1", b"u1 POST /p/2", b"u1 GET /p/3"])
+        self.assertEqual(u.requests[1].body, b"two")
 
 
 class RoutingTest(ProxyTestCase):
