@@ -1,0 +1,42 @@
+#include "proxy/queue/priority.hpp"
+
+namespace spillway::queue {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const char c = (a[i] >= 'A' && a[i] <= 'Z') ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+    if (c != b[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<priority_class> parse_priority(std::string_view value) noexcept {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (iequals(value, "high")) return priority_class::high;
+  if (iequals(value, "normal")) return priority_class::normal;
+  if (iequals(value, "low")) return priority_class::low;
+  return std::nullopt;
+}
+
+priority_class priority_of(std::string_view header_value, priority_class fallback) noexcept {
+  return parse_priority(header_value).value_or(fallback);
+}
+
+std::string_view to_string(priority_class c) noexcept {
+  switch (c) {
+    case priority_class::high:
+      return "high";
+    case priority_class::normal:
+      return "normal";
+    case priority_class::low:
+      return "low";
+  }
+  return "normal";
+}
+
+}  // namespace spillway::queue
