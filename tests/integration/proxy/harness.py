@@ -8,6 +8,7 @@ closed by the test's cleanups, even when an assertion fails.
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -685,6 +686,7 @@ class ProxyTestCase(unittest.TestCase):
 
     def proxy(self, clusters, routes, listener=None, top=None, start=True):
         p = Proxy(clusters, routes, listener, top)
+        self.addCleanup(shutil.rmtree, p.dir, True)
         self.addCleanup(self._finish_proxy, p)
         if start:
             p.start()

@@ -3,6 +3,7 @@ metric names (SPEC §2, §2.4)."""
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -85,6 +86,7 @@ routes:
 class CommandLineTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="spillway-itest-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
 
     def test_version(self):
         r = run_bin("--version")
