@@ -408,9 +408,36 @@ def phase_callgrind(bench, names, results):
             if ir is None:
                 raise RuntimeError(f"no callgrind dump for {n} in {bench.work}")
             results["instr"][n] = ir / bench.args.cg_requests
+            for i, fname in enumerate(dumps):
+                keep = os.path.join(bench.keep_dir, f"callgrind.{n}{'.' + str(i) if i else ''}.out")
+                os.makedirs(bench.keep_dir, exist_ok=True)
+                shutil.copyfile(os.path.join(bench.work, fname), keep)
+                results.setdefault("cg_files", []).append(keep)
+            if n == "spillway" and dumps:
+                results["cg_top"] = top_functions(os.path.join(bench.work, dumps[0]), bench.args.cg_requests)
             log(f"callgrind {n}: {ir / bench.args.cg_requests:,.0f} instructions per request")
         finally:
             stop(t.proc, timeout=30)
+
+
+def top_functions(dump, requests, n=12):
+    """Functions with the most self instructions per request, from callgrind_annotate.
+
+    Functions that were on the stack when the counters were zeroed show the whole total as their
+    own; they are skipped."""
+    out = run(["callgrind_annotate", "--inclusive=no", "--threshold=100", dump], timeout=120)
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"\s*([\d,]+) \(\s*([\d.]+)%\)\s+(.*)$", line)
+        if not m or "PROGRAM TOTALS" in line or float(m.group(2)) >= 50.0:
+            continue
+        name = re.sub(r" \[[^\]]*\]$", "", m.group(3)).split(":", 1)[-1]
+        name = name.replace("std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >",
+                            "std::string")
+        if "(" in name:
+            name = name[:name.index("(")] + "(…)"
+        rows.append((int(m.group(1).replace(",", "")) / requests, float(m.group(2)), name[:120]))
+    return rows[:n]
 
 
 def phase_idle(bench, names, results):
@@ -620,6 +647,20 @@ def report(args, names, results, vers, started, notes):
             L.append(f"| {LABEL[n]} | {i['opened']:,} | {i['failed']} | {i['alive']:,} | {i['rss0_kb']:,} | "
                      f"{i['rss1_kb']:,} | {i['hwm_kb']:,} | {fmt(i['bytes_per_conn'])} |")
         L.append("")
+    if results.get("cg_top"):
+        L.append("Spillway, functions with the most own instructions per request (callgrind):")
+        L.append("")
+        L.append("| instr / req | share | function |")
+        L.append("|---|---|---|")
+        for per, share, name in results["cg_top"]:
+            cell = name.replace("|", "\\|")
+            L.append(f"| {per:,.0f} | {share:.1f}% | `{cell}` |")
+        L.append("")
+    if results.get("cg_files"):
+        L.append("Callgrind dumps (zeroed after warm-up, requests only): " +
+                 ", ".join(f"`{os.path.relpath(f, REPO)}`" for f in results["cg_files"]) +
+                 "; read them with `callgrind_annotate`.")
+        L.append("")
     L.append("</details>")
     return "\n".join(L)
 
@@ -715,6 +756,7 @@ def main(argv):
                "load_start": " ".join(open("/proc/loadavg").read().split()[:3])}
     vers = versions(args, names)
     bench = Bench(args, work)
+    bench.keep_dir = os.path.join(REPO, "bench", "results", f"{started:%Y%m%d-%H%M%S}")
     log(f"work dir {work}; targets {', '.join(names)}; {args.runs} run(s)")
     try:
         bench.start_upstream()
