@@ -36,6 +36,22 @@ GOAL_VS_HAPROXY = 1.15
 GOAL_INSTR = 15000
 GOAL_IDLE_BYTES = 10 * 1000
 
+# With --same-headers the peers add what Spillway adds by default: X-Forwarded-For,
+# X-Forwarded-Proto and Via upstream, and an X-Request-Id both ways.
+SAME_HEADERS = {
+    "nginx": """      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header Via "1.1 nginx";
+      proxy_set_header X-Request-Id $request_id;
+      add_header X-Request-Id $request_id;""",
+    "haproxy": """  option forwardfor
+  http-request set-var(txn.rid) uuid
+  http-request set-header X-Forwarded-Proto http
+  http-request add-header Via "1.1 haproxy"
+  http-request set-header X-Request-Id %[var(txn.rid)]
+  http-response set-header X-Request-Id %[var(txn.rid)]""",
+}
+
 PROXY_CORE = "0"
 LOAD_CORE = "1"
 
@@ -250,7 +266,8 @@ class Bench:
         tag = f"{name}{'-cg' if callgrind else ''}-{port}"
         subst = {"DIR": self.work, "UPPORT": self.upport, "PORT": port,
                  "MASTER": "off" if callgrind else "on", "ADMINPORT": free_port(),
-                 "MAXCONN": self.args.maxconn}
+                 "MAXCONN": self.args.maxconn,
+                 "HEADERS": SAME_HEADERS.get(name, "") if self.args.same_headers else ""}
         if name == "nginx":
             conf = render("nginx.conf.in", os.path.join(self.work, f"{tag}.conf"), subst)
             cmd = ["nginx", "-p", self.work, "-c", conf]
@@ -542,6 +559,10 @@ def report(args, names, results, vers, started, notes):
              f"{LOAD_CORE}. Host: {os.cpu_count()} cores, Linux {platform.release()}, load average "
              f"{results['load_start']} at start, {results.get('load_end', '?')} at end.")
     L.append("Versions: " + "; ".join(f"{k} {v}" for k, v in vers.items()) + ".")
+    L.append("Headers: " + ("nginx and HAProxy add X-Forwarded-For, X-Forwarded-Proto, Via and X-Request-Id "
+                            "as Spillway does." if args.same_headers else
+                            "peers as configured in the issue (nothing added); Spillway adds X-Forwarded-For, "
+                            "X-Forwarded-Proto, Via and X-Request-Id (`--same-headers` makes the peers do so too)."))
     for note in notes:
         L.append(f"Note: {note}")
     L.append("")
@@ -699,6 +720,8 @@ def parse_args(argv):
     ap.add_argument("--only", default="spillway,nginx,haproxy",
                     help="comma-separated subset of spillway,nginx,haproxy (direct always runs)")
     ap.add_argument("--runs", type=int, help="runs per figure (default 5, quick 1)")
+    ap.add_argument("--same-headers", action="store_true",
+                    help="make nginx and HAProxy add the headers Spillway adds (X-Forwarded-*, Via, X-Request-Id)")
     ap.add_argument("--skip", default="", help="comma-separated phases to skip: load,callgrind,idle")
     args = ap.parse_args(argv)
     args.argv = argv
