@@ -1,5 +1,6 @@
 #include "upstream-engine/model/make_model.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -59,6 +60,7 @@ tokenizer make_tokenizer(int vocab_size, uint64_t seed) {
   add("\n</s>\n");
   for (int b = 0; b < 256; ++b) add(fmt::format("<0x{:02X}>", b));
   for (int ch = 32; ch < 127; ++ch) add(std::string(1, static_cast<char>(ch)));
+  // Words start at synthetic_word_start.
 
   // A word is usable only with all its prefixes, so BPE can merge its letters one by one.
   auto missing_prefixes = [&](const std::string& word) {
@@ -123,6 +125,13 @@ class tensor_writer {
     return true;
   }
 
+  /// A [rows][cols] table whose first `quiet_rows` rows are scaled by `quiet`.
+  bool table(uint64_t rows, uint64_t cols, float a, uint64_t quiet_rows, float quiet) {
+    for (uint64_t r = 0; r < rows; ++r)
+      if (!random(cols, r < quiet_rows ? a * quiet : a, 0.0f)) return false;
+    return true;
+  }
+
   bool values(const std::vector<float>& v) {
     return std::fwrite(v.data(), sizeof(float), v.size(), f_) == v.size();
   }
@@ -155,7 +164,11 @@ bool write_checkpoint(const model_config& c, uint64_t seed, const std::string& p
   const uint64_t d = c.dim, h = c.hidden_dim, l = c.n_layers, v = c.vocab_size, kv = c.kv_dim();
   const float unit = std::sqrt(3.0f);  // uniform [-sqrt3, sqrt3] has variance 1
   auto fan = [&](uint64_t fan_in) { return unit / std::sqrt(static_cast<float>(fan_in)); };
-  ok = ok && w.random(v * d, unit, 0.0f);            // token embedding
+  // Specials, byte and single-character tokens get small classifier rows, so even a random
+  // model mostly emits word tokens and its output reads as words.
+  const uint64_t quiet_rows = std::min<uint64_t>(v, synthetic_word_start);
+  const float quiet = 0.05f;
+  ok = ok && w.table(v, d, unit, c.shared_classifier ? quiet_rows : 0, quiet);  // token embedding
   ok = ok && w.random(l * d, 0.1f, 1.0f);            // rms_att
   ok = ok && w.random(l * d * d, fan(d), 0.0f);      // wq
   ok = ok && w.random(l * kv * d, fan(d), 0.0f);     // wk
@@ -179,7 +192,7 @@ bool write_checkpoint(const model_config& c, uint64_t seed, const std::string& p
     }
   }
   ok = ok && w.values(re) && w.values(im);
-  if (!c.shared_classifier) ok = ok && w.random(v * d, fan(d) * 4.0f, 0.0f);  // wcls
+  if (!c.shared_classifier) ok = ok && w.table(v, d, fan(d) * 4.0f, quiet_rows, quiet);  // wcls
   if (!ok || std::fflush(f.get()) != 0) {
     error = path + ": write failed: " + std::strerror(errno);
     return false;

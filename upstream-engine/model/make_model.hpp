@@ -14,6 +14,9 @@
 
 namespace spillway::engine::model {
 
+/// First id of the word pieces in make_tokenizer's layout (3 specials, 256 bytes, 95 characters).
+inline constexpr int synthetic_word_start = 3 + 256 + 95;
+
 /// The shape of a named preset, or nullopt for an unknown name.
 std::optional<model_config> preset_config(std::string_view name);
 
