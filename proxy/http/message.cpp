@@ -5,7 +5,6 @@
 namespace spillway::http {
 
 namespace {
-inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -14,15 +13,9 @@ std::string_view trim(std::string_view s) noexcept {
 }
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
-void header_list::add(std::string_view name, std::string_view value) {
+void header_list::add(std::string_view name, std::string_view value, field_id id) {
   field f;
+  f.id = id;
   f.name_off = static_cast<uint32_t>(arena_.size());
   f.name_len = static_cast<uint32_t>(name.size());
   arena_.append(name);
@@ -34,7 +27,7 @@ void header_list::add(std::string_view name, std::string_view value) {
 
 std::optional<std::string_view> header_list::find(std::string_view n) const noexcept {
   for (size_t i = 0; i < fields_.size(); ++i)
-    if (iequals(name(i), n)) return value(i);
+    if (fields_[i].name_len == n.size() && iequals(name(i), n)) return value(i);
   return std::nullopt;
 }
 
@@ -61,6 +54,19 @@ bool listed_in_connection(std::string_view connection, std::string_view name) no
     auto comma = connection.find(',');
     auto token = trim(connection.substr(0, comma));
     if (iequals(token, name)) return true;
+    if (comma == std::string_view::npos) break;
+    connection.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+bool connection_lists_fields(std::string_view connection) noexcept {
+  while (!connection.empty()) {
+    auto comma = connection.find(',');
+    auto token = trim(connection.substr(0, comma));
+    if (!token.empty() && !iequals(token, "close") && !iequals(token, "keep-alive") &&
+        !iequals(token, "upgrade"))
+      return true;
     if (comma == std::string_view::npos) break;
     connection.remove_prefix(comma + 1);
   }

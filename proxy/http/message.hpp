@@ -5,6 +5,7 @@
 // so a keep-alive connection stops allocating once its buffers have grown to the usual size.
 #pragma once
 
+#include <boost/beast/http/field.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,19 +15,33 @@
 namespace spillway::http {
 
 /// Case-insensitive ASCII comparison for header names and tokens.
-bool iequals(std::string_view a, std::string_view b) noexcept;
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+/// Well-known header names get Beast's field enum (computed once by the parser); others are
+/// `unknown`. Lets hot paths switch on an integer instead of comparing strings.
+using field_id = boost::beast::http::field;
 
 class header_list {
  public:
   struct field {
     uint32_t name_off, name_len, value_off, value_len;
+    field_id id;
   };
 
   void clear() noexcept {
     arena_.clear();
     fields_.clear();
   }
-  void add(std::string_view name, std::string_view value);
+  void add(std::string_view name, std::string_view value, field_id id = field_id::unknown);
 
   size_t size() const noexcept { return fields_.size(); }
   std::string_view name(size_t i) const noexcept {
@@ -35,9 +50,16 @@ class header_list {
   std::string_view value(size_t i) const noexcept {
     return {arena_.data() + fields_[i].value_off, fields_[i].value_len};
   }
+  field_id id(size_t i) const noexcept { return fields_[i].id; }
 
   /// First value of `name` (case-insensitive), or nullopt.
   std::optional<std::string_view> find(std::string_view name) const noexcept;
+  /// First value of the well-known field `id`, or nullopt.
+  std::optional<std::string_view> find(field_id id) const noexcept {
+    for (size_t i = 0; i < fields_.size(); ++i)
+      if (fields_[i].id == id) return value(i);
+    return std::nullopt;
+  }
   /// Number of fields named `name`.
   size_t count(std::string_view name) const noexcept;
 
@@ -99,5 +121,27 @@ bool is_hop_by_hop(std::string_view name) noexcept;
 /// True when `name` is listed in the Connection header value `connection` (those fields are
 /// hop-by-hop too).
 bool listed_in_connection(std::string_view connection, std::string_view name) noexcept;
+
+/// True when a Connection header value names fields beyond close / keep-alive / upgrade, so
+/// each field must be checked against it.
+bool connection_lists_fields(std::string_view connection) noexcept;
+
+/// True for hop-by-hop fields identified by id (RFC 9110 §7.6.1 and legacy ones).
+inline bool is_hop_by_hop(field_id id) noexcept {
+  using f = field_id;
+  switch (id) {
+    case f::connection:
+    case f::keep_alive:
+    case f::proxy_connection:
+    case f::te:
+    case f::trailer:
+    case f::transfer_encoding:
+    case f::upgrade:
+    case f::http2_settings:
+    case f::proxy_authenticate:
+    case f::proxy_authorization: return true;
+    default: return false;
+  }
+}
 
 }  // namespace spillway::http

@@ -80,7 +80,7 @@ void request_parser::on_field_impl(bhttp::field f, boost::beast::string_view nam
     default: break;
   }
   if (ec) return;
-  head_.headers.add(name, value);
+  head_.headers.add(name, value, f);
 }
 
 void request_parser::on_header_impl(error_code& ec) {
@@ -88,7 +88,9 @@ void request_parser::on_header_impl(error_code& ec) {
     ec = bhttp::error::multiple_content_length;
     return;
   }
+  // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing.
   if (transfer_encoding_fields_ > 1 || bad_transfer_encoding_ ||
+      (transfer_encoding_fields_ == 1 && head_.version < 11) ||
       (transfer_encoding_fields_ == 1 && content_length_fields_ == 1)) {
     ec = bhttp::error::bad_transfer_encoding;
     return;
@@ -144,7 +146,7 @@ void response_parser::on_field_impl(bhttp::field f, boost::beast::string_view na
     ec = bhttp::error::bad_transfer_encoding;
     return;
   }
-  head_.headers.add(name, value);
+  head_.headers.add(name, value, f);
 }
 
 void response_parser::on_header_impl(error_code&) {

@@ -4,6 +4,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include "common/log.hpp"
+#include "config/address.hpp"
 
 namespace spillway::http1 {
 
@@ -146,14 +147,30 @@ bool session::normalise_target() {
   if (t == "*") return req_.method == "OPTIONS";
   size_t scheme_end = 0;
   if (t.size() > 7 && http::iequals(t.substr(0, 7), "http://")) scheme_end = 7;
-  else if (t.size() > 8 && http::iequals(t.substr(0, 8), "https://")) scheme_end = 8;
-  else return false;  // authority-form (CONNECT) or garbage: we are not a forward proxy
+  else return false;  // https, authority-form (CONNECT) or garbage: we are not a forward proxy
   auto slash = t.find('/', scheme_end);
   auto authority = t.substr(scheme_end, slash == std::string_view::npos ? t.npos : slash - scheme_end);
-  auto host = req_.headers.find("host");
-  if (!host || !http::iequals(*host, authority)) return false;
+  // Absolute-form is accepted only when it names this listener; anything else would make us an
+  // open proxy for whatever host the client chooses (RFC 9112 §3.2.2).
+  if (!names_this_listener(authority)) return false;
   req_.target = slash == std::string_view::npos ? std::string("/") : std::string(t.substr(slash));
   return true;
+}
+
+bool session::names_this_listener(std::string_view authority) const {
+  auto hp = config::parse_host_port(authority);
+  if (!hp) {
+    hp = config::parse_host_port(std::string(authority) + ":80");
+    if (!hp) return false;
+  }
+  error_code ec;
+  const auto local = socket_.local_endpoint(ec);
+  if (ec || hp->port != local.port()) return false;
+  if (http::iequals(hp->host, "localhost")) return local.address().is_loopback();
+  auto addr = boost::asio::ip::make_address(hp->host, ec);
+  if (!ec) return addr == local.address();
+  auto configured = config::parse_host_port(listener_.cfg.address);
+  return configured && http::iequals(configured->host, hp->host);
 }
 
 // ---------------------------------------------------------------- deadlines

@@ -55,6 +55,7 @@ class session final : public std::enable_shared_from_this<session>, public serve
   void process_head();
   void on_request_head(size_t head_bytes);
   bool normalise_target();
+  bool names_this_listener(std::string_view authority) const;
 
   // exchange
   void start_exchange();

@@ -12,6 +12,7 @@ namespace spillway::http1 {
 
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
+using namespace std::string_view_literals;
 
 namespace {
 constexpr size_t read_chunk = 16 * 1024;
@@ -164,9 +165,11 @@ void session::send_request() {
     // Retrying on a new connection: send again what the failed one was sent.
     up_out_.insert(0, replay_);
     replay_.clear();
+  } else if (up_out_.empty()) {
+    build_upstream_head();
   } else {
-    std::string body_so_far;
-    body_so_far.swap(up_out_);
+    std::string body_so_far = std::move(up_out_);
+    up_out_.clear();
     build_upstream_head();
     up_out_.append(body_so_far);
   }
@@ -174,48 +177,51 @@ void session::send_request() {
 }
 
 void session::build_upstream_head() {
+  using f = http::field_id;
   std::string& o = up_out_;
   o.append(req_.method).push_back(' ');
-  o.append(req_.target).append(" HTTP/1.1\r\n");
-  const auto connection = req_.headers.find("connection");
+  o.append(req_.target).append(" HTTP/1.1\r\n"sv);
+  const auto connection = req_.headers.find(f::connection);
+  const bool check_connection = connection && http::connection_lists_fields(*connection);
   std::string_view xff, via;
   bool has_request_id = false;
   for (size_t i = 0; i < req_.headers.size(); ++i) {
     const auto name = req_.headers.name(i);
     const auto value = req_.headers.value(i);
-    if (http::is_hop_by_hop(name)) continue;
-    if (connection && http::listed_in_connection(*connection, name)) continue;
-    if (http::iequals(name, "content-length") || http::iequals(name, "expect") ||
-        http::iequals(name, "x-forwarded-proto"))
-      continue;
-    if (http::iequals(name, "x-forwarded-for")) {
-      xff = value;
-      continue;
-    }
-    if (http::iequals(name, "via")) {
+    const auto id = req_.headers.id(i);
+    if (http::is_hop_by_hop(id) || id == f::content_length || id == f::expect) continue;
+    if (id == f::via) {
       via = value;
       continue;
     }
-    if (http::iequals(name, "x-request-id")) {
-      if (value != request_id_) continue;  // an over-long client id was replaced
-      has_request_id = true;
+    if (id == f::unknown) {
+      if (name.size() == 15 && http::iequals(name, "x-forwarded-for")) {
+        xff = value;
+        continue;
+      }
+      if (name.size() == 17 && http::iequals(name, "x-forwarded-proto")) continue;
+      if (name.size() == 12 && http::iequals(name, "x-request-id")) {
+        if (value != request_id_) continue;  // an over-long client id was replaced
+        has_request_id = true;
+      }
     }
-    o.append(name).append(": ").append(value).append("\r\n");
+    if (check_connection && http::listed_in_connection(*connection, name)) continue;
+    o.append(name).append(": "sv).append(value).append("\r\n"sv);
   }
-  o.append("X-Forwarded-For: ");
-  if (!xff.empty()) o.append(xff).append(", ");
-  o.append(client_ip_).append("\r\nX-Forwarded-Proto: http\r\nVia: ");
-  if (!via.empty()) o.append(via).append(", ");
-  o.append("1.1 spillway\r\n");
-  if (!has_request_id) o.append("X-Request-Id: ").append(request_id_).append("\r\n");
+  o.append("X-Forwarded-For: "sv);
+  if (!xff.empty()) o.append(xff).append(", "sv);
+  o.append(client_ip_).append("\r\nX-Forwarded-Proto: http\r\nVia: "sv);
+  if (!via.empty()) o.append(via).append(", "sv);
+  o.append(req_.version == 10 ? "1.0 spillway\r\n"sv : "1.1 spillway\r\n"sv);
+  if (!has_request_id) o.append("X-Request-Id: "sv).append(request_id_).append("\r\n"sv);
   if (req_.chunked) {
-    o.append("Transfer-Encoding: chunked\r\n");
+    o.append("Transfer-Encoding: chunked\r\n"sv);
   } else if (req_.content_length) {
-    o.append("Content-Length: ");
+    o.append("Content-Length: "sv);
     append_number(o, *req_.content_length);
-    o.append("\r\n");
+    o.append("\r\n"sv);
   }
-  o.append("\r\n");
+  o.append("\r\n"sv);
 }
 
 void session::pump_request_body() {
@@ -372,47 +378,50 @@ void session::on_response_head() {
 }
 
 void session::build_client_head() {
+  using f = http::field_id;
   std::string& o = down_out_;
-  o.append("HTTP/1.1 ");
+  o.append("HTTP/1.1 "sv);
   append_number(o, static_cast<uint64_t>(res_.status));
   o.push_back(' ');
-  o.append(res_.reason).append("\r\n");
+  o.append(res_.reason).append("\r\n"sv);
   const bool no_body = req_.method == "HEAD" || res_.status == 204 || res_.status == 304;
-  const auto connection = res_.headers.find("connection");
+  const auto connection = res_.headers.find(f::connection);
+  const bool check_connection = connection && http::connection_lists_fields(*connection);
   bool has_request_id = false;
   for (size_t i = 0; i < res_.headers.size(); ++i) {
     const auto name = res_.headers.name(i);
     const auto value = res_.headers.value(i);
-    if (http::is_hop_by_hop(name)) continue;
-    if (connection && http::listed_in_connection(*connection, name)) continue;
-    if (http::iequals(name, "content-length") && !no_body) continue;
-    if (http::iequals(name, "x-request-id")) has_request_id = true;
-    if (http::iequals(name, "content-type") && value.starts_with("text/event-stream"))
-      event_stream_ = true;
-    o.append(name).append(": ").append(value).append("\r\n");
+    const auto id = res_.headers.id(i);
+    if (http::is_hop_by_hop(id)) continue;
+    if (id == f::content_length && !no_body) continue;
+    if (id == f::content_type && value.starts_with("text/event-stream")) event_stream_ = true;
+    if (id == f::unknown && name.size() == 12 && http::iequals(name, "x-request-id"))
+      has_request_id = true;
+    if (check_connection && http::listed_in_connection(*connection, name)) continue;
+    o.append(name).append(": "sv).append(value).append("\r\n"sv);
   }
-  if (!has_request_id) o.append("X-Request-Id: ").append(request_id_).append("\r\n");
+  if (!has_request_id) o.append("X-Request-Id: "sv).append(request_id_).append("\r\n"sv);
   if (no_body) {
     client_framing_ = framing::none;
   } else if (res_.content_length) {
     client_framing_ = framing::length;
-    o.append("Content-Length: ");
+    o.append("Content-Length: "sv);
     append_number(o, *res_.content_length);
-    o.append("\r\n");
+    o.append("\r\n"sv);
   } else if (req_.version >= 11) {
     client_framing_ = framing::chunked;
-    o.append("Transfer-Encoding: chunked\r\n");
+    o.append("Transfer-Encoding: chunked\r\n"sv);
   } else {
     client_framing_ = framing::close_delimited;
     close_after_ = true;
   }
   if (close_after_ || draining_ || !req_.keep_alive || !request_complete_) {
     close_after_ = true;
-    o.append("Connection: close\r\n");
+    o.append("Connection: close\r\n"sv);
   } else if (req_.version == 10) {
-    o.append("Connection: keep-alive\r\n");
+    o.append("Connection: keep-alive\r\n"sv);
   }
-  o.append("\r\n");
+  o.append("\r\n"sv);
 }
 
 void session::response_done_upstream() {

@@ -49,7 +49,9 @@ struct worker::acceptor {
 
 worker::worker(size_t id, std::shared_ptr<const runtime> rt)
     : id_(id),
-      io_(std::make_unique<asio::io_context>(1)),
+      // No locking inside Asio: only this worker's thread touches its io_context; other
+      // threads talk to it through atomics polled by the tick.
+      io_(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE)),
       rt_(std::move(rt)),
       stats_(rt_->config->routes.size(),
              [&] {
@@ -103,30 +105,37 @@ void worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void worker::stop() { io_->stop(); }
+void worker::stop() {
+  stop_requested_.store(true, std::memory_order_release);
+  if (!thread_.joinable()) io_->stop();
+}
 
-void worker::begin_drain() {
-  asio::post(*io_, [this] {
-    draining_ = true;
-    for (auto& a : acceptors_) {
-      boost::system::error_code ignored;
-      a->socket.close(ignored);
-    }
-    for (auto& p : pools_) p->clear();
-    // drain() may close (and unlink) the session; advance before calling it.
-    for (auto it = sessions_.begin(); it != sessions_.end();) {
-      auto& s = *it++;
-      s.drain();
-    }
-  });
+void worker::begin_drain() { drain_requested_.store(true, std::memory_order_release); }
+
+void worker::drain_now() {
+  draining_ = true;
+  for (auto& a : acceptors_) {
+    boost::system::error_code ignored;
+    a->socket.close(ignored);
+  }
+  for (auto& p : pools_) p->clear();
+  // drain() may close (and unlink) the session; advance before calling it.
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    auto& s = *it++;
+    s.drain();
+  }
 }
 
 void worker::do_tick() {
-  tick_->expires_after(std::chrono::seconds(1));
+  tick_->expires_after(tick_period);
   tick_->async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    const auto now = std::chrono::steady_clock::now();
-    for (auto& p : pools_) p->sweep(now);
+    if (stop_requested_.load(std::memory_order_acquire)) return io_->stop();
+    if (!draining_ && drain_requested_.load(std::memory_order_acquire)) drain_now();
+    if (++ticks_ % 10 == 0) {
+      const auto now = std::chrono::steady_clock::now();
+      for (auto& p : pools_) p->sweep(now);
+    }
     do_tick();
   });
 }

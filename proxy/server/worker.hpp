@@ -1,7 +1,8 @@
 // A worker thread: one io_context run by one thread, its own listening sockets (SO_REUSEPORT,
 // the kernel spreads connections), its own upstream connection pools and balancer instances.
 // Everything here is touched only from the worker's thread, except the stats (read by admin)
-// and begin_drain() (posted onto the thread).
+// and the stop/drain requests (atomics the worker polls every tick_period), so the io_context
+// runs without any locking.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -62,6 +63,9 @@ class worker {
  private:
   struct acceptor;
   void do_tick();
+  void drain_now();
+
+  static constexpr std::chrono::milliseconds tick_period{100};
 
   size_t id_;
   // Destroyed explicitly in ~worker after the I/O objects below, so that the sessions its
@@ -75,6 +79,9 @@ class worker {
   xoshiro256 rng_;
   std::unique_ptr<boost::asio::steady_timer> tick_;
   bool draining_ = false;
+  uint64_t ticks_ = 0;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> drain_requested_{false};
   std::thread thread_;
   boost::intrusive::list<drainable, boost::intrusive::constant_time_size<false>> sessions_;
 };
