@@ -35,10 +35,16 @@ int p2c::pick(const pick_context& ctx) {
   }
   if (count <= 1) return count == 0 ? -1 : out[0].index;
 
+  // One 64-bit draw gives both points: each 32-bit half scaled onto its range (Lemire's
+  // multiply-shift; the bias is below total / 2^32).
+  const uint64_t bits = rng_.next();
+  const auto scale = [](uint64_t half, uint64_t range) {
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(half) * range) >> 32);
+  };
   uint64_t before_a = 0, unused = 0;
-  const std::size_t a = locate(out, count, rng_.below(total), before_a);
-  // Second draw over the others: a point past `a`'s interval is shifted over it.
-  uint64_t r = rng_.below(total - out[a].weight);
+  const std::size_t a = locate(out, count, scale(bits >> 32, total), before_a);
+  // Second point over the others: a point past `a`'s interval is shifted over it.
+  uint64_t r = scale(bits & 0xffffffffu, total - out[a].weight);
   if (r >= before_a) r += out[a].weight;
   const std::size_t b = locate(out, count, r, unused);
   const auto [load_a, load_b] = cross(active_of(*endpoints_[out[a].index]), out[a].weight,
