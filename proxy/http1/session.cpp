@@ -116,6 +116,7 @@ void session::on_request_head(size_t head_bytes) {
     return send_local(400, "bad_request", "malformed request: invalid characters or line folding",
                       true);
   in_.consume(head_bytes);
+  req_head_bytes_ = head_bytes;
   clear_deadline(client);
 
   auto rid = req_.headers.find("x-request-id");

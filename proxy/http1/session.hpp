@@ -108,6 +108,7 @@ class session final : public std::enable_shared_from_this<session>, public serve
   boost::beast::flat_buffer in_;
   std::optional<request_parser> req_parser_;
   http::request_head req_;
+  size_t req_head_bytes_ = 0;  // raw size of the request head, bounds what we write upstream
   bool client_read_pending_ = false;
   bool client_eof_ = false;    // the client closed its side (or errored) while we were busy
   bool close_after_ = false;   // close once the current response is written
@@ -143,6 +144,7 @@ class session final : public std::enable_shared_from_this<session>, public serve
   std::string up_writing_;   // bytes being written upstream
   std::optional<response_parser> res_parser_;
   http::response_head res_;
+  size_t res_head_bytes_ = 0;
   bool client_head_sent_ = false;
   bool event_stream_ = false;
   framing client_framing_ = framing::none;

@@ -6,6 +6,7 @@
 #include <boost/beast/http/status.hpp>
 
 #include "common/log.hpp"
+#include "proxy/http1/head_writer.hpp"
 #include "proxy/http1/session.hpp"
 
 namespace spillway::http1 {
@@ -178,9 +179,10 @@ void session::send_request() {
 
 void session::build_upstream_head() {
   using f = http::field_id;
-  std::string& o = up_out_;
-  o.append(req_.method).push_back(' ');
-  o.append(req_.target).append(" HTTP/1.1\r\n"sv);
+  // Everything written comes from the received head plus a bounded set of additions.
+  head_writer o(up_out_, req_head_bytes_ + req_.target.size() + client_ip_.size() +
+                             request_id_.size() + 256);
+  o.put(req_.method).put(' ').put(req_.target).put(" HTTP/1.1\r\n"sv);
   const auto connection = req_.headers.find(f::connection);
   const bool check_connection = connection && http::connection_lists_fields(*connection);
   std::string_view xff, via;
@@ -206,22 +208,20 @@ void session::build_upstream_head() {
       }
     }
     if (check_connection && http::listed_in_connection(*connection, name)) continue;
-    o.append(name).append(": "sv).append(value).append("\r\n"sv);
+    o.field(name, value);
   }
-  o.append("X-Forwarded-For: "sv);
-  if (!xff.empty()) o.append(xff).append(", "sv);
-  o.append(client_ip_).append("\r\nX-Forwarded-Proto: http\r\nVia: "sv);
-  if (!via.empty()) o.append(via).append(", "sv);
-  o.append(req_.version == 10 ? "1.0 spillway\r\n"sv : "1.1 spillway\r\n"sv);
-  if (!has_request_id) o.append("X-Request-Id: "sv).append(request_id_).append("\r\n"sv);
+  o.put("X-Forwarded-For: "sv);
+  if (!xff.empty()) o.put(xff).put(", "sv);
+  o.put(client_ip_).put("\r\nX-Forwarded-Proto: http\r\nVia: "sv);
+  if (!via.empty()) o.put(via).put(", "sv);
+  o.put(req_.version == 10 ? "1.0 spillway\r\n"sv : "1.1 spillway\r\n"sv);
+  if (!has_request_id) o.field("X-Request-Id"sv, request_id_);
   if (req_.chunked) {
-    o.append("Transfer-Encoding: chunked\r\n"sv);
+    o.put("Transfer-Encoding: chunked\r\n"sv);
   } else if (req_.content_length) {
-    o.append("Content-Length: "sv);
-    append_number(o, *req_.content_length);
-    o.append("\r\n"sv);
+    o.put("Content-Length: "sv).number(*req_.content_length).put("\r\n"sv);
   }
-  o.append("\r\n"sv);
+  o.put("\r\n"sv);
 }
 
 void session::pump_request_body() {
@@ -346,6 +346,7 @@ void session::parse_response() {
     if (ec == bhttp::error::need_more) break;
     if (ec) return upstream_failed(upstream_error(errc::bad_response, false));
     if (!client_head_sent_) {
+      res_head_bytes_ = used;
       if (res_.status >= 100 && res_.status < 200) {
         res_parser_.reset();  // interim response: wait for the final one
         continue;
@@ -379,11 +380,9 @@ void session::on_response_head() {
 
 void session::build_client_head() {
   using f = http::field_id;
-  std::string& o = down_out_;
-  o.append("HTTP/1.1 "sv);
-  append_number(o, static_cast<uint64_t>(res_.status));
-  o.push_back(' ');
-  o.append(res_.reason).append("\r\n"sv);
+  head_writer o(down_out_, res_head_bytes_ + request_id_.size() + 128);
+  o.put("HTTP/1.1 "sv).number(static_cast<uint64_t>(res_.status)).put(' ').put(res_.reason);
+  o.put("\r\n"sv);
   const bool no_body = req_.method == "HEAD" || res_.status == 204 || res_.status == 304;
   const auto connection = res_.headers.find(f::connection);
   const bool check_connection = connection && http::connection_lists_fields(*connection);
@@ -398,30 +397,28 @@ void session::build_client_head() {
     if (id == f::unknown && name.size() == 12 && http::iequals(name, "x-request-id"))
       has_request_id = true;
     if (check_connection && http::listed_in_connection(*connection, name)) continue;
-    o.append(name).append(": "sv).append(value).append("\r\n"sv);
+    o.field(name, value);
   }
-  if (!has_request_id) o.append("X-Request-Id: "sv).append(request_id_).append("\r\n"sv);
+  if (!has_request_id) o.field("X-Request-Id"sv, request_id_);
   if (no_body) {
     client_framing_ = framing::none;
   } else if (res_.content_length) {
     client_framing_ = framing::length;
-    o.append("Content-Length: "sv);
-    append_number(o, *res_.content_length);
-    o.append("\r\n"sv);
+    o.put("Content-Length: "sv).number(*res_.content_length).put("\r\n"sv);
   } else if (req_.version >= 11) {
     client_framing_ = framing::chunked;
-    o.append("Transfer-Encoding: chunked\r\n"sv);
+    o.put("Transfer-Encoding: chunked\r\n"sv);
   } else {
     client_framing_ = framing::close_delimited;
     close_after_ = true;
   }
   if (close_after_ || draining_ || !req_.keep_alive || !request_complete_) {
     close_after_ = true;
-    o.append("Connection: close\r\n"sv);
+    o.put("Connection: close\r\n"sv);
   } else if (req_.version == 10) {
-    o.append("Connection: keep-alive\r\n"sv);
+    o.put("Connection: keep-alive\r\n"sv);
   }
-  o.append("\r\n"sv);
+  o.put("\r\n"sv);
 }
 
 void session::response_done_upstream() {
