@@ -38,15 +38,22 @@ void scheduler::release_blocks(sequence& seq) {
   seq.computed = 0;
 }
 
-void scheduler::finish(sequence& seq, finish_reason why, std::string text, std::string error) {
+void scheduler::finish(sequence& seq, finish_reason why, std::string text, std::string error,
+                       int32_t token) {
   generation_event ev;
   ev.text = std::move(text);
+  ev.token = token;
   ev.finish = why;
   ev.prompt_tokens = seq.prompt_len;
   ev.completion_tokens = seq.generated;
   ev.cached_tokens = seq.cached_tokens;
   ev.error = std::move(error);
   release_blocks(seq);
+  // Gauges first, so whoever the event wakes already sees the sequence gone.
+  const bool was_running = std::any_of(running_.begin(), running_.end(),
+                                       [&](const auto& s) { return s.get() == &seq; });
+  (was_running ? metrics_.running : metrics_.waiting).fetch_sub(1, std::memory_order_relaxed);
+  update_gauges();
   switch (why) {
     case finish_reason::stop: metrics_.finished_stop.fetch_add(1, std::memory_order_relaxed); break;
     case finish_reason::length: metrics_.finished_length.fetch_add(1, std::memory_order_relaxed); break;
@@ -65,11 +72,8 @@ void scheduler::retire_finished() {
   auto gone = [&](const std::unique_ptr<sequence>& s) {
     return std::find(finished_.begin(), finished_.end(), s.get()) != finished_.end();
   };
-  const size_t run_before = running_.size(), wait_before = waiting_.size();
   std::erase_if(running_, gone);
   std::erase_if(waiting_, gone);
-  metrics_.running.fetch_sub(static_cast<int64_t>(run_before - running_.size()), std::memory_order_relaxed);
-  metrics_.waiting.fetch_sub(static_cast<int64_t>(wait_before - waiting_.size()), std::memory_order_relaxed);
   finished_.clear();
   update_gauges();
 }
@@ -236,18 +240,18 @@ void scheduler::append_token(sequence& s, int32_t token) {
     metrics_.ttft.observe(seconds(s.first_token - s.arrival));
   }
   if (token == model::token_eos && !s.params.ignore_eos) {
-    finish(s, finish_reason::stop, s.text.flush());
+    finish(s, finish_reason::stop, s.text.flush(), {}, token);
     return;
   }
   bool stopped = false;
   std::string text = s.text.push(tok_.decode(prev, token), stopped);
   if (stopped) {
-    finish(s, finish_reason::stop, std::move(text));
+    finish(s, finish_reason::stop, std::move(text), {}, token);
     return;
   }
   if (s.generated >= s.params.max_tokens || static_cast<int>(s.tokens.size()) >= cfg_.seq_len) {
     text += s.text.flush();
-    finish(s, finish_reason::length, std::move(text));
+    finish(s, finish_reason::length, std::move(text), {}, token);
     return;
   }
   generation_event ev;

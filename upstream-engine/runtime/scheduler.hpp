@@ -66,7 +66,10 @@ class scheduler {
   void preempt(sequence& victim);
   void release_blocks(sequence& seq);
   void publish_full_blocks(sequence& seq);
-  void finish(sequence& seq, finish_reason why, std::string text, std::string error = {});
+  /// Ends a sequence: frees its blocks, updates the gauges, sends the final event (carrying
+  /// the last sampled token, if any) and marks it for removal.
+  void finish(sequence& seq, finish_reason why, std::string text, std::string error = {},
+              int32_t token = -1);
   void append_token(sequence& seq, int32_t token);
   void retire_finished();
   void update_gauges();
