@@ -789,6 +789,9 @@ def main(argv):
             phase_callgrind(bench, names, results)
         if "idle" not in args.skip:
             phase_idle(bench, names, results)
+    except Exception:
+        log(f"failed; logs and configs kept in {work}")
+        raise
     finally:
         _cleanup()
     results["load_end"] = " ".join(open("/proc/loadavg").read().split()[:3])
