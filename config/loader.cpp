@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
+
 #include "config/sections.hpp"
 
 namespace spillway::config {
@@ -18,20 +20,59 @@ namespace {
 // Files above this are not configuration files (and would only slow the parser down).
 constexpr size_t max_file_bytes = 16 * MiB;
 
+// Notes whether a YAML document holds anything besides a null, and where it starts.
+class document_probe : public YAML::EventHandler {
+ public:
+  bool has_content = false;
+  YAML::Mark start;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { has_content = true; }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    has_content = true;
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    has_content = true;
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    has_content = true;
+  }
+  void OnMapEnd() override {}
+};
+
+// Where a second, non-empty document starts, if there is one. Looks at two documents only:
+// yaml-cpp 0.7 can report endless empty documents for some malformed input (which is why
+// YAML::LoadAll, which collects them all, is not used).
+std::optional<YAML::Mark> second_document(std::string_view yaml) {
+  std::istringstream in{std::string(yaml)};
+  YAML::Parser parser(in);
+  document_probe first;
+  document_probe second;
+  if (!parser.HandleNextDocument(first) || !parser.HandleNextDocument(second)) return std::nullopt;
+  if (!second.has_content) return std::nullopt;  // e.g. a trailing "---"
+  return second.start;
+}
+
 // The first document of `yaml`, or nothing after reporting why there is none.
 std::optional<YAML::Node> parse_yaml(detail::reader& r, std::string_view yaml) {
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
-    if (docs.empty() || docs[0].IsNull()) {
+    YAML::Node root = YAML::Load(std::string(yaml));
+    if (root.IsNull()) {
       r.error_at({r.file(), 1, 1, ""}, "the configuration is empty");
       return std::nullopt;
     }
-    if (docs.size() > 1) {
-      r.error_at({r.file(), docs[1].Mark().line + 1, 1, ""},
+    if (auto second = second_document(yaml)) {
+      r.error_at({r.file(), second->line + 1, 1, ""},
                  "only one YAML document is allowed ('---' starts another)");
       return std::nullopt;
     }
-    return docs[0];
+    return root;
   } catch (const YAML::Exception& e) {
     int line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
     int column = e.mark.column >= 0 ? e.mark.column + 1 : 0;

@@ -290,9 +290,15 @@ TEST(Errors, WholeFileProblems) {
   auto empty = load("# nothing here\n");
   ASSERT_EQ(empty.errors.size(), 1u);
   EXPECT_NE(empty.errors[0].message.find("empty"), std::string::npos);
-  auto two = load(minimal("---\nworkers: 2\n"));
+  auto two = load(minimal("---\nworkers: 2\n"));  // the second document starts on line 9
   ASSERT_EQ(two.errors.size(), 1u) << dump(two.errors);
   EXPECT_NE(two.errors[0].message.find("only one YAML document"), std::string::npos);
+  EXPECT_EQ(two.errors[0].where.line, 9);
+  auto trailing = load(minimal("---\n"));
+  EXPECT_TRUE(trailing.ok()) << dump(trailing.errors);
+  // Found by fuzzing: yaml-cpp 0.7 yields endless empty documents here; the loader must return.
+  auto endless = load(", a(b: 1\n  0");
+  EXPECT_FALSE(endless.ok());
   auto scalar = load("just text\n");
   ASSERT_EQ(scalar.errors.size(), 1u);
   EXPECT_NE(scalar.errors[0].message.find("expected a mapping"), std::string::npos);
