@@ -22,12 +22,12 @@ std::string p_word(double p) {
 
 /// vLLM-style keys for one metric: mean_X_ms, median_X_ms, std_X_ms, pNN_X_ms, plus max_X_ms.
 void add_vllm_metric(json::object& out, const std::string& name, const histogram& h) {
-  out["mean_" + name + "_ms"] = ms(h.mean());
-  out["median_" + name + "_ms"] = ms(static_cast<double>(h.percentile(50)));
-  out["std_" + name + "_ms"] = ms(h.stddev());
+  out[fmt::format("mean_{}_ms", name)] = ms(h.mean());
+  out[fmt::format("median_{}_ms", name)] = ms(static_cast<double>(h.percentile(50)));
+  out[fmt::format("std_{}_ms", name)] = ms(h.stddev());
   for (double p : percentiles)
-    out["p" + p_word(p) + "_" + name + "_ms"] = ms(static_cast<double>(h.percentile(p)));
-  out["max_" + name + "_ms"] = ms(static_cast<double>(h.max()));
+    out[fmt::format("p{}_{}_ms", p_word(p), name)] = ms(static_cast<double>(h.percentile(p)));
+  out[fmt::format("max_{}_ms", name)] = ms(static_cast<double>(h.max()));
 }
 
 json::object metric_object(const histogram& h) {
@@ -36,7 +36,8 @@ json::object metric_object(const histogram& h) {
   o["mean_ms"] = ms(h.mean());
   o["std_ms"] = ms(h.stddev());
   o["min_ms"] = ms(static_cast<double>(h.min()));
-  for (double p : percentiles) o["p" + p_word(p) + "_ms"] = ms(static_cast<double>(h.percentile(p)));
+  for (double p : percentiles)
+    o[fmt::format("p{}_ms", p_word(p))] = ms(static_cast<double>(h.percentile(p)));
   o["max_ms"] = ms(static_cast<double>(h.max()));
   return o;
 }
@@ -356,7 +357,7 @@ json::object compare_json(const options& o, const run_result& direct, const run_
     if (!a.count() || !b.count()) continue;
     json::object row;
     row["mean_ms"] = ms(b.mean() - a.mean());
-    for (double p : percentiles) row["p" + p_word(p) + "_ms"] = delta(a, b, p);
+    for (double p : percentiles) row[fmt::format("p{}_ms", p_word(p))] = delta(a, b, p);
     added[m.name] = std::move(row);
   }
   j["added_latency"] = std::move(added);

@@ -5,9 +5,14 @@
 namespace spillway::loadgen {
 
 std::string url::authority() const {
-  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  std::string h;
+  if (host.find(':') != std::string::npos) {
+    h.append("[").append(host).append("]");
+  } else {
+    h = host;
+  }
   if ((tls && port == 443) || (!tls && port == 80)) return h;
-  return h + ":" + std::to_string(port);
+  return h.append(":").append(std::to_string(port));
 }
 
 std::optional<url> parse_url(std::string_view text) {
@@ -22,8 +27,9 @@ std::optional<url> parse_url(std::string_view text) {
   }
   const size_t slash = text.find_first_of("/?");
   std::string_view hostport = text.substr(0, slash);
-  u.target = slash == std::string_view::npos ? "/" : std::string(text.substr(slash));
-  if (u.target.front() == '?') u.target.insert(0, "/");
+  std::string_view path = slash == std::string_view::npos ? "/" : text.substr(slash);
+  if (path.front() == '?') u.target = "/";
+  u.target.append(path);
   if (hostport.find('@') != std::string_view::npos) return std::nullopt;  // no userinfo
   std::string_view port_text;
   if (!hostport.empty() && hostport.front() == '[') {

@@ -217,6 +217,7 @@ struct upstream::impl {
         auto [cec, cn] = co_await asio::async_write(s, asio::buffer(chunk(p.event(i))), use_tuple);
         if (cec) co_return;
       }
+      co_await sleep_ms(p.itl_ms);
       const std::string tail = chunk(p.usage_event()) + chunk("data: [DONE]\n\n") + "0\r\n\r\n";
       auto [tec, tn] = co_await asio::async_write(s, asio::buffer(tail), use_tuple);
       if (tec || p.close) co_return;
@@ -315,6 +316,8 @@ struct upstream::impl {
         }
         self->push(*st, p.event(i));
       }
+      co_await srv.sleep_ms(p.itl_ms);
+      if (st->closed || self->dead) co_return;
       self->push(*st, p.usage_event() + "data: [DONE]\n\n");
       st->eof = true;
       self->resume(*st);
