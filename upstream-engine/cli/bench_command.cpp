@@ -1,5 +1,6 @@
 // `spillway-engine bench`: in-process CPU/GPU throughput figures without HTTP in the way.
-//  - decode tokens/s at each batch size (all sequences decoding together, ignore_eos);
+//  - decode tokens/s at each batch size (all sequences decoding together, ignore_eos), median
+//    of --repeat runs;
 //  - prefill tokens/s (one long prompt, time to its first token);
 //  - time to first token for a prompt whose leading `shared` fraction is already in the prefix
 //    cache, against the same prompt on a cold cache.
@@ -121,7 +122,7 @@ double ttft(runtime::engine& eng, std::vector<int32_t> prompt) {
 
 int run_bench(const std::vector<std::string>& args) {
   flags f({"model", "tokenizer", "threads", "batches", "decode-tokens", "prompt-tokens", "shared",
-           "device", "max-step-tokens", "block-size"},
+           "device", "max-step-tokens", "block-size", "repeat"},
           {});
   f.parse(args);
   const std::string model_path = f.str("model", "");
@@ -134,7 +135,8 @@ int run_bench(const std::vector<std::string>& args) {
   s.bo.block_size = f.integer("block-size", 16, 1, 1024);
   s.max_step_tokens = f.integer("max-step-tokens", 256, 1, 1 << 16);
   const std::vector<int> batches = f.int_list("batches", {1, 4, 16, 64});
-  const int decode_tokens = f.integer("decode-tokens", 32, 2, 1 << 16);
+  const int decode_tokens = f.integer("decode-tokens", 64, 2, 1 << 16);
+  const int repeat = f.integer("repeat", 3, 1, 100);
   int prompt_tokens = f.integer("prompt-tokens", 0, 0, 1 << 20);
   const double shared = f.number("shared", 0.75, 0.0, 0.99);
   if (!f.errors().empty()) {
@@ -171,11 +173,16 @@ int run_bench(const std::vector<std::string>& args) {
     const int b = batches[bi];
     auto eng = make_engine(s, b, false);
     if (!eng) return 1;
-    tracker t(static_cast<size_t>(b));
-    for (int i = 0; i < b; ++i)
-      eng->submit(random_tokens(rng, short_prompt, c.vocab_size), greedy(decode), t.sink(static_cast<size_t>(i)));
-    t.wait_all();
-    const double rate = t.decode_rate();
+    std::vector<double> rates;
+    for (int rep = 0; rep < repeat; ++rep) {
+      tracker t(static_cast<size_t>(b));
+      for (int i = 0; i < b; ++i)
+        eng->submit(random_tokens(rng, short_prompt, c.vocab_size), greedy(decode), t.sink(static_cast<size_t>(i)));
+      t.wait_all();
+      rates.push_back(t.decode_rate());
+    }
+    std::sort(rates.begin(), rates.end());
+    const double rate = rates[rates.size() / 2];
     if (b == 1) single = rate;
     std::printf("decode  batch %3d: %9.1f tokens/s%s\n", b, rate,
                 single > 0 && b > 1 ? fmt::format("  ({:.1f}x batch 1)", rate / single).c_str() : "");
@@ -187,11 +194,13 @@ int run_bench(const std::vector<std::string>& args) {
     auto eng = make_engine(s, 1, false);
     if (!eng) return 1;
     std::vector<double> runs;
-    for (int i = 0; i < 3; ++i) runs.push_back(ttft(*eng, random_tokens(rng, prompt_tokens, c.vocab_size)));
+    for (int i = 0; i < std::max(3, repeat); ++i)
+      runs.push_back(ttft(*eng, random_tokens(rng, prompt_tokens, c.vocab_size)));
     std::sort(runs.begin(), runs.end());
-    const double rate = prompt_tokens / runs[1];
-    std::printf("prefill %d tokens: %9.1f tokens/s (TTFT %.1f ms, median of 3)\n", prompt_tokens, rate,
-                runs[1] * 1e3);
+    const double med = runs[runs.size() / 2];
+    const double rate = prompt_tokens / med;
+    std::printf("prefill %d tokens: %9.1f tokens/s (TTFT %.1f ms, median of %zu)\n", prompt_tokens, rate,
+                med * 1e3, runs.size());
     json += fmt::format(",\"prefill_tokens\":{},\"prefill_tokens_per_s\":{:.1f}", prompt_tokens, rate);
   }
 
@@ -208,7 +217,7 @@ int run_bench(const std::vector<std::string>& args) {
       return p;
     };
     std::vector<double> miss, hit;
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < std::max(3, repeat); ++i) {
       auto eng = make_engine(s, 1, true);
       if (!eng) return 1;
       miss.push_back(ttft(*eng, with_tail(2 * i)));      // cold cache: computes everything
@@ -216,7 +225,7 @@ int run_bench(const std::vector<std::string>& args) {
     }
     std::sort(miss.begin(), miss.end());
     std::sort(hit.begin(), hit.end());
-    const double m = miss[1], h = hit[1];
+    const double m = miss[miss.size() / 2], h = hit[hit.size() / 2];
     const double frac = static_cast<double>(shared_tokens) / prompt_tokens;
     std::printf("TTFT %d-token prompt, %d shared (%.0f%%): miss %.1f ms, hit %.1f ms (%.0f%% less)\n",
                 prompt_tokens, shared_tokens, frac * 100, m * 1e3, h * 1e3, (1 - h / m) * 100);

@@ -39,7 +39,8 @@ void print_usage() {
       "  spillway-engine make-model --preset tiny|small|110m --seed 1 --out model.bin\n"
       "      [--tokenizer-out tokenizer.bin]\n"
       "  spillway-engine bench --model model.bin [--tokenizer tokenizer.bin] [--threads N]\n"
-      "      [--batches 1,4,16,64] [--decode-tokens 32] [--prompt-tokens 192] [--shared 0.75]\n");
+      "      [--batches 1,4,16,64] [--decode-tokens 64] [--prompt-tokens 192] [--shared 0.75]\n"
+      "      [--repeat 3] [--device auto|cpu|cuda] [--max-step-tokens 256] [--block-size 16]\n");
 }
 
 namespace {
