@@ -126,6 +126,13 @@ std::string config_error::to_string() const {
   return out + message;
 }
 
+std::string format_report(const load_result& result) {
+  std::string out;
+  for (const auto& e : result.errors) out += e.to_string() + "\n";
+  for (const auto& w : result.warnings) out += "warning: " + w.to_string() + "\n";
+  return out;
+}
+
 load_result load_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return single_error(path, fmt::format("cannot open: {}", std::strerror(errno)));

@@ -29,10 +29,16 @@ struct load_result {
   bool ok() const { return errors.empty() && config != nullptr; }
 };
 
-/// Reads and validates `path`.
+/// Reads and validates `path`. Relative file names inside it resolve against its folder and are
+/// stored resolved. Safe to call from any thread (reads the environment with getenv).
 load_result load_file(const std::string& path);
 
-/// Validates YAML text; `file_name` is used in messages only.
+/// Validates YAML text; `file_name` is used in messages only; relative file names in it
+/// (tls files, body_file) resolve against the working directory.
 load_result load_string(std::string_view yaml, const std::string& file_name);
+
+/// Every error, then every warning (prefixed "warning: "), one "file:line:col: key: message"
+/// per line: what `spillway --check-config` prints and `POST /admin/reload` answers with.
+std::string format_report(const load_result& result);
 
 }  // namespace spillway::config

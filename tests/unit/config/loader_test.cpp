@@ -309,6 +309,17 @@ TEST(Warnings, UnusedClusterUnreachableRouteOpenAdmin) {
   EXPECT_EQ(r.warnings[2].where.key, "admin.address");
 }
 
+TEST(ErrorFormat, ReportListsErrorsThenWarnings) {
+  load_result r;
+  r.errors.push_back({{"a.yaml", 5, 3, "workers"}, "bad"});
+  r.errors.push_back({{"a.yaml", 9, 1, ""}, "worse"});
+  r.warnings.push_back({{"a.yaml", 2, 1, "clusters[0].name"}, "unused"});
+  EXPECT_EQ(format_report(r),
+            "a.yaml:5:3: workers: bad\n"
+            "a.yaml:9:1: worse\n"
+            "warning: a.yaml:2:1: clusters[0].name: unused\n");
+}
+
 TEST(ErrorFormat, FileLineColumnKeyMessage) {
   config_error e{{"a.yaml", 3, 7, "clusters[0].name"}, "missing required key"};
   EXPECT_EQ(e.to_string(), "a.yaml:3:7: clusters[0].name: missing required key");
