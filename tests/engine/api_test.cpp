@@ -365,6 +365,22 @@ TEST(Api, FaultDelayHoldsTheRequest) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, 150ms);
 }
 
+TEST(Api, ExpectContinueIsAnswered) {
+  api_server s({}, named("a"));
+  http_client c(s.port());
+  const std::string body = greedy_body + "}";
+  ASSERT_TRUE(c.send_raw("POST /v1/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                         "Content-Type: application/json\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\n\r\n"));
+  auto cont = c.read_response(5s);
+  ASSERT_TRUE(cont);
+  EXPECT_EQ(cont->status, 100);
+  ASSERT_TRUE(c.send_raw(body));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
 TEST(Api, OversizedBodyIsRefused) {
   api::server_options so = named("a");
   so.max_body_bytes = 1024;

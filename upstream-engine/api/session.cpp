@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json/object.hpp>
@@ -58,8 +59,26 @@ void session::common_headers(Message& m) {
 void session::do_read() {
   parser_.emplace();
   parser_->body_limit(server_.options().max_body_bytes);
-  http::async_read(socket_, buffer_, *parser_,
-                   [self = shared_from_this()](const error_code& ec, size_t) { self->on_read(ec); });
+  http::async_read_header(socket_, buffer_, *parser_,
+                          [self = shared_from_this()](const error_code& ec, size_t) { self->on_header(ec); });
+}
+
+void session::on_header(const error_code& ec) {
+  if (ec) return on_read(ec);
+  auto read_body = [self = shared_from_this()] {
+    http::async_read(self->socket_, self->buffer_, *self->parser_,
+                     [self](const error_code& e, size_t) { self->on_read(e); });
+  };
+  // A client that waits for "100 Continue" before sending the body (curl with large bodies).
+  if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+    static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+    return asio::async_write(socket_, asio::buffer(go_on),
+                             [self = shared_from_this(), read_body](const error_code& e, size_t) {
+                               if (e) return self->close();
+                               read_body();
+                             });
+  }
+  read_body();
 }
 
 void session::on_read(const error_code& ec) {

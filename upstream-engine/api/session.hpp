@@ -45,6 +45,7 @@ class session : public std::enable_shared_from_this<session> {
   };
 
   void do_read();
+  void on_header(const error_code& ec);
   void on_read(const error_code& ec);
   void route();
   void handle_completion(bool chat);

@@ -43,10 +43,10 @@ class device_buffer {
   }
   std::string reserve(size_t n) {
     if (n <= capacity_) return {};
+    const size_t want = std::max(n, capacity_ * 2);
     if (ptr_ != nullptr) SPILLWAY_CUDA_TRY(cudaFree(ptr_));
     ptr_ = nullptr;
     capacity_ = 0;
-    const size_t want = std::max(n, capacity_ * 2);
     SPILLWAY_CUDA_TRY(cudaMalloc(reinterpret_cast<void**>(&ptr_), want * sizeof(T)));
     capacity_ = want;
     return {};
