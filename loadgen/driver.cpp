@@ -36,9 +36,11 @@ driver::driver(const run_plan& plan, unsigned id, collector& col, progress_slot&
   cap_ = open ? conc : 0;
   const uint64_t conns = o.connections ? std::max<uint64_t>(share(o.connections, id, n), 1) : 0;
   if (o.http2) {
-    max_conns_ = conns ? conns
-                       : (open ? 1 : std::max<uint64_t>((conc + o.streams - 1) / o.streams, 1));
-    preconnect_ = max_conns_;
+    // Enough connections for the concurrency; an uncapped open loop adds connections on demand
+    // when every stream is busy, so the client never becomes the queue.
+    const uint64_t need = std::max<uint64_t>((conc + o.streams - 1) / o.streams, 1);
+    max_conns_ = conns ? conns : (open && !cap_ ? 64 : need);
+    preconnect_ = conns ? conns : (open ? 1 : need);
   } else {
     max_conns_ = conns ? conns : (open ? (cap_ ? cap_ : 4096) : conc);
     preconnect_ = open ? conns : std::min<uint64_t>(conc, max_conns_);

@@ -2,6 +2,7 @@
 // write the reports. Exit 0 on a completed run, 1 on usage or setup errors, 2 when the target
 // could not be reached for any request.
 #include <boost/json.hpp>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -42,6 +43,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   const lg::options& o = parsed.opts;
+  // Open loops may hold thousands of connections: take every file descriptor we may.
+  if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
   std::vector<int64_t> schedule;
   if (o.open_loop()) schedule = lg::build_schedule(lg::make_schedule_spec(o));
   const bool progress = !o.quiet && o.progress.value_or(::isatty(STDOUT_FILENO) == 1);

@@ -56,12 +56,13 @@ std::vector<tick> nice_ticks(double lo, double hi) {
     step = m * mag;
     if (step >= raw) break;
   }
-  for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
-    t.push_back({v, fmt_num(v)});
+  double v = std::ceil(lo / step) * step;
+  for (; v <= hi + step * 1e-9; v += step) t.push_back({v, fmt_num(v)});
+  if (t.empty() || t.back().at < hi) t.push_back({v, fmt_num(v)});  // the top tick covers the data
   return t;
 }
 
-constexpr int W = 760, H = 300, ML = 64, MR = 16, MT = 34, MB = 46;
+constexpr int W = 760, H = 310, ML = 64, MR = 44, MT = 48, MB = 46;
 
 /// Line chart (or bars when `bars`); `xticks` overrides the automatic x axis.
 std::string svg_chart(const std::string& title, const std::string& xlabel,
@@ -82,6 +83,11 @@ std::string svg_chart(const std::string& title, const std::string& xlabel,
   if (xticks && !xticks->empty()) {
     x0 = std::min(x0, xticks->front().at);
     x1 = std::max(x1, xticks->back().at);
+  }
+  if (bars) {  // room for the last bar, which starts at the largest x
+    size_t n = 0;
+    for (const auto& s : data) n = std::max(n, s.points.size());
+    if (n > 1) x1 += (x1 - x0) / static_cast<double>(n - 1);
   }
   if (x1 <= x0) x1 = x0 + 1;
   const auto yt = nice_ticks(0, y1 > 0 ? y1 : 1);
@@ -109,7 +115,7 @@ std::string svg_chart(const std::string& title, const std::string& xlabel,
       "<text x='14' y='{}' class='yl' transform='rotate(-90 14 {})' style='text-anchor:middle'>{}"
       "</text>",
       MT + ph / 2, MT + ph / 2, escape(ylabel));
-  double lx = ML + 8;
+  double lx = ML;
   for (const auto& s : data) {
     if (bars && s.points.size() > 1) {
       const double bw = std::max(1.0, pw / static_cast<double>(s.points.size()) - 1);
@@ -126,7 +132,7 @@ std::string svg_chart(const std::string& title, const std::string& xlabel,
     out += fmt::format(
         "<rect x='{:.0f}' y='{}' width='10' height='10' fill='{}'/>"
         "<text x='{:.0f}' y='{}' class='lg'>{}</text>",
-        lx, MT + 2, s.color, lx + 14, MT + 11, escape(s.name));
+        lx, MT - 18, s.color, lx + 14, MT - 9, escape(s.name));
     lx += 24 + 7.0 * static_cast<double>(s.name.size());
   }
   return out + "</svg>";

@@ -29,7 +29,8 @@ std::optional<tcp::endpoint> resolve(const url& u, std::string& error) {
 
 std::string format_ms(uint64_t ns) { return fmt::format("{:.2f}ms", static_cast<double>(ns) / 1e6); }
 
-void print_progress(const std::vector<std::unique_ptr<progress_slot>>& slots, int64_t now) {
+void print_progress(const std::vector<std::unique_ptr<progress_slot>>& slots, int64_t now,
+                    uint64_t& last_done) {
   uint64_t sent = 0, done = 0, errors = 0, in_flight = 0, p99 = 0;
   for (const auto& s : slots) {
     sent += s->sent.load(std::memory_order_relaxed);
@@ -38,7 +39,6 @@ void print_progress(const std::vector<std::unique_ptr<progress_slot>>& slots, in
     in_flight += s->in_flight.load(std::memory_order_relaxed);
     p99 = std::max(p99, s->p99_ns.load(std::memory_order_relaxed));
   }
-  static uint64_t last_done = 0;
   const uint64_t rate = done - last_done;
   last_done = done;
   const std::string line =
@@ -94,7 +94,9 @@ std::optional<run_result> run_load(const options& o, const url& target,
     drivers.push_back(std::make_unique<driver>(plan, i, *cols[i], *slots[i]));
   }
   if (show_progress) {
-    drivers[0]->on_second = [&slots](int64_t now) { print_progress(slots, now); };
+    drivers[0]->on_second = [&slots, last_done = uint64_t{0}](int64_t now) mutable {
+      print_progress(slots, now, last_done);
+    };
   }
 
   std::chrono::steady_clock::time_point t0;

@@ -365,6 +365,45 @@ TEST_F(LoadgenIntegration, CompareDirectAndProxied) {
   EXPECT_EQ(direct.requests(), proxied.requests());
 }
 
+TEST_F(LoadgenIntegration, TlsHttp1AndHttp2ViaAlpn) {
+  const std::string cert = dir.file("cert.pem"), key = dir.file("key.pem");
+  auto gen = run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                          "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
+                          "-days", "1", "-keyout", key, "-out", cert},
+                         std::chrono::seconds(30));
+  if (gen.exit_code != 0) GTEST_SKIP() << "openssl cannot make a certificate: " << gen.err;
+  upstream up({.delay_ms = 2, .tokens = 3, .tls_cert = cert, .tls_key = key});
+  ASSERT_NE(up.start(), 0);
+  const std::string base = "https://localhost:" + std::to_string(up.port());
+  auto h1 = run_loadgen({base + "/v1/completions", "--concurrency", "2", "--max-requests", "10",
+                         "--openai", "--stream"},
+                        dir);
+  ASSERT_EQ(h1.exit_code, 0) << h1.err;
+  EXPECT_EQ(get(h1.summary, {"completed"}), 10);
+  EXPECT_EQ(get(h1.summary, {"total_output_tokens"}), 30);
+  EXPECT_EQ(up.h2_requests(), 0u);
+  auto h2 = run_loadgen({base + "/", "--http2", "--concurrency", "4", "--max-requests", "20"}, dir);
+  ASSERT_EQ(h2.exit_code, 0) << h2.err;
+  EXPECT_EQ(get(h2.summary, {"completed"}), 20);
+  EXPECT_EQ(up.h2_requests(), 20u);
+  // A certificate nobody vouches for fails verification when asked for.
+  auto strict = run_loadgen({base + "/", "--concurrency", "1", "--max-requests", "2", "--tls-verify"}, dir);
+  EXPECT_EQ(get(strict.summary, {"errors", "tls"}), 2);
+}
+
+TEST_F(LoadgenIntegration, SeveralThreadsShareTheScheduleAndTheLoop) {
+  upstream up({.delay_ms = 5});
+  ASSERT_NE(up.start(), 0);
+  auto open = run_loadgen({url(up), "--rate", "200", "--duration", "1s", "--threads", "2"}, dir);
+  ASSERT_EQ(open.exit_code, 0) << open.err;
+  EXPECT_EQ(get(open.summary, {"completed"}), 200);
+  EXPECT_EQ(up.requests(), 200u);
+  auto closed = run_loadgen({url(up), "--concurrency", "5", "--max-requests", "101", "--threads", "2"}, dir);
+  ASSERT_EQ(closed.exit_code, 0) << closed.err;
+  EXPECT_EQ(get(closed.summary, {"completed"}), 101);
+  EXPECT_EQ(get(closed.summary, {"connections", "opened"}), 5);
+}
+
 TEST_F(LoadgenIntegration, UsageErrors) {
   auto r = run_process({SPILLWAY_LOADGEN_BIN, "http://127.0.0.1:1/", "--rate", "x", "--nope"},
                        std::chrono::seconds(10));

@@ -10,7 +10,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -108,7 +110,36 @@ struct upstream::impl {
   tcp::acceptor acceptor{io};
   std::atomic<uint64_t> seen{0};
 
+  std::unique_ptr<asio::ssl::context> tls;  // set when the config names a certificate
+
   impl(upstream& o, upstream_config c) : owner(o), cfg(std::move(c)) {}
+
+  /// ALPN: h2 when the client offers it, else http/1.1.
+  static int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen,
+                         const unsigned char* in, unsigned int inlen, void*) {
+    for (const char* want : {"h2", "http/1.1"}) {
+      const size_t n = std::strlen(want);
+      for (unsigned int i = 0; i < inlen; i += 1 + in[i]) {
+        if (in[i] == n && std::memcmp(in + i + 1, want, n) == 0) {
+          *out = in + i + 1;
+          *outlen = in[i];
+          return SSL_TLSEXT_ERR_OK;
+        }
+      }
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+
+  bool setup_tls() {
+    if (cfg.tls_cert.empty()) return true;
+    tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    boost::system::error_code ec;
+    tls->use_certificate_chain_file(cfg.tls_cert, ec);
+    if (!ec) tls->use_private_key_file(cfg.tls_key, asio::ssl::context::pem, ec);
+    if (ec) return false;
+    SSL_CTX_set_alpn_select_cb(tls->native_handle(), select_alpn, nullptr);
+    return true;
+  }
 
   plan make_plan(std::string_view target, std::string_view body, std::string_view session) {
     const uint64_t n = ++seen;
@@ -170,11 +201,23 @@ struct upstream::impl {
       if (ec) co_return;
       ++owner.connections_;
       socket.set_option(tcp::no_delay(true), ec);
-      asio::co_spawn(io, session(std::move(socket)), asio::detached);
+      if (tls) {
+        asio::co_spawn(io, tls_session(std::move(socket)), asio::detached);
+      } else {
+        asio::co_spawn(io, session(std::move(socket)), asio::detached);
+      }
     }
   }
 
-  awaitable<void> session(tcp::socket s) {
+  awaitable<void> tls_session(tcp::socket socket) {
+    asio::ssl::stream<tcp::socket> s(std::move(socket), *tls);
+    auto [ec] = co_await s.async_handshake(asio::ssl::stream_base::server, use_tuple);
+    if (ec) co_return;
+    co_await session(std::move(s));
+  }
+
+  template <class Stream>
+  awaitable<void> session(Stream s) {
     boost::beast::flat_buffer buf;
     // Sniff the HTTP/2 connection preface (h2c with prior knowledge).
     while (buf.size() < h2_preface.size()) {
@@ -236,15 +279,16 @@ struct upstream::impl {
     bool closed = false;
   };
 
-  struct h2_conn : std::enable_shared_from_this<h2_conn> {
+  template <class Stream>
+  struct h2_conn : std::enable_shared_from_this<h2_conn<Stream>> {
     impl& server;
-    tcp::socket socket;
+    Stream socket;
     nghttp2_session* session = nullptr;
     bool writing = false;
     bool dead = false;
     std::map<int32_t, std::shared_ptr<h2_stream>> streams;
 
-    h2_conn(impl& s, tcp::socket sock) : server(s), socket(std::move(sock)) {}
+    h2_conn(impl& s, Stream sock) : server(s), socket(std::move(sock)) {}
     ~h2_conn() {
       if (session) nghttp2_session_del(session);
     }
@@ -252,7 +296,7 @@ struct upstream::impl {
     void kick() {
       if (writing || dead) return;
       writing = true;
-      asio::co_spawn(server.io, writer(shared_from_this()), asio::detached);
+      asio::co_spawn(server.io, writer(this->shared_from_this()), asio::detached);
     }
 
     static awaitable<void> writer(std::shared_ptr<h2_conn> self) {
@@ -432,8 +476,9 @@ struct upstream::impl {
     }
   };
 
-  awaitable<void> h2_session(tcp::socket s, std::string initial) {
-    auto conn = std::make_shared<h2_conn>(*this, std::move(s));
+  template <class Stream>
+  awaitable<void> h2_session(Stream s, std::string initial) {
+    auto conn = std::make_shared<h2_conn<Stream>>(*this, std::move(s));
     if (!conn->init()) co_return;
     std::string buf = std::move(initial);
     for (;;) {
@@ -453,7 +498,7 @@ struct upstream::impl {
     conn->dead = true;
     for (auto& [id, st] : conn->streams) st->closed = true;
     boost::system::error_code ignored;
-    conn->socket.close(ignored);
+    boost::beast::get_lowest_layer(conn->socket).close(ignored);
   }
 };
 
@@ -463,6 +508,7 @@ upstream::~upstream() { stop(); }
 
 uint16_t upstream::start() {
   impl_ = std::make_unique<impl>(*this, cfg_);
+  if (!impl_->setup_tls()) return 0;
   const size_t colon = cfg_.listen.rfind(':');
   boost::system::error_code ec;
   const auto addr = asio::ip::make_address(cfg_.listen.substr(0, colon), ec);

@@ -3,6 +3,7 @@
 // under /v1/ (server-sent events with a set number of tokens and gap, ending in usage and
 // "data: [DONE]", or one JSON answer), a stall of the Nth request, a stream cut after N tokens,
 // Cache-Status and X-Engine-Name headers, and counts of what it received.
+// Optionally over TLS (ALPN h2 or http/1.1).
 // Per request, the query string overrides: delay_ms, status, tokens, itl_ms, cut_after, close=1.
 // Runs its own io_context on one thread; counters are safe to read from any thread.
 #pragma once
@@ -29,6 +30,8 @@ struct upstream_config {
   int cut_after = -1;                  // streams: drop the connection after N tokens
   std::string session_header = "x-session-id";
   std::string listen = "127.0.0.1:0";
+  std::string tls_cert;                // PEM files: when set, TLS with ALPN h2 / http/1.1
+  std::string tls_key;
 };
 
 class upstream {

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
     else if (k == "--stall-ms") cfg.stall_ms = std::stoi(v);
     else if (k == "--cut-after") cfg.cut_after = std::stoi(v);
     else if (k == "--session-header") cfg.session_header = v;
+    else if (k == "--tls-cert") cfg.tls_cert = v;
+    else if (k == "--tls-key") cfg.tls_key = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 1;
