@@ -143,10 +143,12 @@ TEST(Engine, CancelFreesTheBlocks) {
   int seen = 0;
   auto inner = c.sink(0);
   auto r = eng->submit(prompt_of(20, 1), greedy(200), [&](runtime::generation_event&& ev) {
-    inner(std::move(ev));
-    std::lock_guard lock(mu);
-    ++seen;
-    cv.notify_all();
+    {
+      std::lock_guard lock(mu);
+      ++seen;
+      cv.notify_all();
+    }
+    inner(std::move(ev));  // last: the final event lets the test end
   });
   {
     std::unique_lock lock(mu);

@@ -12,7 +12,8 @@ typedef float v8 __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
 
 #define SPILLWAY_INLINE inline __attribute__((always_inline))
-#if defined(__x86_64__) && !defined(__clang__)
+// The ifunc resolver behind target_clones runs before ThreadSanitizer's runtime is up.
+#if defined(__x86_64__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define SPILLWAY_CLONES __attribute__((target_clones("arch=haswell", "default")))
 #else
 #define SPILLWAY_CLONES
