@@ -75,6 +75,21 @@ class BreakerTest(ResilienceTestCase):
                          "after connect failures on every try of the dead endpoint",
                          cluster="engines", endpoint=dead)
 
+    def test_breaker_counts_timeouts(self):
+        a = self.tracked("A", Behaviour(delay=1.0))
+        b = self.tracked("B")
+        p = self.proxy([cluster("engines", [a, b], balancer="round_robin",
+                                circuit_breaker=dict(BREAKER, min_requests=3, open_duration="10s"))],
+                       [route("default", "engines", retry=NO_RETRY,
+                              timeouts={"first_byte": "200ms", "idle": "2s"})])
+        admin = self.admin(p)
+        i = 0
+        while a.count() + len(a.heads) < 3 and i < 10:
+            one_request(p.port, f"/r/{i}")
+            i += 1
+        admin.wait_value("spillway_circuit_breaker_state", 1, 1.5,
+                         "after 3 first-byte timeouts of 3", cluster="engines", endpoint=a.address)
+
     def test_breaker_stays_closed_below_error_rate(self):
         # Every third answer of A fails: 33% < 50%.
         n = {"i": 0}

@@ -7,7 +7,8 @@ import threading
 import time
 import unittest
 
-from resil import Background, Behaviour, ResilienceTestCase, cluster, one_request, route
+from resil import (Background, Behaviour, ResilienceTestCase, build_request, cluster,
+                   one_request, route)
 
 LONG = {"first_byte": "10s", "idle": "10s"}
 
@@ -79,6 +80,36 @@ class QueueTest(ResilienceTestCase):
         self.assertLess(max(o.finished for o in highs), min(o.finished for o in lows) + 0.05,
                         "high-priority clients did not complete before low-priority ones")
         self.assertEqual(admin.value("spillway_queue_depth", cluster="engines"), 0)
+
+    def test_max_concurrent_shared_by_workers(self):
+        ups = [self.tracked(n, Behaviour(delay=0.3)) for n in "AB"]
+        p = self.proxy([cluster("engines", ups, max_concurrent=2,
+                                queue={"max_size": 50, "timeout": "10s"})],
+                       [route("default", "engines", timeouts=LONG)], top={"workers": 2})
+        bg = Background(p.port, timeout=20.0)
+        for i in range(20):
+            bg.start(f"/r/{i}")
+        self.assertTrue(bg.join(20.0))
+        for o in bg.outcomes:
+            self.assertEqual(o.status, 200, repr(o))
+        for u in ups:
+            self.assertLessEqual(u.max_in_flight, 2, f"{u.name} saw {u.max_in_flight} requests at once")
+        self.assertEqual(sum(u.count() for u in ups), 20)
+
+    def test_client_gone_while_queued_leaves_the_queue(self):
+        (a,), p, admin = self.setup_gated()
+        bg = Background(p.port, timeout=20.0)
+        self.block_all(bg, [a], 1)
+        c = self.client(p)
+        c.send(build_request("GET", "/abandoned"))
+        admin.wait_value("spillway_queue_depth", 1, 5.0, cluster="engines")
+        c.abort()
+        admin.wait_value("spillway_queue_depth", 0, 2.0, "after the queued client disconnected",
+                         cluster="engines")
+        a.behaviour.gate.set()
+        self.assertTrue(bg.join(20.0))
+        self.assertEqual(one_request(p.port, "/next").status, 200)
+        self.assertEqual(a.targets(), ["/block/0", "/next"], "the abandoned request was sent upstream")
 
     def test_priority_then_arrival_order(self):
         (a,), p, admin = self.setup_gated()

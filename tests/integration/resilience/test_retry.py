@@ -129,6 +129,66 @@ class RetryTest(ResilienceTestCase):
             i += 1
         self.assertEqual(a.count(), 1)
 
+    def test_backoff_exponential_with_full_jitter(self):
+        a = self.tracked("A", Behaviour(status=503))
+        b = self.tracked("B", Behaviour(status=503))
+        c = self.tracked("C", Behaviour(status=503))
+        p, admin = self.proxy_for([a, b, c], {"attempts": 3, "on": [503],
+                                              "backoff": {"base": "100ms", "max": "1s"},
+                                              "respect_retry_after": False})
+        n = 20
+        for i in range(n):
+            self.assertEqual(one_request(p.port, f"/r/{i}").status, 503)
+        tries = {}
+        for u in (a, b, c):
+            for target, at, _, _ in u.served:
+                tries.setdefault(target, []).append(at)
+        first, second = [], []
+        for target, times in tries.items():
+            self.assertEqual(len(times), 3, f"{target} tried {len(times)} times, attempts is 3")
+            times.sort()
+            first.append(times[1] - times[0])
+            second.append(times[2] - times[1])
+        # Full jitter: uniform in [0, 100ms] before the first retry, [0, 200ms] before the second.
+        self.assertLessEqual(max(first), 0.1 + 0.08, f"first retry waits {sorted(first)}")
+        self.assertLessEqual(max(second), 0.2 + 0.08, f"second retry waits {sorted(second)}")
+        self.assertGreater(max(first) - min(first), 0.03, f"no jitter: {sorted(first)}")
+        self.assertGreater(sum(second) / n, sum(first) / n + 0.015,
+                           f"backoff does not grow: mean {sum(first) / n:.3f}s then {sum(second) / n:.3f}s")
+
+    def test_retry_replays_the_request_body(self):
+        a = self.tracked("A", Behaviour(status=503))
+        b = self.tracked("B")
+        p, admin = self.proxy_for([a, b], {"attempts": 2, "on": [503], "backoff": FAST_BACKOFF,
+                                           "respect_retry_after": False})
+        body = b'{"model": "m", "prompt": "' + b"x" * 20000 + b'"}'
+        for i in range(4):
+            c = self.client(p)
+            r = c.request("POST", f"/v1/completions/{i}", [("Content-Type", "application/json")], body)
+            self.assertIsNotNone(r)
+            self.assertEqual(r.status, 200, r.describe())
+            c.close()
+        self.assertGreater(a.count(), 0)
+        for req in b.requests:
+            self.assertEqual(req.body, body, f"B got a different body for {req.target}")
+            self.assertEqual(req.header("content-length"), str(len(body)))
+
+    def test_body_beyond_replay_limit_never_truncated(self):
+        a = self.tracked("A", Behaviour(status=503))
+        b = self.tracked("B")
+        p, admin = self.proxy_for([a, b], {"attempts": 2, "on": [503], "backoff": FAST_BACKOFF,
+                                           "respect_retry_after": False})
+        body = b"y" * 300000
+        for i in range(4):
+            c = self.client(p)
+            r = c.request("POST", f"/big/{i}", [("Content-Type", "application/octet-stream")], body)
+            self.assertIsNotNone(r)
+            self.assertIn(r.status, (200, 503), r.describe())
+            c.close()
+        for u in (a, b):
+            for req in u.requests:
+                self.assertEqual(len(req.body), len(body), f"{u.name} got a cut body for {req.target}")
+
     def test_no_retry_once_the_response_started(self):
         a = self.tracked("A", Behaviour())
         b = self.tracked("B", Behaviour())
