@@ -17,8 +17,8 @@ constexpr const char* usage =
 
 int check_config(const std::string& path) {
   auto result = spillway::config::load_file(path);
+  std::fputs(spillway::config::format_report(result).c_str(), stderr);
   if (!result.ok()) {
-    for (const auto& e : result.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
     std::fprintf(stderr, "%s: %zu error%s\n", path.c_str(), result.errors.size(),
                  result.errors.size() == 1 ? "" : "s");
     return 1;
@@ -29,8 +29,8 @@ int check_config(const std::string& path) {
 
 int run(const std::string& path) {
   auto result = spillway::config::load_file(path);
+  std::fputs(spillway::config::format_report(result).c_str(), stderr);
   if (!result.ok()) {
-    for (const auto& e : result.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
     std::fprintf(stderr, "spillway: not started: %zu configuration error%s\n", result.errors.size(),
                  result.errors.size() == 1 ? "" : "s");
     return 1;

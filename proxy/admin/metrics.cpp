@@ -53,6 +53,19 @@ void render_route(std::string& out, const server::server& srv, std::string_view 
   }
 }
 
+const char* balancer_name(config::balancer_kind k) {
+  switch (k) {
+    case config::balancer_kind::least_conn: return "least_conn";
+    case config::balancer_kind::round_robin: return "round_robin";
+    case config::balancer_kind::random: return "random";
+    case config::balancer_kind::p2c: return "p2c";
+    case config::balancer_kind::ring_hash: return "ring_hash";
+    case config::balancer_kind::maglev: return "maglev";
+    case config::balancer_kind::least_load: return "least_load";
+  }
+  return "least_conn";
+}
+
 }  // namespace
 
 std::string render_metrics(const server::server& srv) {
@@ -109,6 +122,67 @@ std::string render_metrics(const server::server& srv) {
                      escape_label(cl->name()), escape_label(cl->at(e).address),
                      cl->at(e).active.load(std::memory_order_relaxed));
 
+  // Retries made, by what failed; retries wanted but refused (budget, attempts) are counted
+  // apart so the first metric is exactly the extra load sent upstream.
+  for (const bool made : {true, false}) {
+    const char* name = made ? "spillway_retries_total" : "spillway_retries_denied_total";
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} counter\n", name,
+                   made ? "Retries sent, by route and the failure that caused them."
+                        : "Retries not made because the budget or the attempts ran out.",
+                   name);
+    for (size_t r = 0; r < routes.size(); ++r) {
+      const auto& st = *rt.route_states[r];
+      for (size_t k = 0; k < retry::retry_reason_count; ++k) {
+        const auto reason = static_cast<retry::retry_reason>(k);
+        const bool denied = reason == retry::retry_reason::budget_exhausted ||
+                            reason == retry::retry_reason::attempts_exhausted;
+        if (denied == made) continue;
+        fmt::format_to(std::back_inserter(out), "{}{{route=\"{}\",reason=\"{}\"}} {}\n", name,
+                       escape_label(routes[r].name), retry::to_string(reason),
+                       st.retries.get(reason));
+      }
+    }
+  }
+  out.append("# HELP spillway_shed_total Requests refused without reaching an endpoint.\n"
+             "# TYPE spillway_shed_total counter\n");
+  for (size_t r = 0; r < routes.size(); ++r) {
+    const auto& st = *rt.route_states[r];
+    for (size_t k = 0; k < static_cast<size_t>(server::shed_reason::count); ++k)
+      fmt::format_to(std::back_inserter(out), "spillway_shed_total{{route=\"{}\",reason=\"{}\"}} {}\n",
+                     escape_label(routes[r].name),
+                     server::to_string(static_cast<server::shed_reason>(k)),
+                     st.shed[k].load(std::memory_order_relaxed));
+  }
+  out.append("# HELP spillway_queue_depth Requests waiting in the cluster queue.\n"
+             "# TYPE spillway_queue_depth gauge\n");
+  for (const auto& cl : rt.clusters)
+    fmt::format_to(std::back_inserter(out), "spillway_queue_depth{{cluster=\"{}\"}} {}\n",
+                   escape_label(cl->name()), cl->queue().size());
+  out.append("# HELP spillway_circuit_breaker_state 0 closed, 1 open, 2 half-open.\n"
+             "# TYPE spillway_circuit_breaker_state gauge\n");
+  for (const auto& cl : rt.clusters)
+    for (size_t e = 0; e < cl->size(); ++e)
+      fmt::format_to(std::back_inserter(out),
+                     "spillway_circuit_breaker_state{{cluster=\"{}\",endpoint=\"{}\"}} {}\n",
+                     escape_label(cl->name()), escape_label(cl->at(e).address),
+                     static_cast<int>(cl->breaker_state(e)));
+  out.append("# HELP spillway_endpoint_healthy 1 when active health checks pass (or are off).\n"
+             "# TYPE spillway_endpoint_healthy gauge\n");
+  for (const auto& cl : rt.clusters)
+    for (size_t e = 0; e < cl->size(); ++e)
+      fmt::format_to(std::back_inserter(out),
+                     "spillway_endpoint_healthy{{cluster=\"{}\",endpoint=\"{}\"}} {}\n",
+                     escape_label(cl->name()), escape_label(cl->at(e).address),
+                     cl->health(e) == health::health_status::healthy ? 1 : 0);
+  out.append("# HELP spillway_endpoint_ejected 1 while outlier detection keeps the endpoint out.\n"
+             "# TYPE spillway_endpoint_ejected gauge\n");
+  for (const auto& cl : rt.clusters)
+    for (size_t e = 0; e < cl->size(); ++e)
+      fmt::format_to(std::back_inserter(out),
+                     "spillway_endpoint_ejected{{cluster=\"{}\",endpoint=\"{}\"}} {}\n",
+                     escape_label(cl->name()), escape_label(cl->at(e).address),
+                     cl->ejected(e) ? 1 : 0);
+
   uint64_t accepted = 0, refused = 0;
   int64_t open = 0;
   for (const auto& w : srv.workers()) {
@@ -137,17 +211,22 @@ std::string render_clusters(const server::server& srv) {
       endpoints.push_back(boost::json::object{
           {"address", ep.address},
           {"weight", ep.weight},
-          {"effective_weight", ep.effective_weight.load(std::memory_order_relaxed)},
+          {"effective_weight", static_cast<double>(ep.effective_weight.load(std::memory_order_relaxed)) /
+                                   upstream::cluster::weight_scale},
+          {"health", health::to_string(cl->health(e))},
           {"healthy", (bits & (upstream::health_unknown | upstream::unhealthy)) == 0},
-          {"breaker", (bits & upstream::breaker_open) ? "open" : "closed"},
-          {"ejected", (bits & upstream::ejected) != 0},
+          {"breaker", breaker::to_string(cl->breaker_state(e))},
+          {"ejected", cl->ejected(e)},
           {"draining", (bits & upstream::draining) != 0},
+          {"available", ep.available()},
           {"active", ep.active.load(std::memory_order_relaxed)},
           {"max_concurrent", ep.max_concurrent},
       });
     }
-    clusters.push_back(boost::json::object{
-        {"name", cl->name()}, {"endpoints", std::move(endpoints)}});
+    clusters.push_back(boost::json::object{{"name", cl->name()},
+                                           {"balancer", balancer_name(cl->config().balancer)},
+                                           {"queued", cl->queue().size()},
+                                           {"endpoints", std::move(endpoints)}});
   }
   return boost::json::serialize(boost::json::object{{"clusters", std::move(clusters)}}) + "\n";
 }

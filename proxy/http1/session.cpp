@@ -14,6 +14,7 @@ using namespace std::chrono_literals;
 
 namespace {
 constexpr size_t read_chunk = 16 * 1024;
+constexpr size_t watch_limit = 64 * 1024;
 }  // namespace
 
 session::session(server::worker& w, server::listener_shared& l, tcp::socket socket)
@@ -74,7 +75,11 @@ void session::on_read_client(const error_code& ec, size_t n) {
   switch (phase_) {
     case phase::read_head: return process_head();
     case phase::send_request: return pump_request_body();
-    default: return;  // pipelined bytes wait until the current exchange ends
+    default:
+      // Busy with the exchange: keep what arrived (a pipelined request, or the body of a queued
+      // one) and keep watching for a disconnect, within a bound.
+      if (in_.size() < watch_limit) do_read_client();
+      return;
   }
 }
 
@@ -222,7 +227,21 @@ void session::on_deadline(deadline_kind k) {
     case upstream_idle:
       return upstream_failed(upstream_error(errc::upstream_idle_timeout, false));
     case total:
+      if (phase_ == phase::queued || phase_ == phase::retry_wait) {
+        end_exchange_accounting();
+        return send_local(504, "total_timeout", "request exceeded the total timeout",
+                          !request_complete_);
+      }
       return upstream_failed(upstream_error(errc::total_timeout, false));
+    case queue_wait:
+      if (phase_ != phase::queued) return;
+      if (!rt_.clusters[queued_cluster_]->queue().cancel(queue_id_)) return;  // already woken
+      queue_id_ = 0;
+      return shed(server::shed_reason::queue_timeout);
+    case retry_wait_done:
+      if (phase_ != phase::retry_wait) return;
+      phase_ = phase::send_request;
+      return pick_and_connect();
     case kinds: break;
   }
 }
@@ -246,6 +265,7 @@ void session::record(int status) {
 void session::close() {
   if (phase_ == phase::closed) return;
   phase_ = phase::closed;
+  end_exchange_accounting();
   release_upstream(false);
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);

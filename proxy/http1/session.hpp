@@ -22,6 +22,7 @@
 #include "common/error.hpp"
 #include "proxy/http/message.hpp"
 #include "proxy/http1/parser.hpp"
+#include "proxy/queue/queued_request.hpp"
 #include "proxy/server/worker.hpp"
 #include "proxy/upstream_pool/connection_pool.hpp"
 
@@ -30,24 +31,32 @@ namespace spillway::http1 {
 using tcp = boost::asio::ip::tcp;
 using steady = std::chrono::steady_clock;
 
-class session final : public std::enable_shared_from_this<session>, public server::drainable {
+class session final : public std::enable_shared_from_this<session>,
+                      public server::drainable,
+                      public queue::queued_request {
  public:
   session(server::worker& w, server::listener_shared& l, tcp::socket socket);
   ~session();
 
   void start();
   void drain() override;
+  void on_dequeued() override;  // any thread
+  void on_shed() override;      // any thread
 
  private:
   enum class phase : unsigned char {
     read_head,       // waiting for (the rest of) a request head
+    queued,          // waiting in the cluster queue for an endpoint slot
+    retry_wait,      // backing off before the next try
     send_request,    // writing the request (and body) upstream
     await_response,  // request sent; waiting for the response head
     stream_response, // response head sent downstream; body flowing
     write_local,     // writing a response we generated
     closed,
   };
-  enum deadline_kind : unsigned char { client, upstream_connect, first_byte, upstream_idle, total, kinds };
+  enum deadline_kind : unsigned char {
+    client, upstream_connect, first_byte, upstream_idle, total, queue_wait, retry_wait_done, kinds
+  };
 
   // downstream reads
   void do_read_client();
@@ -60,6 +69,18 @@ class session final : public std::enable_shared_from_this<session>, public serve
   // exchange
   void start_exchange();
   void pick_and_connect();
+  void no_endpoint();
+  bool should_queue() const;
+  void enqueue();
+  void resume_from_queue();
+  void shed(server::shed_reason r);
+  bool try_fallback();
+  bool another_endpoint_possible();
+  bool try_retry(const retry::failed_try& f, std::string_view retry_after, error e);
+  void finish_try(upstream::try_result r);
+  void end_exchange_accounting();
+  upstream::cluster& cluster() const noexcept { return *rt_.clusters[cluster_]; }
+  server::route_state& route_state() const noexcept { return *rt_.route_states[route_]; }
   void do_connect(std::vector<tcp::endpoint> addrs, size_t next);
   void on_connect(const error_code& ec, std::vector<tcp::endpoint> addrs, size_t next);
   void send_request();
@@ -71,6 +92,7 @@ class session final : public std::enable_shared_from_this<session>, public serve
   void do_read_upstream();
   void on_read_upstream(const error_code& ec, size_t n);
   void parse_response();
+  bool retry_on_status();
   void on_response_head();
   void build_client_head();
   void do_write_client();
@@ -136,6 +158,15 @@ class session final : public std::enable_shared_from_this<session>, public serve
   bool abort_after_write_ = false;  // close once the queued bytes are out (stream aborted)
   bool recorded_ = true;          // the current exchange has been counted in the stats
   error last_error_{};
+  // resilience
+  breaker::circuit_breaker::ticket ticket_{};
+  bool try_open_ = false;            // a try holds a breaker ticket not yet reported
+  queue::ticket queue_id_ = 0;       // nonzero while queued
+  int queued_cluster_ = -1;
+  bool budget_counted_ = false;      // route budget's request_started() called
+  bool retry_slot_held_ = false;     // one retry slot of the route budget held
+  uint32_t retries_done_ = 0;
+  size_t fallback_next_ = 0;
   bool upstream_write_pending_ = false;
   bool upstream_read_pending_ = false;
   bool request_complete_ = false;  // whole request (with body) parsed from the client

@@ -6,6 +6,7 @@
 #include <boost/beast/http/status.hpp>
 
 #include "common/log.hpp"
+#include "proxy/http1/error_map.hpp"
 #include "proxy/http1/head_writer.hpp"
 #include "proxy/http1/session.hpp"
 
@@ -19,7 +20,7 @@ namespace {
 constexpr size_t read_chunk = 16 * 1024;
 constexpr size_t downstream_high_water = 64 * 1024;  // pause upstream reads above this
 constexpr size_t watch_limit = 64 * 1024;            // pipelined bytes buffered while busy
-constexpr size_t replay_limit = 64 * 1024;           // request bytes kept for a resend
+constexpr size_t replay_head_allowance = 64 * 1024;  // replay keeps the head plus the body
 
 void append_number(std::string& out, uint64_t v) {
   char buf[24];
@@ -31,41 +32,6 @@ void append_number(std::string& out, uint64_t v) {
   while (n > 0) out.push_back(buf[--n]);
 }
 
-int status_for(errc e) {
-  switch (e) {
-    case errc::connect_timeout:
-    case errc::first_byte_timeout:
-    case errc::upstream_idle_timeout:
-    case errc::total_timeout: return 504;
-    case errc::no_endpoint: return 503;
-    default: return 502;
-  }
-}
-
-std::string_view code_for(errc e) {
-  switch (e) {
-    case errc::connect_failed: return "upstream_connect_failed";
-    case errc::connect_timeout: return "upstream_connect_timeout";
-    case errc::upstream_reset: return "upstream_reset";
-    case errc::first_byte_timeout: return "upstream_timeout";
-    case errc::upstream_idle_timeout: return "upstream_stalled";
-    case errc::total_timeout: return "upstream_total_timeout";
-    case errc::bad_response: return "bad_upstream_response";
-    case errc::no_endpoint: return "no_endpoint_available";
-    default: return "upstream_error";
-  }
-}
-
-bool retry_condition_matches(const config::retry_config& r, errc e) {
-  auto has = [&](config::retry_condition c) { return (r.conditions & static_cast<uint32_t>(c)) != 0; };
-  switch (e) {
-    case errc::connect_failed:
-    case errc::connect_timeout: return has(config::retry_condition::connect_failure);
-    case errc::upstream_reset: return has(config::retry_condition::reset);
-    case errc::first_byte_timeout: return has(config::retry_condition::timeout);
-    default: return false;
-  }
-}
 }  // namespace
 
 // ---------------------------------------------------------------- endpoint choice and connect
@@ -93,44 +59,15 @@ void session::start_exchange() {
   req_parser_->body().reset(&up_out_, f);
   req_parser_->eager(true);
   if (!req_.has_body()) request_complete_ = req_parser_->is_done();
+  retries_done_ = 0;
+  fallback_next_ = 0;
+  route_state().budget.request_started();
+  budget_counted_ = true;
   const auto& timeouts = rt_.config->routes[route_].timeouts;
   if (timeouts.total.count() > 0) set_deadline(total, timeouts.total);
+  // Requests already waiting go first: a newcomer does not overtake the queue.
+  if (cluster_ >= 0 && cluster().queue().size() > 0) return enqueue();
   pick_and_connect();
-}
-
-void session::pick_and_connect() {
-  if (cluster_ < 0) return upstream_failed(internal_error(errc::no_endpoint));
-  upstream::cluster& cl = *rt_.clusters[cluster_];
-  balancer::balancer& lb = worker_.lb(cluster_);
-  int idx = -1;
-  while (true) {
-    idx = lb.pick({tried_, 0, false});
-    if (idx < 0) break;
-    if (cl.at(idx).try_acquire()) break;
-    tried_.push_back(idx);  // filled up between pick and acquire
-  }
-  if (idx < 0) {
-    error e = last_error_ ? last_error_ : upstream_error(errc::no_endpoint, false);
-    last_error_ = {};
-    return upstream_failed_final(e);
-  }
-  endpoint_ = idx;
-  slot_held_ = true;
-  ++attempts_;
-  tried_.push_back(idx);
-  if (!force_fresh_) {
-    up_ = worker_.pool(cluster_).take(idx);
-    if (up_) {
-      up_reused_ = true;
-      return send_request();
-    }
-  }
-  force_fresh_ = false;
-  up_reused_ = false;
-  auto addrs = cl.addresses(idx);
-  if (addrs.empty()) return upstream_failed(upstream_error(errc::connect_failed, true));
-  set_deadline(upstream_connect, cl.config().connect_timeout);
-  do_connect(std::move(addrs), 0);
 }
 
 void session::do_connect(std::vector<tcp::endpoint> addrs, size_t next) {
@@ -260,7 +197,8 @@ void session::do_write_upstream() {
   up_writing_.swap(up_out_);
   up_out_.clear();
   if (replay_valid_) {
-    if (sent_log_.size() + up_writing_.size() <= replay_limit) {
+    if (sent_log_.size() + up_writing_.size() <=
+        listener_.cfg.limits.max_body_bytes + replay_head_allowance) {
       sent_log_.append(up_writing_);
     } else {
       replay_valid_ = false;
@@ -351,6 +289,7 @@ void session::parse_response() {
         res_parser_.reset();  // interim response: wait for the final one
         continue;
       }
+      if (retry_on_status()) return;
       on_response_head();
       continue;
     }
@@ -423,6 +362,8 @@ void session::build_client_head() {
 
 void session::response_done_upstream() {
   clear_deadline(upstream_idle);
+  finish_try(res_.status >= 500 ? upstream::try_result::server_error
+                                : upstream::try_result::success);
   const bool reusable = res_.keep_alive && request_complete_ && !upstream_write_pending_ &&
                         up_ && up_->buffer.size() == 0 && !res_parser_->need_eof();
   release_upstream(reusable);
@@ -430,9 +371,11 @@ void session::response_done_upstream() {
 
 void session::release_upstream(bool reusable) {
   if (slot_held_) {
-    rt_.clusters[cluster_]->at(endpoint_).release();
+    upstream::cluster& cl = cluster();
+    cl.at(endpoint_).release();
     slot_held_ = false;
     worker_.stats().endpoints[cluster_][endpoint_]->by_status[status_sent_].add();
+    if (cl.queue().size() > 0) cl.wake_waiter();
   }
   if (!up_) return;
   ++up_gen_;
@@ -474,7 +417,9 @@ void session::on_write_client(const error_code& ec, size_t) {
 
 void session::exchange_finished() {
   record(status_sent_);
-  for (auto k : {upstream_connect, first_byte, upstream_idle, total}) clear_deadline(k);
+  end_exchange_accounting();
+  for (auto k : {upstream_connect, first_byte, upstream_idle, total, queue_wait, retry_wait_done})
+    clear_deadline(k);
   next_request();
 }
 
@@ -495,49 +440,8 @@ void session::next_request() {
 
 // ---------------------------------------------------------------- failures
 
-void session::upstream_failed(error e) {
-  if (phase_ == phase::closed) return;
-  const errc code = static_cast<errc>(e.code.value());
-  clear_deadline(upstream_connect);
-  clear_deadline(first_byte);
-  clear_deadline(upstream_idle);
-  status_sent_ = 0;
-  release_upstream(false);
-  if (client_head_sent_) return abort_stream(e);
-
-  // A pooled connection the upstream had already closed: try once more on a fresh one.
-  if (code == errc::upstream_reset && e.retryable && up_reused_ && !up_fresh_retry_done_ &&
-      replay_valid_) {
-    up_fresh_retry_done_ = true;
-    replay_.swap(sent_log_);
-    sent_log_.clear();
-    tried_.pop_back();
-    --attempts_;
-    force_fresh_ = true;
-    return pick_and_connect();
-  }
-  const auto& route = rt_.config->routes[route_];
-  const bool resend_ok = replay_valid_ || sent_log_.empty();
-  if (e.retryable && resend_ok && retry_condition_matches(route.retry, code) &&
-      attempts_ < route.retry.attempts) {
-    last_error_ = e;
-    replay_.swap(sent_log_);
-    sent_log_.clear();
-    return pick_and_connect();
-  }
-  upstream_failed_final(e);
-}
-
-void session::upstream_failed_final(error e) {
-  const errc code = static_cast<errc>(e.code.value());
-  if (phase_ == phase::closed) return;
-  release_upstream(false);
-  log::debug("request {}: {} ({})", request_id_, e.message(), to_string(e.source));
-  send_local(status_for(code), code_for(code), std::string(e.message()),
-             !request_complete_);
-}
-
 void session::abort_stream(error e) {
+  finish_try(upstream::try_result::reset);
   // Headers are out: the status can no longer change. An event stream gets an error event so
   // the client knows why; then the connection closes without the terminating chunk, so the
   // client sees the body as cut short.
@@ -588,7 +492,9 @@ void session::send_local(int status, std::string_view code, std::string_view mes
 }
 
 void session::finish_local() {
-  for (auto k : {upstream_connect, first_byte, upstream_idle, total}) clear_deadline(k);
+  end_exchange_accounting();
+  for (auto k : {upstream_connect, first_byte, upstream_idle, total, queue_wait, retry_wait_done})
+    clear_deadline(k);
   next_request();
 }
 

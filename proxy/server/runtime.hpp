@@ -3,10 +3,14 @@
 // atomics; shared by all workers through std::shared_ptr.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <memory>
 #include <vector>
 
 #include "config/config.hpp"
+#include "proxy/retry/retry_budget.hpp"
+#include "proxy/retry/retry_policy.hpp"
 #include "proxy/router/router.hpp"
 #include "proxy/upstream/cluster.hpp"
 
@@ -18,6 +22,23 @@ struct listener_shared {
   std::atomic<int64_t> connections{0};
 };
 
+/// Why a request was refused without reaching an endpoint (spillway_shed_total{reason}).
+enum class shed_reason : uint8_t { queue_full, queue_timeout, evicted, no_endpoint, count };
+const char* to_string(shed_reason r) noexcept;
+
+/// Process-wide state of one route: its retry policy, budget and counters.
+struct route_state {
+  explicit route_state(const config::route_config& r) : policy(r.retry), budget(r.retry) {}
+  retry::retry_policy policy;
+  retry::retry_budget budget;
+  retry::retry_counters retries;
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(shed_reason::count)> shed{};
+  std::vector<int> fallbacks;  // cluster indexes, in order
+  void count_shed(shed_reason r) noexcept {
+    shed[static_cast<size_t>(r)].fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
 struct runtime {
   explicit runtime(std::shared_ptr<const config::proxy_config> c);
 
@@ -25,6 +46,7 @@ struct runtime {
   std::vector<std::unique_ptr<upstream::cluster>> clusters;
   router::route_table routes;
   std::vector<int> route_cluster;  // primary cluster index of each route
+  std::vector<std::unique_ptr<route_state>> route_states;
   std::vector<std::unique_ptr<listener_shared>> listeners;
 
   int cluster_index(const std::string& name) const noexcept;

@@ -41,7 +41,8 @@ server::server(std::shared_ptr<const config::proxy_config> cfg)
     : rt_(std::make_shared<runtime>(std::move(cfg))),
       signals_(control_, SIGTERM, SIGINT, SIGHUP),
       drain_timer_(control_),
-      resolve_timer_(control_) {
+      resolve_timer_(control_),
+      control_timer_(control_) {
   for (auto& c : rt_->clusters) c->resolve_all();
   const uint32_t n = worker_count(*rt_->config);
   for (uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(i, rt_));
@@ -94,6 +95,11 @@ int server::run() {
     log::info("admin on {}", rt_->config->admin->address);
   }
   for (auto& w : workers_) w->start();
+  for (auto& c : rt_->clusters) {
+    checkers_.push_back(std::make_unique<health_checker>(control_, *c));
+    checkers_.back()->start();
+  }
+  schedule_control_tick();
   signals_.async_wait([this](const boost::system::error_code& ec, int signo) { on_signal(ec, signo); });
   schedule_resolve();
   control_.run();
@@ -119,6 +125,7 @@ void server::begin_drain() {
   draining_ = true;
   drain_deadline_ = std::chrono::steady_clock::now() + rt_->config->drain_timeout;
   resolve_timer_.cancel();
+  for (auto& c : checkers_) c->stop();
   if (admin_) admin_->close();
   for (auto& w : workers_) w->begin_drain();
   check_drained();
@@ -135,6 +142,15 @@ void server::check_drained() {
   drain_timer_.expires_after(std::chrono::milliseconds(50));
   drain_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) check_drained();
+  });
+}
+
+void server::schedule_control_tick() {
+  control_timer_.expires_after(std::chrono::milliseconds(100));
+  control_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    for (auto& c : rt_->clusters) c->control_tick();
+    schedule_control_tick();
   });
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "proxy/server/health_checker.hpp"
 #include "proxy/server/runtime.hpp"
 #include "proxy/server/worker.hpp"
 
@@ -41,12 +42,15 @@ class server {
   void begin_drain();
   void check_drained();
   void schedule_resolve();
+  void schedule_control_tick();
 
   std::shared_ptr<const runtime> rt_;
   boost::asio::io_context control_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer drain_timer_;
   boost::asio::steady_timer resolve_timer_;
+  boost::asio::steady_timer control_timer_;
+  std::vector<std::unique_ptr<health_checker>> checkers_;
   std::chrono::steady_clock::time_point drain_deadline_{};
   bool draining_ = false;
   std::vector<std::unique_ptr<worker>> workers_;

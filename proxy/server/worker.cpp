@@ -1,6 +1,8 @@
 #include "proxy/server/worker.hpp"
 
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/post.hpp>
 
@@ -61,6 +63,8 @@ worker::worker(size_t id, std::shared_ptr<const runtime> rt)
              }()),
       rng_(0x5eed0000ULL + id * 7919 + static_cast<uint64_t>(::time(nullptr))),
       tick_(std::make_unique<asio::steady_timer>(*io_)) {
+  event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (event_fd_ >= 0) event_ = std::make_unique<asio::posix::stream_descriptor>(*io_, event_fd_);
   for (const auto& c : rt_->clusters) {
     balancers_.push_back(
         balancer::make_balancer(c->config().balancer, c->endpoint_set(), rng_.next()));
@@ -75,6 +79,7 @@ worker::~worker() {
   acceptors_.clear();
   for (auto& p : pools_) p->clear();
   tick_.reset();
+  event_.reset();  // closes event_fd_
   io_.reset();
 }
 
@@ -98,6 +103,7 @@ boost::system::error_code worker::listen(listener_shared& l, const tcp::endpoint
 void worker::start() {
   for (auto& a : acceptors_) a->do_accept();
   do_tick();
+  do_wait_mailbox();
   thread_ = std::thread([this] { io_->run(); });
 }
 
@@ -110,7 +116,46 @@ void worker::stop() {
   if (!thread_.joinable()) io_->stop();
 }
 
-void worker::begin_drain() { drain_requested_.store(true, std::memory_order_release); }
+void worker::begin_drain() {
+  drain_requested_.store(true, std::memory_order_release);
+  post([this] {
+    if (!draining_) drain_now();
+  });
+}
+
+void worker::post(std::function<void()> fn) {
+  bool was_empty;
+  {
+    std::lock_guard lock(mailbox_mutex_);
+    was_empty = mailbox_.empty();
+    mailbox_.push_back(std::move(fn));
+  }
+  if (was_empty && event_fd_ >= 0) {
+    const uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
+  }
+}
+
+void worker::do_wait_mailbox() {
+  if (!event_) return;
+  event_->async_wait(asio::posix::stream_descriptor::wait_read,
+                     [this](const boost::system::error_code& ec) {
+                       if (ec) return;
+                       uint64_t count;
+                       [[maybe_unused]] auto n = ::read(event_fd_, &count, sizeof count);
+                       run_mailbox();
+                       do_wait_mailbox();
+                     });
+}
+
+void worker::run_mailbox() {
+  {
+    std::lock_guard lock(mailbox_mutex_);
+    mailbox_running_.swap(mailbox_);
+  }
+  for (auto& fn : mailbox_running_) fn();
+  mailbox_running_.clear();
+}
 
 void worker::drain_now() {
   draining_ = true;

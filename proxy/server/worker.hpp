@@ -1,15 +1,18 @@
 // A worker thread: one io_context run by one thread, its own listening sockets (SO_REUSEPORT,
 // the kernel spreads connections), its own upstream connection pools and balancer instances.
 // Everything here is touched only from the worker's thread, except the stats (read by admin)
-// and the stop/drain requests (atomics the worker polls every tick_period), so the io_context
-// runs without any locking.
+// and post() (a mutex-guarded mailbox plus an eventfd), so the io_context itself runs without
+// any locking.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/intrusive/list.hpp>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -48,6 +51,11 @@ class worker {
   /// Stops the event loop at once. Thread-safe.
   void stop();
 
+  /// Runs `fn` on this worker's thread, later, never inline. Thread-safe. The io_context has no
+  /// locking of its own, so work from other threads arrives through a mutex-guarded list and an
+  /// eventfd the worker waits on.
+  void post(std::function<void()> fn);
+
   size_t id() const noexcept { return id_; }
   boost::asio::io_context& io() noexcept { return *io_; }
   const runtime& rt() const noexcept { return *rt_; }
@@ -64,6 +72,8 @@ class worker {
   struct acceptor;
   void do_tick();
   void drain_now();
+  void do_wait_mailbox();
+  void run_mailbox();
 
   static constexpr std::chrono::milliseconds tick_period{100};
 
@@ -82,6 +92,11 @@ class worker {
   uint64_t ticks_ = 0;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> drain_requested_{false};
+  std::mutex mailbox_mutex_;
+  std::vector<std::function<void()>> mailbox_;
+  std::vector<std::function<void()>> mailbox_running_;
+  int event_fd_ = -1;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> event_;
   std::thread thread_;
   boost::intrusive::list<drainable, boost::intrusive::constant_time_size<false>> sessions_;
 };

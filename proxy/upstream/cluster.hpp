@@ -2,6 +2,11 @@
 // worker) and their resolved socket addresses. Host names are resolved at start and
 // re-resolved periodically by the server thread; workers read the current list under a mutex
 // only when they open a new upstream connection (pooled connections need no lookup).
+//
+// The cluster also owns the process-wide resilience state of its endpoints: circuit breakers,
+// the outlier detector, active health states, slow-start ramps and the admission queue. Workers
+// call admit()/report()/queue operations from any thread (each part is thread-safe); the
+// control thread calls control_tick() every few hundred milliseconds.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -10,17 +15,32 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "config/config.hpp"
 #include "proxy/balancer/balancer.hpp"
+#include "proxy/breaker/circuit_breaker.hpp"
+#include "proxy/health/health_state.hpp"
+#include "proxy/health/outlier_detector.hpp"
+#include "proxy/health/slow_start.hpp"
+#include "proxy/queue/admission_queue.hpp"
+#include "proxy/queue/queued_request.hpp"
 #include "proxy/upstream/endpoint.hpp"
 
 namespace spillway::upstream {
 
 using tcp = boost::asio::ip::tcp;
 
+/// How one try on an endpoint ended, for breaker and outlier accounting.
+enum class try_result { success, server_error, connect_failure, timeout, reset, cancelled };
+
 class cluster {
  public:
-  cluster(const config::cluster_config& cfg, size_t index);
+  /// Weights are scaled by this so slow start can ramp even a weight-1 endpoint (HAProxy does
+  /// the same); balancers only compare ratios, so the split is unchanged.
+  static constexpr uint32_t weight_scale = 16;
+
+  cluster(const config::cluster_config& cfg, size_t index,
+          const clock_source& clock = system_clock_source::instance());
 
   const config::cluster_config& config() const noexcept { return cfg_; }
   const std::string& name() const noexcept { return cfg_.name; }
@@ -36,9 +56,46 @@ class cluster {
   /// Current socket addresses of endpoint `i` (copy; thread-safe).
   std::vector<tcp::endpoint> addresses(size_t i) const;
 
+  // ------------------------------------------------------------ resilience (any thread)
+
+  /// Asks endpoint `i`'s breaker to let one request through. Always admitted without a breaker.
+  breaker::circuit_breaker::ticket admit(size_t i);
+  /// Outcome of a try admitted with `t`: feeds the breaker and the outlier detector.
+  void report(size_t i, const breaker::circuit_breaker::ticket& t, try_result r);
+
+  /// True when some endpoint is usable apart from being at max_concurrent (so waiting helps).
+  bool any_available() const noexcept;
+  /// True when some available endpoint is below max_concurrent.
+  bool has_free_slot() const noexcept;
+
+  using waiters = queue::locked_admission_queue<queue::queue_handle>;
+  waiters& queue() noexcept { return queue_; }
+  /// Wakes the first waiter, if any (call after an in-flight slot was released).
+  void wake_waiter();
+
+  breaker::breaker_state breaker_state(size_t i) const noexcept;
+  bool ejected(size_t i) const;
+  health::health_status health(size_t i) const noexcept;
+
+  // ------------------------------------------------------------ control thread
+
+  /// Active health state of endpoint `i`, or null without health_check.
+  health::health_state* health_state(size_t i) noexcept {
+    return health_.empty() ? nullptr : health_[i].get();
+  }
+  /// Breaker half-open transitions, outlier un-ejection, slow-start ramps, queue wake-ups.
+  void control_tick();
+
  private:
   const config::cluster_config& cfg_;
   size_t index_;
+  const clock_source& clock_;
+  std::vector<std::unique_ptr<breaker::circuit_breaker>> breakers_;
+  std::unique_ptr<health::outlier_detector> outliers_;
+  std::vector<std::unique_ptr<health::health_state>> health_;
+  std::vector<health::slow_start_ramp> ramps_;
+  std::vector<bool> was_available_;  // control thread: last availability seen by control_tick
+  waiters queue_;
   std::vector<std::unique_ptr<endpoint>> endpoints_;
   balancer::endpoint_set raw_;
   mutable std::mutex addresses_mutex_;
