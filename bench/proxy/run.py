@@ -437,6 +437,51 @@ def phase_callgrind(bench, names, results):
             stop(t.proc, timeout=30)
 
 
+def phase_syscalls(bench, names, results):
+    """System calls per request: strace -c attached to every process and thread of the proxy
+    while it answers the same fixed load as under callgrind."""
+    for n in names:
+        if n == "direct":
+            continue
+        t = bench.start(n)
+        out = os.path.join(bench.work, f"strace-{n}.txt")
+        try:
+            h2load_count(t.port, 200)
+            cmd = ["strace", "-f", "-c", "-o", out]
+            for pid in t.pids:
+                cmd += ["-p", str(pid)]
+            tracer = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                      start_new_session=True)
+            tracer.logfile = os.devnull
+            _children.append(tracer)
+            attached = 0
+            deadline = time.monotonic() + 10
+            while attached < len(t.pids) and time.monotonic() < deadline:
+                line = tracer.stderr.readline()
+                attached += "attached" in line
+            time.sleep(0.3)
+            h2load_count(t.port, bench.args.cg_requests)
+            os.killpg(tracer.pid, signal.SIGINT)
+            tracer.wait(30)
+            _children.remove(tracer)
+            calls, errors = {}, 0
+            with open(out) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) >= 5 and parts[-1] != "total" and re.match(r"^[\d.]+$", parts[0]):
+                        has_err = len(parts) == 6
+                        calls[parts[-1]] = int(parts[3])
+                        errors += int(parts[4]) if has_err else 0
+            total = sum(calls.values())
+            per = {k: v / bench.args.cg_requests for k, v in sorted(calls.items(), key=lambda kv: -kv[1])}
+            results["syscalls"][n] = {"per_req": total / bench.args.cg_requests,
+                                      "errors_per_req": errors / bench.args.cg_requests, "by_call": per}
+            log(f"syscalls {n}: {total / bench.args.cg_requests:.2f} per request: " +
+                ", ".join(f"{k} {v:.2f}" for k, v in list(per.items())[:6]))
+        finally:
+            stop(t.proc)
+
+
 def top_functions(dump, requests, n=12):
     """Functions with the most self instructions per request, from callgrind_annotate.
 
@@ -569,7 +614,7 @@ def report(args, names, results, vers, started, notes):
 
     head = ["", "req/s closed loop: median (min–max)", "× nginx", "× HAProxy", "proxy core busy",
             "CPU-ms / 1k req", "req/s per core (10⁶ / CPU-ms per 1k)", "× nginx", "× HAProxy",
-            "instr / req", "bytes / idle conn"]
+            "instr / req", "syscalls / req", "bytes / idle conn"]
     L.append("| " + " | ".join(head) + " |")
     L.append("|" + "---|" * len(head))
     for n in names:
@@ -582,6 +627,8 @@ def report(args, names, results, vers, started, notes):
         row.append(fmt(per_core.get(n)))
         row += [ratio(per_core.get(n), per_core.get(b)) if n != "direct" else "–" for b in ("nginx", "haproxy")]
         row.append(fmt(results["instr"].get(n)))
+        sc = results["syscalls"].get(n)
+        row.append(fmt(sc["per_req"], 2) if sc else "–")
         row.append(fmt(idle["bytes_per_conn"]) if idle else "–")
         L.append("| " + " | ".join(row) + " |")
     L.append("")
@@ -668,6 +715,16 @@ def report(args, names, results, vers, started, notes):
             L.append(f"| {LABEL[n]} | {i['opened']:,} | {i['failed']} | {i['alive']:,} | {i['rss0_kb']:,} | "
                      f"{i['rss1_kb']:,} | {i['hwm_kb']:,} | {fmt(i['bytes_per_conn'])} |")
         L.append("")
+    if results["syscalls"]:
+        L.append(f"System calls per request (strace -c -f, {args.cg_requests:,} requests on 4 connections after "
+                 "200); failed calls are mostly EAGAIN:")
+        L.append("")
+        L.append("| | total | failed | by call |")
+        L.append("|---|---|---|---|")
+        for n, sc in results["syscalls"].items():
+            by = ", ".join(f"{k} {v:.2f}" for k, v in sc["by_call"].items() if v >= 0.01)
+            L.append(f"| {LABEL[n]} | {sc['per_req']:.2f} | {sc['errors_per_req']:.2f} | {by} |")
+        L.append("")
     if results.get("cg_top"):
         L.append("Spillway, functions with the most own instructions per request (callgrind):")
         L.append("")
@@ -722,7 +779,7 @@ def parse_args(argv):
     ap.add_argument("--runs", type=int, help="runs per figure (default 5, quick 1)")
     ap.add_argument("--same-headers", action="store_true",
                     help="make nginx and HAProxy add the headers Spillway adds (X-Forwarded-*, Via, X-Request-Id)")
-    ap.add_argument("--skip", default="", help="comma-separated phases to skip: load,callgrind,idle")
+    ap.add_argument("--skip", default="", help="comma-separated phases to skip: load,callgrind,syscalls,idle")
     args = ap.parse_args(argv)
     args.argv = argv
     if args.runs is None:
@@ -754,7 +811,7 @@ def main(argv):
     if args.maxconn < args.idle_conns + 100:
         args.idle_conns = max(1000, (args.maxconn - 100) // 1000 * 1000)
 
-    for tool in ("taskset", "g++", "wrk", "h2load", "nginx", "valgrind", "callgrind_control") + \
+    for tool in ("taskset", "g++", "strace", "wrk", "h2load", "nginx", "valgrind", "callgrind_control") + \
             (("haproxy",) if "haproxy" in args.only else ()):
         if not shutil.which(tool):
             sys.exit(f"missing tool: {tool} (Debian: nginx-light haproxy wrk nghttp2-client valgrind util-linux)")
@@ -775,7 +832,7 @@ def main(argv):
 
     started = datetime.datetime.now()
     work = tempfile.mkdtemp(prefix="spillway-bench-")
-    results = {"closed": {}, "fixed": {}, "instr": {}, "idle": {},
+    results = {"closed": {}, "fixed": {}, "instr": {}, "idle": {}, "syscalls": {},
                "load_start": " ".join(open("/proc/loadavg").read().split()[:3])}
     vers = versions(args, names)
     bench = Bench(args, work)
@@ -787,6 +844,8 @@ def main(argv):
             phase_load(bench, names, results)
         if "callgrind" not in args.skip:
             phase_callgrind(bench, names, results)
+        if "syscalls" not in args.skip:
+            phase_syscalls(bench, names, results)
         if "idle" not in args.skip:
             phase_idle(bench, names, results)
     except Exception:
