@@ -63,13 +63,22 @@ def log(msg):
 # ---------------------------------------------------------------- processes
 
 _children = []
+AUTOGROUP_NICE = None  # --nice: scheduler weight of every session the benchmark starts
+
+
+def _new_session():
+    """preexec_fn: the child already leads a new session (start_new_session), so it has an autogroup
+    of its own; with --nice, give that group the requested weight."""
+    if AUTOGROUP_NICE is not None:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(AUTOGROUP_NICE))
 
 
 def spawn(cmd, core, logfile):
     """Start cmd pinned to core in its own process group; it is killed at exit."""
     out = open(logfile, "ab")
     p = subprocess.Popen(["taskset", "-c", core] + cmd, stdout=out, stderr=subprocess.STDOUT,
-                         stdin=subprocess.DEVNULL, start_new_session=True)
+                         stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_new_session)
     out.close()
     p.logfile = logfile
     _children.append(p)
@@ -112,7 +121,7 @@ def run(cmd, timeout, core=None):
     if core is not None:
         cmd = ["taskset", "-c", core] + cmd
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
-                       stdin=subprocess.DEVNULL)
+                       stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_new_session)
     return r.stdout.decode(errors="replace")
 
 
@@ -451,7 +460,7 @@ def phase_syscalls(bench, names, results):
             for pid in t.pids:
                 cmd += ["-p", str(pid)]
             tracer = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                      start_new_session=True)
+                                      start_new_session=True, preexec_fn=_new_session)
             tracer.logfile = os.devnull
             _children.append(tracer)
             attached = 0
@@ -517,7 +526,7 @@ def phase_idle(bench, names, results):
                                     os.path.join(HERE, "idle_conns.py"), "--port", str(t.port),
                                     "--count", str(a.idle_conns)],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                   start_new_session=True)
+                                   start_new_session=True, preexec_fn=_new_session)
             cli.logfile = os.devnull
             _children.append(cli)
             ready = cli.stdout.readline().split()
@@ -779,6 +788,9 @@ def parse_args(argv):
     ap.add_argument("--runs", type=int, help="runs per figure (default 5, quick 1)")
     ap.add_argument("--same-headers", action="store_true",
                     help="make nginx and HAProxy add the headers Spillway adds (X-Forwarded-*, Via, X-Request-Id)")
+    ap.add_argument("--nice", type=int, metavar="N",
+                    help="autogroup nice (-20..19) for every process the benchmark starts; e.g. -10 on a "
+                         "shared machine, where each session is scheduled as one group (this slows others)")
     ap.add_argument("--skip", default="", help="comma-separated phases to skip: load,callgrind,syscalls,idle")
     args = ap.parse_args(argv)
     args.argv = argv
@@ -815,8 +827,17 @@ def main(argv):
             (("haproxy",) if "haproxy" in args.only else ()):
         if not shutil.which(tool):
             sys.exit(f"missing tool: {tool} (Debian: nginx-light haproxy wrk nghttp2-client valgrind util-linux)")
-    global LOAD_CORE
+    global LOAD_CORE, AUTOGROUP_NICE
     notes = []
+    if args.nice is not None:
+        if not os.path.exists("/proc/self/autogroup"):
+            sys.exit("--nice needs scheduler autogroups (/proc/sys/kernel/sched_autogroup_enabled)")
+        AUTOGROUP_NICE = args.nice
+        try:
+            run(["true"], 10)
+        except (OSError, subprocess.SubprocessError) as e:
+            sys.exit(f"--nice {args.nice}: cannot set the autogroup weight ({e})")
+        notes.append(f"every benchmark process ran in its own session with autogroup nice {args.nice}.")
     if os.cpu_count() < 2:
         LOAD_CORE = PROXY_CORE
         notes.append("single core: proxy, upstream and load generator share core 0.")
