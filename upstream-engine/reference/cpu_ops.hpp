@@ -2,7 +2,8 @@
 // products (one pass over the weights serves a whole batch of rows), RMSNorm, RoPE, SwiGLU and
 // attention over a paged KV cache. Every output element is computed by one fixed sequence of
 // operations whatever the batch size, tiling or thread count, so batched and one-at-a-time runs
-// give bit-identical results. Inner loops use 8-wide vectors (AVX2 clone picked at load time).
+// give bit-identical results. Inner loops use 8-wide vectors (an AVX2+FMA build of them is
+// picked at run time when the CPU has it).
 #pragma once
 
 #include <cstdint>
