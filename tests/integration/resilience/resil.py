@@ -335,6 +335,15 @@ def ep_healthy(ep):
     return None
 
 
+def ep_health(ep):
+    """'healthy' | 'unhealthy' | 'unknown' for an /admin/clusters endpoint entry."""
+    v = ep.get("health")
+    if isinstance(v, str):
+        return v.lower()
+    h = ep_healthy(ep)
+    return "unknown" if h is None else ("healthy" if h else "unhealthy")
+
+
 class ResilienceTestCase(ProxyTestCase):
     def tracked(self, name, behaviour=None):
         u = TrackedUpstream(name, behaviour)

@@ -7,7 +7,8 @@ max_ejection_percent of the cluster."""
 import time
 import unittest
 
-from resil import Behaviour, ResilienceTestCase, closed_port, cluster, ep_breaker, one_request, route
+from resil import (Background, Behaviour, ResilienceTestCase, closed_port, cluster, ep_breaker,
+                   one_request, route)
 
 BREAKER = {"window": "10s", "min_requests": 4, "error_rate": "50%", "open_duration": "1s",
            "half_open_requests": 1}
@@ -59,6 +60,34 @@ class BreakerTest(ResilienceTestCase):
         n = a.count()
         self.send(p, 10, "/closed")
         self.assertGreaterEqual(a.count() - n, 3, "a closed breaker still keeps traffic away")
+
+    def test_half_open_admits_only_half_open_requests_at_once(self):
+        a = self.tracked("A", Behaviour(status=500))
+        b = self.tracked("B")
+        p = self.proxy([cluster("engines", [a, b], balancer="round_robin", circuit_breaker=BREAKER)],
+                       [route("default", "engines", retry=NO_RETRY,
+                              timeouts={"first_byte": "5s", "idle": "5s"})])
+        admin = self.admin(p)
+        i = 0
+        while a.count() < 4 and i < 20:
+            one_request(p.port, f"/warm/{i}")
+            i += 1
+        admin.wait_value("spillway_circuit_breaker_state", 1, 1.0, cluster="engines", endpoint=a.address)
+        a.behaviour.status = 200
+        a.behaviour.delay = 0.8  # the probe stays in flight while the others arrive
+        time.sleep(1.3)
+        bg = Background(p.port)
+        for j in range(10):
+            bg.start(f"/burst/{j}")
+            time.sleep(0.02)
+        self.assertTrue(bg.join(10.0))
+        for o in bg.outcomes:
+            self.assertEqual(o.status, 200, repr(o))
+        burst_at_a = [t for t in a.targets() if t.startswith("/burst/")]
+        self.assertEqual(len(burst_at_a), 1,
+                         f"half_open_requests 1 but A got {burst_at_a} while its probe was in flight")
+        admin.wait_value("spillway_circuit_breaker_state", 0, 1.0, "after the successful probe",
+                         cluster="engines", endpoint=a.address)
 
     def test_breaker_counts_connect_failures(self):
         dead = f"127.0.0.1:{closed_port()}"

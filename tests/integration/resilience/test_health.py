@@ -6,7 +6,7 @@ import threading
 import time
 import unittest
 
-from resil import Behaviour, ResilienceTestCase, cluster, ep_healthy, one_request, route
+from resil import Behaviour, ResilienceTestCase, cluster, ep_health, ep_healthy, one_request, route
 
 CHECK = {"path": "/health", "interval": "200ms", "timeout": "200ms", "healthy_threshold": 1,
          "unhealthy_threshold": 1}
@@ -74,6 +74,23 @@ class HealthTest(ResilienceTestCase):
         admin.wait_for(lambda: admin.readyz() == 200, 2.0, "/readyz 200 once B is healthy")
         self.assertEqual(self.healthy(admin, b), 1)
         self.assertEqual(self.healthy(admin, a), 0)
+
+    def test_check_timeout_counts_as_failure(self):
+        never = threading.Event()
+        self.addCleanup(never.set)
+        a = self.tracked("A", Behaviour(health=never))
+        b = self.tracked("B")
+        p = self.proxy([cluster("engines", [a, b], balancer="round_robin",
+                                health_check=dict(CHECK, interval="300ms", timeout="200ms",
+                                                  unhealthy_threshold=2))],
+                       [route("default", "engines")])
+        admin = self.admin(p)
+        admin.wait_for(lambda: ep_health(admin.endpoint("engines", a.address)) == "unhealthy", 3.0,
+                       "A unhealthy after two check timeouts")
+        self.assertGreaterEqual(len(a.health_requests), 2)
+        for i in range(10):
+            self.assertEqual(one_request(p.port, f"/r/{i}").status, 200)
+        self.assertEqual(a.count(), 0)
 
     def test_healthy_endpoint_marked_down_after_unhealthy_threshold(self):
         a = self.tracked("A")

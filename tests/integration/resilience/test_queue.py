@@ -96,6 +96,23 @@ class QueueTest(ResilienceTestCase):
             self.assertLessEqual(u.max_in_flight, 2, f"{u.name} saw {u.max_in_flight} requests at once")
         self.assertEqual(sum(u.count() for u in ups), 20)
 
+    def test_endpoint_max_concurrent_overrides_cluster(self):
+        a = self.tracked("A", Behaviour(delay=0.3))
+        b = self.tracked("B", Behaviour(delay=0.3))
+        eps = [{"address": a.address, "max_concurrent": 1}, {"address": b.address}]
+        c = cluster("engines", [], max_concurrent=3, queue={"max_size": 50, "timeout": "10s"})
+        c["endpoints"] = eps
+        p = self.proxy([c], [route("default", "engines", timeouts=LONG)])
+        bg = Background(p.port, timeout=20.0)
+        for i in range(12):
+            bg.start(f"/r/{i}")
+        self.assertTrue(bg.join(20.0))
+        for o in bg.outcomes:
+            self.assertEqual(o.status, 200, repr(o))
+        self.assertEqual(a.max_in_flight, 1, f"A (max_concurrent 1) saw {a.max_in_flight} at once")
+        self.assertLessEqual(b.max_in_flight, 3)
+        self.assertEqual(b.max_in_flight, 3, "B never reached the cluster's max_concurrent 3")
+
     def test_client_gone_while_queued_leaves_the_queue(self):
         (a,), p, admin = self.setup_gated()
         bg = Background(p.port, timeout=20.0)

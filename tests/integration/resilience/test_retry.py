@@ -60,6 +60,18 @@ class RetryTest(ResilienceTestCase):
         self.assertEqual(retries, len(at_a),
                          f"spillway_retries_total{{route=default}} grew by {retries}, {len(at_a)} requests were retried")
 
+    def test_reset_before_any_byte_is_retried(self):
+        a = self.tracked("A")
+        a.handler = lambda req, conn: False  # reads the request, closes without answering
+        b = self.tracked("B")
+        p, admin = self.proxy_for([a, b], {"attempts": 2, "on": ["reset"], "backoff": FAST_BACKOFF})
+        for i in range(6):
+            o = one_request(p.port, f"/r/{i}")
+            self.assertEqual((o.status, o.headers.get("x-upstream")), (200, "B"), repr(o))
+        self.assertGreater(len(a.requests), 0)
+        self.assertGreaterEqual(admin.total("spillway_retries_total", route="default", reason="reset"),
+                                len(a.requests))
+
     def test_each_retry_on_a_new_endpoint(self):
         a = self.tracked("A", Behaviour(status=503))
         b = self.tracked("B", Behaviour(status=502))
