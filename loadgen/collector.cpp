@@ -31,7 +31,9 @@ second_stats& collector::second(int64_t t) {
   return series_[s];
 }
 
-void collector::on_scheduled(int64_t scheduled) { ++second(scheduled).scheduled; }
+void collector::on_scheduled(int64_t scheduled) {
+  ++second(scheduled).scheduled;
+}
 
 void collector::on_sent(const request_ctx& r) {
   auto& sec = second(r.sent);
@@ -50,7 +52,9 @@ void collector::sample_in_flight(int64_t now, uint64_t in_flight) {
 }
 
 namespace {
-uint64_t since(int64_t t, int64_t from) { return t > from ? static_cast<uint64_t>(t - from) : 0; }
+uint64_t since(int64_t t, int64_t from) {
+  return t > from ? static_cast<uint64_t>(t - from) : 0;
+}
 }  // namespace
 
 void collector::on_done(const request_ctx& r) {
@@ -138,6 +142,10 @@ void collector::write_jsonl(const request_ctx& r) {
     o["text_chunks"] = r.tokens;
     o["body_chunks"] = r.body_chunks;
     if (r.usage_prompt >= 0) o["input_tokens"] = r.usage_prompt;
+    const int64_t out = r.usage_completion >= 0 ? r.usage_completion : int64_t{r.tokens};
+    if (r.ok() && out > 1 && r.first_token >= 0)
+      o["tpot_us"] =
+          static_cast<double>(r.done - r.first_token) / 1e3 / static_cast<double>(out - 1);
     json::array gaps;
     for (int64_t g : r.itl) gaps.push_back(static_cast<double>(g) / 1e3);
     o["itl_us"] = std::move(gaps);

@@ -38,22 +38,22 @@ class jsonl_sink {
 };
 
 struct second_stats {
-  uint64_t scheduled = 0;   // arrivals scheduled in this second
+  uint64_t scheduled = 0;  // arrivals scheduled in this second
   uint64_t sent = 0;
-  uint64_t completed = 0;   // finished OK
+  uint64_t completed = 0;  // finished OK
   uint64_t errors = 0;
   uint64_t late = 0;
   uint64_t output_tokens = 0;
-  uint64_t in_flight = 0;   // sampled at the end of the second
+  uint64_t in_flight = 0;  // sampled at the end of the second
   histogram latency{5, uint64_t{1} << 38};
 };
 
 struct connection_stats {
-  uint64_t connects = 0;        // successful connects (including TLS)
+  uint64_t connects = 0;  // successful connects (including TLS)
   uint64_t connect_errors = 0;
-  uint64_t reconnects = 0;      // connects after a connection's first
-  uint64_t server_closed = 0;   // connections the server closed (EOF, Connection: close, GOAWAY)
-  uint64_t stale_retries = 0;   // requests resent after a stale keep-alive connection
+  uint64_t reconnects = 0;     // connects after a connection's first
+  uint64_t server_closed = 0;  // connections the server closed (EOF, Connection: close, GOAWAY)
+  uint64_t stale_retries = 0;  // requests resent after a stale keep-alive connection
   void merge(const connection_stats& o);
 };
 
@@ -78,15 +78,15 @@ class collector {
   uint64_t failed = 0;           // measured requests finished with an error (cancelled excluded)
   uint64_t cancelled = 0;
   uint64_t late_sends = 0;
-  uint64_t good = 0;             // met every SLO
+  uint64_t good = 0;  // met every SLO
   uint64_t output_tokens = 0;
   uint64_t input_tokens = 0;
   uint64_t bytes = 0;
-  uint64_t body_chunks = 0;      // over OK streamed requests
+  uint64_t body_chunks = 0;  // over OK streamed requests
   uint64_t sse_events = 0;
-  uint64_t usage_reported = 0;   // OK requests whose answer carried usage.completion_tokens
+  uint64_t usage_reported = 0;  // OK requests whose answer carried usage.completion_tokens
   uint64_t errors[static_cast<size_t>(error_class::count_)] = {};
-  std::map<int, uint64_t> status_counts;       // every response status, OK or not
+  std::map<int, uint64_t> status_counts;  // every response status, OK or not
   std::map<std::string, uint64_t> cache_status;
   std::map<std::string, uint64_t> engines;
   std::unordered_map<uint32_t, std::map<std::string, uint64_t>> session_engines;

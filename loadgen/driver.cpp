@@ -129,9 +129,13 @@ request_ctx* driver::make_request(uint64_t index, int64_t scheduled) {
   return r;
 }
 
-void driver::release(request_ctx* r) { free_.push_back(r); }
+void driver::release(request_ctx* r) {
+  free_.push_back(r);
+}
 
-bool driver::cap_reached() const { return cap_ && inflight_.size() >= cap_; }
+bool driver::cap_reached() const {
+  return cap_ && inflight_.size() >= cap_;
+}
 
 connection* driver::pick() {
   while (!ready_.empty()) {

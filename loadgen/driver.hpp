@@ -105,15 +105,15 @@ class driver final : public connection_owner {
 
   std::vector<int64_t> arrivals_;  // this thread's scheduled offsets
   size_t next_arrival_ = 0;
-  uint64_t quota_ = UINT64_MAX;    // closed loop: requests this thread may start
+  uint64_t quota_ = UINT64_MAX;  // closed loop: requests this thread may start
   uint64_t issued_ = 0;
-  uint64_t deferred_ = 0;          // closed-loop sends delayed to the next tick after a connect error
+  uint64_t deferred_ = 0;  // closed-loop sends delayed to the next tick after a connect error
   int64_t end_time_ = INT64_MAX;
   int64_t next_second_ = 1'000'000'000;
   bool started_ = false;
   bool stopping_ = false;
   bool finished_ = false;
-  bool discard_ = false;           // aborting at the end of a closed-loop run: not results
+  bool discard_ = false;  // aborting at the end of a closed-loop run: not results
 };
 
 }  // namespace spillway::loadgen

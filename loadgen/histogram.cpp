@@ -69,7 +69,9 @@ void histogram::reset() noexcept {
   sum_sq_ = 0;
 }
 
-double histogram::mean() const noexcept { return count_ ? sum_ / static_cast<double>(count_) : 0; }
+double histogram::mean() const noexcept {
+  return count_ ? sum_ / static_cast<double>(count_) : 0;
+}
 
 double histogram::stddev() const noexcept {
   if (count_ < 2) return 0;

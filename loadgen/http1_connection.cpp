@@ -49,9 +49,8 @@ void http1_connection::do_connect() {
   state_ = state::connecting;
   link_ = std::make_shared<link>(io_, cfg_.tls);
   auto l = link_;
-  l->async_connect(cfg_.endpoint, [this, l](error_code ec, bool tls_failed) {
-    on_connect(l, ec, tls_failed);
-  });
+  l->async_connect(cfg_.endpoint,
+                   [this, l](error_code ec, bool tls_failed) { on_connect(l, ec, tls_failed); });
 }
 
 void http1_connection::on_connect(const std::shared_ptr<link>& l, error_code ec, bool tls_failed) {
@@ -90,10 +89,9 @@ void http1_connection::do_write() {
     owner_.on_sent(r);
   }
   auto l = link_;
-  l->async_write(asio::buffer(r->wire.data(), r->wire.size()),
-                 [this, l](error_code ec, size_t) {
-                   if (ec && l == link_) on_link_lost(l);
-                 });
+  l->async_write(asio::buffer(r->wire.data(), r->wire.size()), [this, l](error_code ec, size_t) {
+    if (ec && l == link_) on_link_lost(l);
+  });
 }
 
 void http1_connection::do_read(const std::shared_ptr<link>& l) {
@@ -201,7 +199,9 @@ void http1_connection::complete(error_class forced) {
   if (!current_) owner_.on_ready(this);
 }
 
-void http1_connection::on_status(int status) { on_response_status(*current_, status, owner_.now()); }
+void http1_connection::on_status(int status) {
+  on_response_status(*current_, status, owner_.now());
+}
 
 void http1_connection::on_header(std::string_view name, std::string_view value) {
   on_response_header(*current_, name, value, cfg_.rules);

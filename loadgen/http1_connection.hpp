@@ -49,7 +49,7 @@ class http1_connection final : public connection, private http1_parser::sink {
   std::shared_ptr<link> link_;
   state state_ = state::closed;
   bool ever_connected_ = false;
-  bool served_on_link_ = false;   // a response finished on the current link
+  bool served_on_link_ = false;  // a response finished on the current link
   request_ctx* current_ = nullptr;
   http1_parser parser_;
   std::string buf_;

@@ -22,8 +22,14 @@ nghttp2_nv make_nv(std::string_view name, std::string_view value) {
 
 http2_connection::http2_connection(asio::io_context& io, const connection_config& cfg,
                                    const request_factory& factory, connection_owner& owner)
-    : io_(io), cfg_(cfg), factory_(factory), owner_(owner) {
+    : io_(io),
+      cfg_(cfg),
+      factory_(factory),
+      owner_(owner),
+      authority_(factory.target().authority()),
+      scheme_(factory.target().scheme()) {
   in_.resize(read_size);
+  nva_.reserve(8 + factory.h2_headers().size());
 }
 
 http2_connection::~http2_connection() {
@@ -64,9 +70,8 @@ void http2_connection::do_connect() {
   remote_max_ = 100;
   link_ = std::make_shared<link>(io_, cfg_.tls);
   auto l = link_;
-  l->async_connect(cfg_.endpoint, [this, l](error_code ec, bool tls_failed) {
-    on_connect(l, ec, tls_failed);
-  });
+  l->async_connect(cfg_.endpoint,
+                   [this, l](error_code ec, bool tls_failed) { on_connect(l, ec, tls_failed); });
 }
 
 void http2_connection::on_connect(const std::shared_ptr<link>& l, error_code ec, bool tls_failed) {
@@ -114,16 +119,13 @@ bool http2_connection::start_session() {
 }
 
 void http2_connection::start_stream(request_ctx* r) {
-  const url& u = factory_.target();
-  const std::string authority = u.authority();
-  const std::string scheme = u.scheme();
   const std::string length = std::to_string(r->body.size());
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(8 + factory_.h2_headers().size());
+  std::vector<nghttp2_nv>& nva = nva_;
+  nva.clear();
   nva.push_back(make_nv(":method", factory_.method()));
-  nva.push_back(make_nv(":scheme", scheme));
-  nva.push_back(make_nv(":authority", authority));
-  nva.push_back(make_nv(":path", u.target));
+  nva.push_back(make_nv(":scheme", scheme_));
+  nva.push_back(make_nv(":authority", authority_));
+  nva.push_back(make_nv(":path", factory_.target().target));
   for (const auto& [name, value] : factory_.h2_headers()) nva.push_back(make_nv(name, value));
   if (!r->session.empty()) nva.push_back(make_nv(factory_.session_header_lower(), r->session));
   if (!r->body.empty()) nva.push_back(make_nv("content-length", length));
@@ -297,8 +299,8 @@ int http2_connection::on_header_cb(nghttp2_session* session, const nghttp2_frame
                                    size_t valuelen, uint8_t, void* user) {
   auto* self = static_cast<http2_connection*>(user);
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
-  auto* r = static_cast<request_ctx*>(
-      nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  auto* r =
+      static_cast<request_ctx*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
   if (!r) return 0;
   const std::string_view n(reinterpret_cast<const char*>(name), namelen);
   const std::string_view v(reinterpret_cast<const char*>(value), valuelen);

@@ -66,13 +66,16 @@ class http2_connection final : public connection {
   bool goaway_ = false;
   bool writing_ = false;
   bool in_recv_ = false;
-  uint32_t remote_max_ = 100;  // until the server's SETTINGS say otherwise
+  uint32_t remote_max_ = 100;           // until the server's SETTINGS say otherwise
   std::vector<request_ctx*> streams_;   // started, not ended
   std::vector<request_ctx*> waiting_;   // submitted while connecting
   std::vector<request_ctx*> finished_;  // ended inside mem_recv, reported after it
   std::string out_;
   std::string in_;
-  uint32_t data_seq_ = 0;  // numbers body deliveries, to count chunks
+  std::string authority_;
+  std::string scheme_;
+  std::vector<nghttp2_nv> nva_;  // header list of the request being submitted
+  uint32_t data_seq_ = 0;        // numbers body deliveries, to count chunks
 };
 
 }  // namespace spillway::loadgen

@@ -1,9 +1,9 @@
 // spillway-loadgen: wiring only (SPEC §4). Parse the command line, build the schedule, run,
 // write the reports. Exit 0 on a completed run, 1 on usage or setup errors, 2 when the target
 // could not be reached for any request.
-#include <boost/json.hpp>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <boost/json.hpp>
 
 #include <cstdio>
 #include <fstream>

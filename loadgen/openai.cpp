@@ -52,7 +52,9 @@ chunk_info interpret_object(std::string_view text, bool whole) {
   return out;
 }
 
-std::string quoted(std::string_view s) { return json::serialize(json::string_view(s)); }
+std::string quoted(std::string_view s) {
+  return json::serialize(json::string_view(s));
+}
 
 }  // namespace
 
@@ -66,7 +68,9 @@ chunk_info interpret_stream_event(std::string_view data) {
   return interpret_object(data, false);
 }
 
-chunk_info interpret_completion(std::string_view body) { return interpret_object(body, true); }
+chunk_info interpret_completion(std::string_view body) {
+  return interpret_object(body, true);
+}
 
 std::string build_openai_body(const options& o, const prompt_parts& p) {
   std::string b;

@@ -13,9 +13,9 @@
 namespace spillway::loadgen {
 
 struct chunk_info {
-  bool done = false;       // "[DONE]"
-  bool has_text = false;   // carries generated text (a token chunk in vLLM's terms)
-  bool error = false;      // an "error" object, or not JSON at all
+  bool done = false;      // "[DONE]"
+  bool has_text = false;  // carries generated text (a token chunk in vLLM's terms)
+  bool error = false;     // an "error" object, or not JSON at all
   int64_t completion_tokens = -1;
   int64_t prompt_tokens = -1;
 };

@@ -11,7 +11,9 @@
 
 namespace spillway::loadgen {
 
-bool options::chat() const { return target.target.find("chat/completions") != std::string::npos; }
+bool options::chat() const {
+  return target.target.find("chat/completions") != std::string::npos;
+}
 
 namespace {
 
@@ -253,13 +255,20 @@ std::optional<nanos> parse_duration(std::string_view s) {
   if (!n || *n < 0) return std::nullopt;
   const std::string_view u = s.substr(unit);
   double scale = 0;
-  if (u.empty() || u == "s") scale = 1e9;
-  else if (u == "ms") scale = 1e6;
-  else if (u == "us") scale = 1e3;
-  else if (u == "ns") scale = 1;
-  else if (u == "m") scale = 60e9;
-  else if (u == "h") scale = 3600e9;
-  else return std::nullopt;
+  if (u.empty() || u == "s")
+    scale = 1e9;
+  else if (u == "ms")
+    scale = 1e6;
+  else if (u == "us")
+    scale = 1e3;
+  else if (u == "ns")
+    scale = 1;
+  else if (u == "m")
+    scale = 60e9;
+  else if (u == "h")
+    scale = 3600e9;
+  else
+    return std::nullopt;
   return nanos(static_cast<int64_t>(std::llround(*n * scale)));
 }
 
@@ -275,10 +284,14 @@ std::optional<slo_spec> parse_slo(std::string_view s) {
     const std::string key = trim(std::string_view(item).substr(0, eq));
     auto d = parse_duration(trim(std::string_view(item).substr(eq + 1)));
     if (!d) return std::nullopt;
-    if (key == "ttft") out.ttft = *d;
-    else if (key == "tpot") out.tpot = *d;
-    else if (key == "e2e" || key == "e2el") out.e2e = *d;
-    else return std::nullopt;
+    if (key == "ttft")
+      out.ttft = *d;
+    else if (key == "tpot")
+      out.tpot = *d;
+    else if (key == "e2e" || key == "e2el")
+      out.e2e = *d;
+    else
+      return std::nullopt;
   }
   if (!out.any()) return std::nullopt;
   return out;
@@ -286,7 +299,9 @@ std::optional<slo_spec> parse_slo(std::string_view s) {
 
 namespace {
 
-std::string yaml_scalar(const YAML::Node& n) { return n.IsScalar() ? n.Scalar() : std::string{}; }
+std::string yaml_scalar(const YAML::Node& n) {
+  return n.IsScalar() ? n.Scalar() : std::string{};
+}
 
 std::string where(const std::string& file, const YAML::Node& n) {
   return file + ":" + std::to_string(n.Mark().line + 1);
@@ -322,28 +337,40 @@ void parse_phase(const YAML::Node& node, const std::string& file, options& o,
     const std::string at = where(file, kv.first) + ": phases: " + key;
     if (key == "duration") {
       auto d = parse_duration(value);
-      if (!d) errors.push_back(at + ": expects a duration");
-      else p.duration = *d;
+      if (!d)
+        errors.push_back(at + ": expects a duration");
+      else
+        p.duration = *d;
     } else if (key == "rate") {
       auto r = parse_double(value);
-      if (!r) errors.push_back(at + ": expects a number");
-      else p.rate = *r;
+      if (!r)
+        errors.push_back(at + ": expects a number");
+      else
+        p.rate = *r;
     } else if (key == "to" || key == "ramp_to") {
       auto r = parse_double(value);
-      if (!r) errors.push_back(at + ": expects a number");
-      else p.rate_end = *r;
+      if (!r)
+        errors.push_back(at + ": expects a number");
+      else
+        p.rate_end = *r;
     } else if (key == "arrival") {
       auto a = parse_arrival(value);
-      if (!a) errors.push_back(at + ": expects constant, poisson or gamma");
-      else p.arrival = *a;
+      if (!a)
+        errors.push_back(at + ": expects constant, poisson or gamma");
+      else
+        p.arrival = *a;
     } else if (key == "burstiness") {
       auto b = parse_double(value);
-      if (!b || *b <= 0) errors.push_back(at + ": expects a positive number");
-      else p.burstiness = *b;
+      if (!b || *b <= 0)
+        errors.push_back(at + ": expects a positive number");
+      else
+        p.burstiness = *b;
     } else if (key == "burst") {
       auto n = parse_number<uint64_t>(value);
-      if (!n) errors.push_back(at + ": expects a request count");
-      else p.burst = *n;
+      if (!n)
+        errors.push_back(at + ": expects a request count");
+      else
+        p.burst = *n;
     } else if (key == "name") {
       // free-form label
     } else {
@@ -390,8 +417,10 @@ std::vector<std::string> apply_scenario(std::string_view yaml, const std::string
     if (key == "slo" && kv.second.IsMap()) {
       std::string text;
       for (const auto& s : kv.second) text += s.first.Scalar() + "=" + yaml_scalar(s.second) + ",";
-      if (auto slo = parse_slo(text)) o.slo = *slo;
-      else errors.push_back(at + ": expects ttft/tpot/e2e durations");
+      if (auto slo = parse_slo(text))
+        o.slo = *slo;
+      else
+        errors.push_back(at + ": expects ttft/tpot/e2e durations");
       continue;
     }
     if (key == "target") key = "url";
@@ -411,8 +440,10 @@ std::vector<std::string> apply_scenario(std::string_view yaml, const std::string
     for (const auto& v : values) {
       if (!f->takes_value) {
         auto b = parse_bool(v);
-        if (!b) errors.push_back(at + ": expects true or false");
-        else if (*b) f->apply(o, "");
+        if (!b)
+          errors.push_back(at + ": expects true or false");
+        else if (*b)
+          f->apply(o, "");
         continue;
       }
       if (auto err = f->apply(o, v)) errors.push_back(at + ": " + *err);

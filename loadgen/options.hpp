@@ -27,10 +27,10 @@ struct slo_spec {
 };
 
 struct synthetic_prompts {
-  uint32_t tenants = 4;              // distinct shared system prompts
-  uint32_t system_words = 200;       // words in each tenant's system prompt
-  uint32_t session_words = 50;       // words of per-session context (with --sessions)
-  uint32_t tail_words = 20;          // unique words per request
+  uint32_t tenants = 4;         // distinct shared system prompts
+  uint32_t system_words = 200;  // words in each tenant's system prompt
+  uint32_t session_words = 50;  // words of per-session context (with --sessions)
+  uint32_t tail_words = 20;     // unique words per request
 };
 
 struct options {
@@ -44,10 +44,10 @@ struct options {
   arrival_kind arrival = arrival_kind::constant;
   double burstiness = 1.0;
   nanos duration{0};
-  std::vector<phase> phases;   // from --scenario
-  uint32_t concurrency = 0;    // closed loop size, or the in-flight cap of an open loop
-  uint32_t connections = 0;    // 0 = automatic
-  uint32_t streams = 100;      // HTTP/2 concurrent streams per connection
+  std::vector<phase> phases;  // from --scenario
+  uint32_t concurrency = 0;   // closed loop size, or the in-flight cap of an open loop
+  uint32_t connections = 0;   // 0 = automatic
+  uint32_t streams = 100;     // HTTP/2 concurrent streams per connection
   uint32_t threads = 1;
   bool http2 = false;
   nanos warmup{0};
@@ -60,7 +60,7 @@ struct options {
   bool tls_verify = false;
 
   // Request.
-  std::string method;          // default GET, or POST with a body / --openai
+  std::string method;  // default GET, or POST with a body / --openai
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
 
@@ -88,7 +88,7 @@ struct options {
   std::string scenario_file;
 
   bool open_loop() const { return rate.has_value() || !phases.empty(); }
-  bool chat() const;           // URL path names chat/completions
+  bool chat() const;  // URL path names chat/completions
 };
 
 struct parse_result {

@@ -19,9 +19,9 @@ uint64_t mix64(uint64_t a, uint64_t b) noexcept {
 }
 
 std::string pseudo_words(uint64_t seed, uint32_t count) {
-  static constexpr const char* syllables[] = {"ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo",
-                                              "den", "gar", "hul", "pim", "rox", "sel", "tun",
-                                              "bri", "cla", "dro", "fen", "gol", "mar", "quo"};
+  static constexpr const char* syllables[] = {
+      "ka",  "lo",  "mi",  "ne",  "ru",  "sa",  "ti",  "vo",  "den", "gar", "hul",
+      "pim", "rox", "sel", "tun", "bri", "cla", "dro", "fen", "gol", "mar", "quo"};
   constexpr uint64_t n = sizeof(syllables) / sizeof(syllables[0]);
   xoshiro256 rng(seed);
   std::string out;

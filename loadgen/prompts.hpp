@@ -18,15 +18,15 @@
 namespace spillway::loadgen {
 
 struct prompt_entry {
-  std::string text;                 // prompt text ("messages" joined for completions endpoints)
-  std::string messages_json;        // JSON array of chat messages, empty if given as text
+  std::string text;           // prompt text ("messages" joined for completions endpoints)
+  std::string messages_json;  // JSON array of chat messages, empty if given as text
   std::optional<uint32_t> max_tokens;
 };
 
 struct prompt_parts {
-  std::string system;   // shared by the tenant
-  std::string context;  // shared by the session (synthetic with sessions), else empty
-  std::string user;     // the request's own text
+  std::string system;         // shared by the tenant
+  std::string context;        // shared by the session (synthetic with sessions), else empty
+  std::string user;           // the request's own text
   std::string messages_json;  // set when a JSONL line gave chat messages verbatim
   std::optional<uint32_t> max_tokens;
 };

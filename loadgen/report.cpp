@@ -14,7 +14,9 @@ namespace {
 
 constexpr double percentiles[] = {50, 90, 95, 99, 99.9, 99.99};
 
-double ms(double ns) { return ns / 1e6; }
+double ms(double ns) {
+  return ns / 1e6;
+}
 
 std::string p_word(double p) {
   return p == std::floor(p) ? fmt::format("{}", static_cast<int>(p)) : fmt::format("{}", p);
@@ -150,9 +152,9 @@ std::string format_table(const options& o, const run_result& r) {
   if (o.openai) {
     out += fmt::format("  tokens        {} out   {} in", c.output_tokens, c.input_tokens);
     if (c.completed) {
-      out += fmt::format("   usage reported by {:.0f}% of answers",
-                         100.0 * static_cast<double>(c.usage_reported) /
-                             static_cast<double>(c.completed));
+      out += fmt::format(
+          "   usage reported by {:.0f}% of answers",
+          100.0 * static_cast<double>(c.usage_reported) / static_cast<double>(c.completed));
     }
     out += "\n";
   }
@@ -191,8 +193,10 @@ json::object to_json(const options& o, const run_result& r) {
   j["mode"] = o.open_loop() ? "open" : "closed";
   j["protocol"] = o.http2 ? "h2" : "http/1.1";
   j["load"] = describe_load(o);
-  if (o.rate) j["request_rate"] = *o.rate;
-  else j["request_rate"] = "inf";
+  if (o.rate)
+    j["request_rate"] = *o.rate;
+  else
+    j["request_rate"] = "inf";
   j["burstiness"] = o.burstiness;
   j["arrival"] = to_string(o.arrival);
   if (o.concurrency) j["max_concurrency"] = o.concurrency;
@@ -206,6 +210,7 @@ json::object to_json(const options& o, const run_result& r) {
   j["unfinished"] = c.unfinished();
   j["total_input_tokens"] = c.input_tokens;
   j["total_output_tokens"] = c.output_tokens;
+  j["total_body_bytes"] = c.bytes;
   j["request_throughput"] = s.request_throughput;
   if (o.slo.any()) j["request_goodput"] = s.request_goodput;
   j["good_requests"] = c.good;
@@ -339,9 +344,10 @@ std::string format_compare(const options& o, const run_result& direct, const run
   out += fmt::format("  failed        direct {}   proxied {}\n", direct.stats->failed,
                      proxied.stats->failed);
   if (o.openai && o.stream) {
-    out += fmt::format("  SSE chunks    ratio {:.3f} (client chunks per request through the proxy "
-                       "/ direct)\n",
-                       chunk_ratio(direct, proxied));
+    out += fmt::format(
+        "  SSE chunks    ratio {:.3f} (client chunks per request through the proxy "
+        "/ direct)\n",
+        chunk_ratio(direct, proxied));
   }
   return out;
 }

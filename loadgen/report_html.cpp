@@ -29,11 +29,20 @@ std::string escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -109,8 +118,8 @@ std::string svg_chart(const std::string& title, const std::string& xlabel,
         "<text x='{:.1f}' y='{}' class='xl'>{}</text>",
         px(t.at), MT, px(t.at), MT + ph, px(t.at), MT + ph + 16, escape(t.label));
   }
-  out += fmt::format("<text x='{}' y='{}' class='xl'>{}</text>", ML + pw / 2, H - 8,
-                     escape(xlabel));
+  out +=
+      fmt::format("<text x='{}' y='{}' class='xl'>{}</text>", ML + pw / 2, H - 8, escape(xlabel));
   out += fmt::format(
       "<text x='14' y='{}' class='yl' transform='rotate(-90 14 {})' style='text-anchor:middle'>{}"
       "</text>",
@@ -126,8 +135,8 @@ std::string svg_chart(const std::string& title, const std::string& xlabel,
     } else {
       std::string pts;
       for (auto [x, y] : s.points) pts += fmt::format("{:.1f},{:.1f} ", px(x), py(y));
-      out += fmt::format("<polyline points='{}' fill='none' stroke='{}' stroke-width='1.8'/>",
-                         pts, s.color);
+      out += fmt::format("<polyline points='{}' fill='none' stroke='{}' stroke-width='1.8'/>", pts,
+                         s.color);
     }
     out += fmt::format(
         "<rect x='{:.0f}' y='{}' width='10' height='10' fill='{}'/>"
@@ -140,7 +149,8 @@ std::string svg_chart(const std::string& title, const std::string& xlabel,
 
 const char* palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
 
-/// Percentile spectrum: x = -log10(1 - p), so 90, 99, 99.9 ... are evenly spaced (HdrHistogram plots).
+/// Percentile spectrum: x = -log10(1 - p), so 90, 99, 99.9 ... are evenly spaced (HdrHistogram
+/// plots).
 series spectrum(const std::string& name, const std::string& color, const histogram& h) {
   series s{name, color, {}};
   if (!h.count()) return s;
@@ -165,8 +175,9 @@ series distribution(const std::string& name, const std::string& color, const his
   for (size_t i = 0; i < h.bucket_count(); ++i) {
     const uint64_t n = h.count_at(i);
     if (!n) continue;
-    const double mid =
-        (static_cast<double>(h.lowest_equivalent(i)) + static_cast<double>(h.highest_equivalent(i))) / 2;
+    const double mid = (static_cast<double>(h.lowest_equivalent(i)) +
+                        static_cast<double>(h.highest_equivalent(i))) /
+                       2;
     const int b = std::min(bins - 1, static_cast<int>(mid / hi * bins));
     counts[b] += static_cast<double>(n);
   }
@@ -184,7 +195,8 @@ std::string card(const std::string& label, const std::string& value) {
 std::string render_html(const options& o, const run_result& r, const run_result* direct) {
   const collector& c = *r.stats;
   const summary s = summarize(o, r);
-  std::string h = R"(<!doctype html><html><head><meta charset="utf-8"><title>spillway-loadgen report</title>
+  std::string h =
+      R"(<!doctype html><html><head><meta charset="utf-8"><title>spillway-loadgen report</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1600px}
 h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:28px 0 8px}

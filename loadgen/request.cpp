@@ -4,16 +4,26 @@ namespace spillway::loadgen {
 
 std::string_view to_string(error_class c) {
   switch (c) {
-    case error_class::none: return "none";
-    case error_class::connect: return "connect";
-    case error_class::tls: return "tls";
-    case error_class::timeout: return "timeout";
-    case error_class::reset: return "reset";
-    case error_class::http_status: return "http_status";
-    case error_class::stream_cut: return "stream_cut";
-    case error_class::bad_response: return "bad_response";
-    case error_class::cancelled: return "cancelled";
-    case error_class::count_: break;
+    case error_class::none:
+      return "none";
+    case error_class::connect:
+      return "connect";
+    case error_class::tls:
+      return "tls";
+    case error_class::timeout:
+      return "timeout";
+    case error_class::reset:
+      return "reset";
+    case error_class::http_status:
+      return "http_status";
+    case error_class::stream_cut:
+      return "stream_cut";
+    case error_class::bad_response:
+      return "bad_response";
+    case error_class::cancelled:
+      return "cancelled";
+    case error_class::count_:
+      break;
   }
   return "unknown";
 }

@@ -88,7 +88,7 @@ void fail_response(request_ctx& r, int64_t now) {
   r.done = now;
   if (r.error != error_class::none) return;
   r.error = (r.event_stream && r.status > 0 && r.status < 400) ? error_class::stream_cut
-                                                                : error_class::reset;
+                                                               : error_class::reset;
 }
 
 }  // namespace spillway::loadgen

@@ -27,7 +27,9 @@ std::optional<tcp::endpoint> resolve(const url& u, std::string& error) {
   return results.begin()->endpoint();
 }
 
-std::string format_ms(uint64_t ns) { return fmt::format("{:.2f}ms", static_cast<double>(ns) / 1e6); }
+std::string format_ms(uint64_t ns) {
+  return fmt::format("{:.2f}ms", static_cast<double>(ns) / 1e6);
+}
 
 void print_progress(const std::vector<std::unique_ptr<progress_slot>>& slots, int64_t now,
                     uint64_t& last_done) {
@@ -41,10 +43,9 @@ void print_progress(const std::vector<std::unique_ptr<progress_slot>>& slots, in
   }
   const uint64_t rate = done - last_done;
   last_done = done;
-  const std::string line =
-      fmt::format("\r[{:6.1f}s] sent {}  done {}  rate {}/s  in flight {}  errors {}  p99 {}   ",
-                  static_cast<double>(now) / 1e9, sent, done, rate, in_flight, errors,
-                  format_ms(p99));
+  const std::string line = fmt::format(
+      "\r[{:6.1f}s] sent {}  done {}  rate {}/s  in flight {}  errors {}  p99 {}   ",
+      static_cast<double>(now) / 1e9, sent, done, rate, in_flight, errors, format_ms(p99));
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);
 }
@@ -127,9 +128,9 @@ std::optional<run_result> run_load(const options& o, const url& target,
   res.stats = std::make_unique<collector>(o, nullptr);
   for (auto& c : cols) res.stats->merge(*c);
   res.target = target.scheme() + "://" + target.authority() + target.target;
-  res.started_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            started_wall.time_since_epoch())
-                            .count();
+  res.started_unix_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(started_wall.time_since_epoch())
+          .count();
   res.wall_seconds = std::chrono::duration<double>(ended - t0).count();
   res.scheduled = plan.schedule.size();
   drivers.clear();

@@ -19,8 +19,8 @@ struct run_result {
   std::unique_ptr<collector> stats;  // merged over threads
   std::string target;                // URL the run hit
   int64_t started_unix_ms = 0;
-  double wall_seconds = 0;           // whole run, warm-up included
-  uint64_t scheduled = 0;            // open-loop arrivals in the schedule
+  double wall_seconds = 0;  // whole run, warm-up included
+  uint64_t scheduled = 0;   // open-loop arrivals in the schedule
 };
 
 /// Runs `o` against `target`. `schedule` is the open-loop schedule (ignored for closed loop).

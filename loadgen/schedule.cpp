@@ -13,9 +13,12 @@ std::optional<arrival_kind> parse_arrival(std::string_view s) {
 
 std::string_view to_string(arrival_kind k) {
   switch (k) {
-    case arrival_kind::constant: return "constant";
-    case arrival_kind::poisson: return "poisson";
-    case arrival_kind::gamma: return "gamma";
+    case arrival_kind::constant:
+      return "constant";
+    case arrival_kind::poisson:
+      return "poisson";
+    case arrival_kind::gamma:
+      return "gamma";
   }
   return "constant";
 }
@@ -80,8 +83,10 @@ double invert_integrated_rate(double r0, double r1, double d, double l) {
 
 double draw_increment(xoshiro256& rng, arrival_kind kind, double burstiness) {
   switch (kind) {
-    case arrival_kind::constant: return 1;
-    case arrival_kind::poisson: return sample_exponential(rng);
+    case arrival_kind::constant:
+      return 1;
+    case arrival_kind::poisson:
+      return sample_exponential(rng);
     case arrival_kind::gamma: {
       const double k = burstiness > 0 ? burstiness : 1;
       return sample_gamma(rng, k) / k;

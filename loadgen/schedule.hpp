@@ -25,11 +25,11 @@ std::string_view to_string(arrival_kind k);
 
 struct phase {
   std::chrono::nanoseconds duration{0};
-  double rate = 0;                    // requests/s at the phase start
-  std::optional<double> rate_end;     // linear ramp to this rate at the phase end
+  double rate = 0;                      // requests/s at the phase start
+  std::optional<double> rate_end;       // linear ramp to this rate at the phase end
   std::optional<arrival_kind> arrival;  // default: the schedule's
   std::optional<double> burstiness;     // gamma shape; default: the schedule's
-  uint64_t burst = 0;                 // requests all sent at the phase start (before the rate part)
+  uint64_t burst = 0;  // requests all sent at the phase start (before the rate part)
 };
 
 struct schedule_spec {

@@ -62,8 +62,8 @@ std::string link::alpn() const {
   if (!tls_) return {};
   const unsigned char* data = nullptr;
   unsigned int len = 0;
-  SSL_get0_alpn_selected(const_cast<asio::ssl::stream<tcp::socket>&>(*tls_).native_handle(),
-                         &data, &len);
+  SSL_get0_alpn_selected(const_cast<asio::ssl::stream<tcp::socket>&>(*tls_).native_handle(), &data,
+                         &len);
   return data ? std::string(reinterpret_cast<const char*>(data), len) : std::string{};
 }
 

@@ -10,7 +10,7 @@ namespace spillway::loadgen {
 
 struct url {
   bool tls = false;
-  std::string host;    // without brackets
+  std::string host;  // without brackets
   uint16_t port = 0;
   std::string target;  // path and query, at least "/"
 

@@ -197,7 +197,7 @@ def main():
             rate = int(ceiling / 2)
             out = os.path.join(tmp, "open.json")
             log(f"open loop at {rate} req/s")
-            timed([loadgen, h1, "--rate", str(rate), "--duration", f"{args.duration}s", "--connections", "64",
+            timed([loadgen, h1, "--rate", str(rate), "--duration", f"{args.duration}s",
                    "--quiet", "--json", out], args.duration + 30)
             try:
                 j = json.load(open(out))

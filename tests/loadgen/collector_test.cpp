@@ -9,7 +9,8 @@ namespace {
 
 constexpr int64_t ms = 1'000'000;
 
-request_ctx streamed(uint64_t index, int64_t scheduled, int64_t ttft, int64_t e2e, uint32_t tokens) {
+request_ctx streamed(uint64_t index, int64_t scheduled, int64_t ttft, int64_t e2e,
+                     uint32_t tokens) {
   request_ctx r;
   r.index = index;
   r.scheduled = scheduled;
@@ -29,10 +30,10 @@ TEST(Collector, VllmDefinitions) {
   o.slo.ttft = std::chrono::milliseconds(150);
   o.slo.tpot = std::chrono::milliseconds(60);
   collector c(o);
-  c.on_done(streamed(0, 0, 100 * ms, 500 * ms, 5));      // TPOT (500-100)/4 = 100ms: misses tpot
-  c.on_done(streamed(1, 0, 100 * ms, 300 * ms, 5));      // TPOT 50ms: good
-  c.on_done(streamed(2, 0, 200 * ms, 300 * ms, 3));      // TTFT too slow
-  auto usage = streamed(3, 0, 50 * ms, 250 * ms, 4);     // usage overrides the chunk count
+  c.on_done(streamed(0, 0, 100 * ms, 500 * ms, 5));   // TPOT (500-100)/4 = 100ms: misses tpot
+  c.on_done(streamed(1, 0, 100 * ms, 300 * ms, 5));   // TPOT 50ms: good
+  c.on_done(streamed(2, 0, 200 * ms, 300 * ms, 3));   // TTFT too slow
+  auto usage = streamed(3, 0, 50 * ms, 250 * ms, 4);  // usage overrides the chunk count
   usage.usage_completion = 9;
   usage.usage_prompt = 20;
   c.on_done(usage);

@@ -5,8 +5,8 @@
 // right. Medians of three alternating 2-second runs. Label "bench": timing-based.
 #include <gtest/gtest.h>
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <regex>
 
 #include "process.hpp"
@@ -29,9 +29,15 @@ double median(std::vector<double> v) {
 
 double loadgen_rps(const std::string& url, bool h2, temp_dir& dir) {
   const std::string out = dir.file("x.json");
-  std::vector<std::string> args = {SPILLWAY_LOADGEN_BIN, url, "--concurrency",
-                                   std::to_string(concurrency), "--duration", "2s", "--quiet",
-                                   "--json", out};
+  std::vector<std::string> args = {SPILLWAY_LOADGEN_BIN,
+                                   url,
+                                   "--concurrency",
+                                   std::to_string(concurrency),
+                                   "--duration",
+                                   "2s",
+                                   "--quiet",
+                                   "--json",
+                                   out};
   if (h2) {
     args.push_back("--http2");
     args.push_back("--connections");

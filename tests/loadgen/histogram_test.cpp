@@ -21,7 +21,8 @@ uint64_t nearest_rank(const std::vector<uint64_t>& sorted, double q) {
 std::vector<uint64_t> wide_data(size_t n, uint64_t seed) {
   xoshiro256 rng(seed);
   std::vector<uint64_t> v;
-  for (size_t i = 0; i < n; ++i) v.push_back(static_cast<uint64_t>(std::pow(10, 3 + 6 * rng.uniform())));
+  for (size_t i = 0; i < n; ++i)
+    v.push_back(static_cast<uint64_t>(std::pow(10, 3 + 6 * rng.uniform())));
   return v;
 }
 
@@ -45,7 +46,8 @@ TEST(Histogram, PercentilesWithinPrecisionOfExact) {
       const uint64_t exact = nearest_rank(data, q);
       const uint64_t got = h.percentile(q);
       EXPECT_GE(got, exact) << "p=" << p << " q=" << q;  // highest equivalent: never understated
-      EXPECT_LE(static_cast<double>(got), static_cast<double>(exact) * (1 + rel)) << "p=" << p << " q=" << q;
+      EXPECT_LE(static_cast<double>(got), static_cast<double>(exact) * (1 + rel))
+          << "p=" << p << " q=" << q;
     }
     EXPECT_EQ(h.max(), data.back());
     EXPECT_EQ(h.min(), data.front());

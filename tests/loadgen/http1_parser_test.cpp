@@ -102,7 +102,8 @@ TEST(Http1Parser, KeepAliveRules) {
            {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", false},
            {"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", false},
            {"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", true},
-           {"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\nContent-Length: 0\r\n\r\n", false}}) {
+           {"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\nContent-Length: 0\r\n\r\n",
+            false}}) {
     http1_parser p;
     recorder r;
     p.reset();
@@ -115,7 +116,8 @@ TEST(Http1Parser, NoBodyForHeadAnd204) {
   http1_parser p;
   recorder r;
   p.reset(true);
-  EXPECT_EQ(run(p, r, "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", 1000), http1_parser::result::done);
+  EXPECT_EQ(run(p, r, "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", 1000),
+            http1_parser::result::done);
   p.reset();
   EXPECT_EQ(run(p, r, "HTTP/1.1 204 No Content\r\n\r\n", 1000), http1_parser::result::done);
 }
@@ -131,11 +133,11 @@ TEST(Http1Parser, StopsAtTheEndOfOneResponse) {
 }
 
 TEST(Http1Parser, RejectsWhatItCannotFrame) {
-  for (const std::string bad : {"HTTX/1.1 200 OK\r\n\r\n", "HTTP/1.1 2x0 OK\r\n\r\n",
-                                "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-                                "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
-                                "HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
-                                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
+  for (const std::string bad :
+       {"HTTX/1.1 200 OK\r\n\r\n", "HTTP/1.1 2x0 OK\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
     http1_parser p;
     recorder r;
     p.reset();

@@ -105,7 +105,8 @@ TEST_F(LoadgenIntegration, StallShowsUpAsCorrectedLatencyNotHidden) {
   // scheduled during the stall queue behind it and their latency counts from their schedule.
   upstream up({.delay_ms = 1, .stall_after = 40, .stall_ms = 500});
   ASSERT_NE(up.start(), 0);
-  auto open = run_loadgen({url(up), "--rate", "200", "--duration", "2s", "--connections", "1"}, dir);
+  auto open =
+      run_loadgen({url(up), "--rate", "200", "--duration", "2s", "--connections", "1"}, dir);
   ASSERT_EQ(open.exit_code, 0) << open.err;
   EXPECT_GE(get(open.summary, {"latency", "max_ms"}), 500.0);
   EXPECT_GE(get(open.summary, {"latency", "p90_ms"}), 100.0);
@@ -123,7 +124,10 @@ TEST_F(LoadgenIntegration, StallShowsUpAsCorrectedLatencyNotHidden) {
 }
 
 TEST_F(LoadgenIntegration, StreamingMetrics) {
-  upstream up({.name = "engine-x", .delay_ms = 50, .itl_ms = 20, .tokens = 10,
+  upstream up({.name = "engine-x",
+               .delay_ms = 50,
+               .itl_ms = 20,
+               .tokens = 10,
                .cache_status = "spillway; fwd=miss; stored"});
   ASSERT_NE(up.start(), 0);
   auto r = run_loadgen({url(up, "/v1/completions"), "--rate", "20", "--duration", "1s", "--openai",
@@ -162,9 +166,9 @@ TEST_F(LoadgenIntegration, StreamingMetrics) {
 TEST_F(LoadgenIntegration, ChatNonStreamedUsesUsage) {
   upstream up({.tokens = 7});
   ASSERT_NE(up.start(), 0);
-  auto r = run_loadgen({url(up, "/v1/chat/completions"), "--concurrency", "2", "--max-requests",
-                        "10", "--openai"},
-                       dir);
+  auto r = run_loadgen(
+      {url(up, "/v1/chat/completions"), "--concurrency", "2", "--max-requests", "10", "--openai"},
+      dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(get(r.summary, {"completed"}), 10);
   EXPECT_EQ(get(r.summary, {"total_output_tokens"}), 70);
@@ -186,14 +190,16 @@ TEST_F(LoadgenIntegration, SessionsUseTheSessionHeader) {
 TEST_F(LoadgenIntegration, PromptsFromJsonl) {
   upstream up({.tokens = 3});
   ASSERT_NE(up.start(), 0);
-  write_text(dir.file("prompts.jsonl"), "{\"prompt\":\"one\"}\n{\"prompt\":\"two\",\"max_tokens\":5}\n");
+  write_text(dir.file("prompts.jsonl"),
+             "{\"prompt\":\"one\"}\n{\"prompt\":\"two\",\"max_tokens\":5}\n");
   auto r = run_loadgen({url(up, "/v1/completions"), "--concurrency", "1", "--max-requests", "4",
                         "--openai", "--stream", "--prompts", dir.file("prompts.jsonl")},
                        dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(get(r.summary, {"completed"}), 4);
   write_text(dir.file("bad.jsonl"), "{\"nope\":1}\n");
-  auto bad = run_loadgen({url(up, "/v1/completions"), "--openai", "--prompts", dir.file("bad.jsonl")}, dir);
+  auto bad = run_loadgen(
+      {url(up, "/v1/completions"), "--openai", "--prompts", dir.file("bad.jsonl")}, dir);
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("line 1"), std::string::npos);
 }
@@ -208,14 +214,15 @@ TEST_F(LoadgenIntegration, ErrorClasses) {
   EXPECT_EQ(get(cut.summary, {"errors", "stream_cut"}), 6);
   EXPECT_EQ(get(cut.summary, {"completed"}), 0);
 
-  auto status = run_loadgen({url(up, "/?status=503"), "--concurrency", "2", "--max-requests", "8"}, dir);
+  auto status =
+      run_loadgen({url(up, "/?status=503"), "--concurrency", "2", "--max-requests", "8"}, dir);
   ASSERT_EQ(status.exit_code, 0) << status.err;
   EXPECT_EQ(get(status.summary, {"errors", "http_status"}), 8);
   EXPECT_EQ(get(status.summary, {"status_codes", "503"}), 8);
 
-  auto slow = run_loadgen({url(up, "/?delay_ms=3000"), "--rate", "10", "--duration", "500ms",
-                           "--timeout", "300ms"},
-                          dir);
+  auto slow = run_loadgen(
+      {url(up, "/?delay_ms=3000"), "--rate", "10", "--duration", "500ms", "--timeout", "300ms"},
+      dir);
   ASSERT_EQ(slow.exit_code, 0) << slow.err;
   EXPECT_EQ(get(slow.summary, {"errors", "timeout"}), 5);
 }
@@ -258,8 +265,8 @@ TEST_F(LoadgenIntegration, Http2ClosedAndStreamed) {
   EXPECT_GE(get(r.summary, {"latency", "p50_ms"}), 10.0);
   EXPECT_LE(get(r.summary, {"latency", "p50_ms"}), 25.0);
 
-  auto s = run_loadgen({url(up, "/v1/completions"), "--http2", "--rate", "20", "--duration", "500ms",
-                        "--openai", "--stream"},
+  auto s = run_loadgen({url(up, "/v1/completions"), "--http2", "--rate", "20", "--duration",
+                        "500ms", "--openai", "--stream"},
                        dir);
   ASSERT_EQ(s.exit_code, 0) << s.err;
   EXPECT_EQ(get(s.summary, {"completed"}), 10);
@@ -327,7 +334,7 @@ TEST_F(LoadgenIntegration, ReportFiles) {
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(html.find("TTFT"), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
-  EXPECT_EQ(html.find("src="), std::string::npos);   // nothing external
+  EXPECT_EQ(html.find("src="), std::string::npos);  // nothing external
   EXPECT_EQ(html.find("href="), std::string::npos);
   std::ifstream lines(dir.file("r.jsonl"));
   std::string line;
@@ -336,6 +343,8 @@ TEST_F(LoadgenIntegration, ReportFiles) {
     auto v = json::parse(line).as_object();
     EXPECT_EQ(num(v.at("output_tokens")), 4);
     EXPECT_EQ(v.at("itl_us").as_array().size(), 3u);
+    EXPECT_GT(num(v.at("tpot_us")), 0);
+    EXPECT_EQ(v.at("engine").as_string(), "test-upstream");
     ++n;
   }
   EXPECT_EQ(n, 30);
@@ -367,10 +376,10 @@ TEST_F(LoadgenIntegration, CompareDirectAndProxied) {
 
 TEST_F(LoadgenIntegration, TlsHttp1AndHttp2ViaAlpn) {
   const std::string cert = dir.file("cert.pem"), key = dir.file("key.pem");
-  auto gen = run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                          "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
-                          "-days", "1", "-keyout", key, "-out", cert},
-                         std::chrono::seconds(30));
+  auto gen = run_process(
+      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+       "-nodes", "-subj", "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert},
+      std::chrono::seconds(30));
   if (gen.exit_code != 0) GTEST_SKIP() << "openssl cannot make a certificate: " << gen.err;
   upstream up({.delay_ms = 2, .tokens = 3, .tls_cert = cert, .tls_key = key});
   ASSERT_NE(up.start(), 0);
@@ -387,7 +396,8 @@ TEST_F(LoadgenIntegration, TlsHttp1AndHttp2ViaAlpn) {
   EXPECT_EQ(get(h2.summary, {"completed"}), 20);
   EXPECT_EQ(up.h2_requests(), 20u);
   // A certificate nobody vouches for fails verification when asked for.
-  auto strict = run_loadgen({base + "/", "--concurrency", "1", "--max-requests", "2", "--tls-verify"}, dir);
+  auto strict =
+      run_loadgen({base + "/", "--concurrency", "1", "--max-requests", "2", "--tls-verify"}, dir);
   EXPECT_EQ(get(strict.summary, {"errors", "tls"}), 2);
 }
 
@@ -398,7 +408,8 @@ TEST_F(LoadgenIntegration, SeveralThreadsShareTheScheduleAndTheLoop) {
   ASSERT_EQ(open.exit_code, 0) << open.err;
   EXPECT_EQ(get(open.summary, {"completed"}), 200);
   EXPECT_EQ(up.requests(), 200u);
-  auto closed = run_loadgen({url(up), "--concurrency", "5", "--max-requests", "101", "--threads", "2"}, dir);
+  auto closed =
+      run_loadgen({url(up), "--concurrency", "5", "--max-requests", "101", "--threads", "2"}, dir);
   ASSERT_EQ(closed.exit_code, 0) << closed.err;
   EXPECT_EQ(get(closed.summary, {"completed"}), 101);
   EXPECT_EQ(get(closed.summary, {"connections", "opened"}), 5);

@@ -23,7 +23,8 @@ TEST(OpenAi, StreamEvents) {
   EXPECT_FALSE(c.has_text);
   c = interpret_stream_event(R"({"choices":[{"index":0,"text":""}]})");
   EXPECT_FALSE(c.has_text);
-  c = interpret_stream_event(R"({"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":34}})");
+  c = interpret_stream_event(
+      R"({"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":34}})");
   EXPECT_EQ(c.completion_tokens, 34);
   EXPECT_EQ(c.prompt_tokens, 12);
   EXPECT_FALSE(c.has_text);
@@ -86,7 +87,9 @@ TEST(OpenAi, ChatBody) {
 TEST(Prompts, Jsonl) {
   std::string err;
   auto e = parse_prompts_jsonl(
-      "{\"prompt\":\"a\"}\n\n{\"messages\":[{\"role\":\"user\",\"content\":\"b\"}],\"max_tokens\":3}\n", err);
+      "{\"prompt\":\"a\"}\n\n{\"messages\":[{\"role\":\"user\",\"content\":\"b\"}],\"max_tokens\":"
+      "3}\n",
+      err);
   ASSERT_TRUE(e) << err;
   ASSERT_EQ(e->size(), 2u);
   EXPECT_EQ((*e)[1].text, "b");
@@ -112,8 +115,8 @@ TEST(Prompts, SyntheticSharedPrefixes) {
     tails.insert(p.user);
     EXPECT_TRUE(p.context.empty());
   }
-  EXPECT_EQ(systems.size(), 3u);   // one per tenant
-  EXPECT_EQ(tails.size(), 60u);    // unique per request
+  EXPECT_EQ(systems.size(), 3u);  // one per tenant
+  EXPECT_EQ(tails.size(), 60u);   // unique per request
   // Requests of one session share system prompt and context; other sessions differ.
   const auto a = src.get(1, 4), b = src.get(2, 4), c = src.get(3, 5);
   EXPECT_EQ(a.system, b.system);
@@ -138,7 +141,8 @@ TEST(RequestFactory, SessionsAndWire) {
     sessions.insert(r.session);
     ASSERT_NE(r.wire.find("X-Session-ID: " + r.session + "\r\n"), std::string_view::npos);
     ASSERT_NE(r.wire.find("Host: h:81\r\n"), std::string_view::npos);
-    ASSERT_NE(r.wire.find("Content-Length: " + std::to_string(r.body.size()) + "\r\n"), std::string_view::npos);
+    ASSERT_NE(r.wire.find("Content-Length: " + std::to_string(r.body.size()) + "\r\n"),
+              std::string_view::npos);
     ASSERT_TRUE(r.wire.starts_with("POST /v1/completions HTTP/1.1\r\n"));
     ASSERT_TRUE(r.wire.ends_with(r.body));
     request_ctx again;

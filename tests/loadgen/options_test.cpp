@@ -15,10 +15,27 @@ parse_result parse(std::vector<const char*> args) {
 }
 
 TEST(Options, SpecOpenLoopCommandLine) {
-  auto r = parse({"http://127.0.0.1:8080/v1/completions", "--rate", "200", "--arrival", "poisson",
-                  "--duration", "30s", "--openai", "--stream", "--max-tokens", "64", "--prompts",
-                  "prompts.jsonl", "--sessions", "50", "--slo", "ttft=500ms,tpot=50ms", "--json",
-                  "out.json", "--html", "report.html"});
+  auto r = parse({"http://127.0.0.1:8080/v1/completions",
+                  "--rate",
+                  "200",
+                  "--arrival",
+                  "poisson",
+                  "--duration",
+                  "30s",
+                  "--openai",
+                  "--stream",
+                  "--max-tokens",
+                  "64",
+                  "--prompts",
+                  "prompts.jsonl",
+                  "--sessions",
+                  "50",
+                  "--slo",
+                  "ttft=500ms,tpot=50ms",
+                  "--json",
+                  "out.json",
+                  "--html",
+                  "report.html"});
   ASSERT_TRUE(r.ok()) << r.errors.front();
   const options& o = r.opts;
   EXPECT_TRUE(o.open_loop());
@@ -60,7 +77,8 @@ TEST(Options, ReportsEveryError) {
 }
 
 TEST(Options, HeadersAndEqualsForm) {
-  auto r = parse({"http://h/", "--header", "X-A: 1", "--header=Authorization: Bearer t", "--body", "{}"});
+  auto r = parse(
+      {"http://h/", "--header", "X-A: 1", "--header=Authorization: Bearer t", "--body", "{}"});
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r.opts.headers.size(), 2u);
   EXPECT_EQ(r.opts.headers[1].first, "Authorization");
@@ -69,8 +87,8 @@ TEST(Options, HeadersAndEqualsForm) {
 }
 
 TEST(Options, CompareTakesTwoUrls) {
-  auto r = parse({"compare", "http://127.0.0.1:9001/v1/completions", "http://127.0.0.1:8080/v1/completions",
-                  "--rate", "10"});
+  auto r = parse({"compare", "http://127.0.0.1:9001/v1/completions",
+                  "http://127.0.0.1:8080/v1/completions", "--rate", "10"});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.opts.compare_target.port, 9001);
   EXPECT_EQ(r.opts.target.port, 8080);
@@ -125,7 +143,8 @@ phases:
 
 TEST(Options, ScenarioErrorsNameTheLine) {
   options o;
-  auto errors = apply_scenario("rate: 5\nphases:\n  - {duration: 1s, rat: 5}\nbogus: 1\n", "f.yaml", {}, o);
+  auto errors =
+      apply_scenario("rate: 5\nphases:\n  - {duration: 1s, rat: 5}\nbogus: 1\n", "f.yaml", {}, o);
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_NE(errors[0].find("f.yaml:3"), std::string::npos) << errors[0];
   EXPECT_NE(errors[1].find("f.yaml:4"), std::string::npos) << errors[1];

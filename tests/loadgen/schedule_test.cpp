@@ -10,8 +10,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-schedule_spec one_phase(double rate, std::chrono::nanoseconds d, arrival_kind k, double burstiness = 1,
-                        uint64_t seed = 1) {
+schedule_spec one_phase(double rate, std::chrono::nanoseconds d, arrival_kind k,
+                        double burstiness = 1, uint64_t seed = 1) {
   schedule_spec s;
   s.arrival = k;
   s.burstiness = burstiness;

@@ -18,7 +18,9 @@ std::vector<seen> parse_in_pieces(const std::string& text, const std::vector<siz
   std::vector<seen> out;
   size_t at = 0;
   auto feed = [&](std::string_view s) {
-    p.feed(s, [&](const sse_parser::event& e) { out.push_back({std::string(e.name), std::string(e.data)}); });
+    p.feed(s, [&](const sse_parser::event& e) {
+      out.push_back({std::string(e.name), std::string(e.data)});
+    });
   };
   for (size_t c : cuts) {
     feed(std::string_view(text).substr(at, c - at));
@@ -39,7 +41,9 @@ const std::string stream =
 const std::vector<seen> expected = {
     {"", "{\"a\":1}"}, {"usage", "line1\nline2"}, {"", "nospace"}, {"", ""}, {"", "[DONE]"}};
 
-TEST(SseParser, WholeStream) { EXPECT_EQ(parse_in_pieces(stream, {}), expected); }
+TEST(SseParser, WholeStream) {
+  EXPECT_EQ(parse_in_pieces(stream, {}), expected);
+}
 
 TEST(SseParser, EverySplitPointGivesTheSameEvents) {
   for (size_t cut = 1; cut < stream.size(); ++cut)

@@ -8,15 +8,15 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/parser.hpp>
 
 #include <charconv>
 #include <cstring>
@@ -80,7 +80,8 @@ struct plan {
   std::string event(int i) const {
     if (chat)
       return "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":"
-             "{\"content\":\"tok" + std::to_string(i) + " \"}}]}\n\n";
+             "{\"content\":\"tok" +
+             std::to_string(i) + " \"}}]}\n\n";
     return "data: {\"object\":\"text_completion\",\"choices\":[{\"index\":0,\"text\":\"tok" +
            std::to_string(i) + " \"}]}\n\n";
   }
@@ -95,8 +96,8 @@ struct plan {
     const std::string usage = "\"usage\":{\"prompt_tokens\":" + std::to_string(prompt_tokens) +
                               ",\"completion_tokens\":" + std::to_string(tokens) + "}";
     if (chat)
-      return "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"" + text +
-             "\"}}]," + usage + "}";
+      return "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"" +
+             text + "\"}}]," + usage + "}";
     return "{\"choices\":[{\"index\":0,\"text\":\"" + text + "\"}]," + usage + "}";
   }
 };
@@ -157,7 +158,8 @@ struct upstream::impl {
     p.chat = target.find("chat/completions") != std::string_view::npos;
     p.sse = p.openai && (body.find("\"stream\":true") != std::string_view::npos ||
                          body.find("\"stream\": true") != std::string_view::npos);
-    p.tokens = query_int(target, "tokens", cfg.tokens ? cfg.tokens : body_int(body, "\"max_tokens\"", 8));
+    p.tokens =
+        query_int(target, "tokens", cfg.tokens ? cfg.tokens : body_int(body, "\"max_tokens\"", 8));
     p.itl_ms = query_int(target, "itl_ms", cfg.itl_ms);
     p.cut_after = query_int(target, "cut_after", cfg.cut_after);
     p.close = query_int(target, "close", 0) != 0;
@@ -241,7 +243,8 @@ struct upstream::impl {
       if (ec) co_return;
       auto& req = parser.get();
       std::string session_id;
-      if (auto it = req.find(cfg.session_header); it != req.end()) session_id = std::string(it->value());
+      if (auto it = req.find(cfg.session_header); it != req.end())
+        session_id = std::string(it->value());
       plan p = make_plan(req.target(), req.body(), session_id);
       if (!req.keep_alive()) p.close = true;
       co_await sleep_ms(p.delay_ms);
@@ -326,12 +329,13 @@ struct upstream::impl {
       co_await srv.sleep_ms(p.delay_ms);
       if (st->closed || self->dead) co_return;
       const std::string status = std::to_string(p.status);
-      const std::string type = p.sse ? "text/event-stream" : (p.openai ? "application/json" : "text/plain");
+      const std::string type =
+          p.sse ? "text/event-stream" : (p.openai ? "application/json" : "text/plain");
       std::vector<nghttp2_nv> nva;
       const auto nv = [](std::string_view n, std::string_view v) {
         return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
-                          reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
-                          NGHTTP2_NV_FLAG_NONE};
+                          reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(),
+                          v.size(), NGHTTP2_NV_FLAG_NONE};
       };
       nva.push_back(nv(":status", status));
       nva.push_back(nv("content-type", type));
@@ -354,7 +358,8 @@ struct upstream::impl {
           // Let the tokens already queued leave first, then reset the stream.
           while (!st->pieces.empty() && !st->closed && !self->dead) co_await srv.sleep_ms(1);
           if (st->closed || self->dead) co_return;
-          nghttp2_submit_rst_stream(self->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+          nghttp2_submit_rst_stream(self->session, NGHTTP2_FLAG_NONE, st->id,
+                                    NGHTTP2_INTERNAL_ERROR);
           self->kick();
           co_return;
         }
@@ -380,8 +385,8 @@ struct upstream::impl {
       kick();
     }
 
-    static ssize_t read_cb(nghttp2_session* s, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,
-                           nghttp2_data_source*, void* user) {
+    static ssize_t read_cb(nghttp2_session* s, int32_t id, uint8_t* buf, size_t len,
+                           uint32_t* flags, nghttp2_data_source*, void* user) {
       auto* self = static_cast<h2_conn*>(user);
       auto it = self->streams.find(id);
       if (it == self->streams.end()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -423,16 +428,19 @@ struct upstream::impl {
       auto* self = static_cast<h2_conn*>(user);
       auto it = self->streams.find(f->hd.stream_id);
       if (it == self->streams.end()) return 0;
-      std::string_view n(reinterpret_cast<const char*>(name), nl), v(reinterpret_cast<const char*>(value), vl);
+      std::string_view n(reinterpret_cast<const char*>(name), nl),
+          v(reinterpret_cast<const char*>(value), vl);
       if (n == ":path") it->second->path = std::string(v);
       if (n == self->server.cfg.session_header) it->second->session = std::string(v);
       return 0;
     }
 
-    static int on_data(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len, void* user) {
+    static int on_data(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len,
+                       void* user) {
       auto* self = static_cast<h2_conn*>(user);
       auto it = self->streams.find(id);
-      if (it != self->streams.end()) it->second->body.append(reinterpret_cast<const char*>(data), len);
+      if (it != self->streams.end())
+        it->second->body.append(reinterpret_cast<const char*>(data), len);
       return 0;
     }
 
@@ -442,7 +450,8 @@ struct upstream::impl {
           (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
         auto it = self->streams.find(f->hd.stream_id);
         if (it != self->streams.end())
-          asio::co_spawn(self->server.io, respond(self->shared_from_this(), it->second), asio::detached);
+          asio::co_spawn(self->server.io, respond(self->shared_from_this(), it->second),
+                         asio::detached);
       }
       return 0;
     }
@@ -504,7 +513,9 @@ struct upstream::impl {
 
 upstream::upstream(upstream_config cfg) : cfg_(std::move(cfg)) {}
 
-upstream::~upstream() { stop(); }
+upstream::~upstream() {
+  stop();
+}
 
 uint16_t upstream::start() {
   impl_ = std::make_unique<impl>(*this, cfg_);

@@ -24,13 +24,13 @@ struct upstream_config {
   int itl_ms = 0;                      // between streamed tokens
   int tokens = 0;                      // streamed tokens; 0 = the request's max_tokens, else 8
   int status = 200;
-  std::string cache_status;            // Cache-Status value; empty: no header
-  uint64_t stall_after = 0;            // the Nth request (1-based) waits stall_ms more
+  std::string cache_status;  // Cache-Status value; empty: no header
+  uint64_t stall_after = 0;  // the Nth request (1-based) waits stall_ms more
   int stall_ms = 0;
-  int cut_after = -1;                  // streams: drop the connection after N tokens
+  int cut_after = -1;  // streams: drop the connection after N tokens
   std::string session_header = "x-session-id";
   std::string listen = "127.0.0.1:0";
-  std::string tls_cert;                // PEM files: when set, TLS with ALPN h2 / http/1.1
+  std::string tls_cert;  // PEM files: when set, TLS with ALPN h2 / http/1.1
   std::string tls_key;
 };
 

@@ -13,19 +13,32 @@ int main(int argc, char** argv) {
   spillway::loadgen::test::upstream_config cfg;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--listen") cfg.listen = v;
-    else if (k == "--name") cfg.name = v;
-    else if (k == "--delay-ms") cfg.delay_ms = std::stoi(v);
-    else if (k == "--itl-ms") cfg.itl_ms = std::stoi(v);
-    else if (k == "--tokens") cfg.tokens = std::stoi(v);
-    else if (k == "--status") cfg.status = std::stoi(v);
-    else if (k == "--cache-status") cfg.cache_status = v;
-    else if (k == "--stall-after") cfg.stall_after = std::stoull(v);
-    else if (k == "--stall-ms") cfg.stall_ms = std::stoi(v);
-    else if (k == "--cut-after") cfg.cut_after = std::stoi(v);
-    else if (k == "--session-header") cfg.session_header = v;
-    else if (k == "--tls-cert") cfg.tls_cert = v;
-    else if (k == "--tls-key") cfg.tls_key = v;
+    if (k == "--listen")
+      cfg.listen = v;
+    else if (k == "--name")
+      cfg.name = v;
+    else if (k == "--delay-ms")
+      cfg.delay_ms = std::stoi(v);
+    else if (k == "--itl-ms")
+      cfg.itl_ms = std::stoi(v);
+    else if (k == "--tokens")
+      cfg.tokens = std::stoi(v);
+    else if (k == "--status")
+      cfg.status = std::stoi(v);
+    else if (k == "--cache-status")
+      cfg.cache_status = v;
+    else if (k == "--stall-after")
+      cfg.stall_after = std::stoull(v);
+    else if (k == "--stall-ms")
+      cfg.stall_ms = std::stoi(v);
+    else if (k == "--cut-after")
+      cfg.cut_after = std::stoi(v);
+    else if (k == "--session-header")
+      cfg.session_header = v;
+    else if (k == "--tls-cert")
+      cfg.tls_cert = v;
+    else if (k == "--tls-key")
+      cfg.tls_key = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 1;
