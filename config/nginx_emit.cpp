@@ -143,7 +143,9 @@ ynode to_yaml(const config_out& c) {
   if (c.workers) root.add("workers", c.workers->value, c.workers->note);
   if (c.drain_timeout) root.add("drain_timeout", c.drain_timeout->value, c.drain_timeout->note);
 
+  const bool has_globals = !root.entries.empty();
   ynode& listeners = root.add("listeners", ynode::seq());
+  if (has_globals) listeners.before = {""};
   for (const auto& l : c.listeners) listeners.push(listener_node(l));
 
   ynode admin = ynode::map();
