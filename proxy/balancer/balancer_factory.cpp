@@ -1,14 +1,23 @@
 // make_balancer: one line per policy.
 #include "proxy/balancer/balancer.hpp"
+#include "proxy/balancer/balancer_options.hpp"
 #include "proxy/balancer/least_conn.hpp"
+#include "proxy/balancer/least_load.hpp"
+#include "proxy/balancer/maglev.hpp"
 #include "proxy/balancer/p2c.hpp"
 #include "proxy/balancer/random_balancer.hpp"
+#include "proxy/balancer/ring_hash.hpp"
 #include "proxy/balancer/round_robin.hpp"
 
 namespace spillway::balancer {
 
 std::unique_ptr<balancer> make_balancer(config::balancer_kind kind, const endpoint_set& endpoints,
                                         uint64_t seed) {
+  return make_balancer(kind, endpoints, seed, balancer_options{});
+}
+
+std::unique_ptr<balancer> make_balancer(config::balancer_kind kind, const endpoint_set& endpoints,
+                                        uint64_t seed, const balancer_options& options) {
   using config::balancer_kind;
   switch (kind) {
     case balancer_kind::round_robin:
@@ -18,14 +27,25 @@ std::unique_ptr<balancer> make_balancer(config::balancer_kind kind, const endpoi
     case balancer_kind::p2c:
       return std::make_unique<p2c>(endpoints, seed);
     case balancer_kind::ring_hash:
+      return std::make_unique<ring_hash>(endpoints, options.balance_factor);
     case balancer_kind::maglev:
+      return std::make_unique<maglev>(endpoints, options.balance_factor);
     case balancer_kind::least_load:
-      // Their own policies come with the affinity and load-report work; until then they balance
-      // as least_conn.
+      return std::make_unique<least_load>(
+          endpoints, options.reports,
+          options.clock != nullptr ? *options.clock : system_clock_source::instance());
     case balancer_kind::least_conn:
       break;
   }
   return std::make_unique<least_conn>(endpoints);
+}
+
+std::unique_ptr<hashing_balancer> make_hashing_balancer(config::balancer_kind kind,
+                                                        const endpoint_set& endpoints,
+                                                        double balance_factor) {
+  if (kind == config::balancer_kind::maglev)
+    return std::make_unique<maglev>(endpoints, balance_factor);
+  return std::make_unique<ring_hash>(endpoints, balance_factor);
 }
 
 }  // namespace spillway::balancer
