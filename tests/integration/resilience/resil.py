@@ -70,6 +70,18 @@ class TrackedUpstream(Upstream):
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         status = b.status
+        done = False
+
+        def finish():
+            # Counted as finished just before the answer goes out: once the proxy has it, the
+            # request is over for the proxy too, whenever this thread runs again.
+            nonlocal done
+            if not done:
+                done = True
+                with self.lock:
+                    self.in_flight -= 1
+                    self.served.append((req.target, arrived, time.monotonic(), status))
+
         try:
             if b.gate is not None and req.target.startswith(b.gate_prefix):
                 b.gate.wait(15.0)
@@ -78,11 +90,10 @@ class TrackedUpstream(Upstream):
             if b.stream is not None:
                 return b.stream(req, conn)
             hdrs = [("Content-Type", "text/plain"), ("X-Upstream", self.name)] + b.headers
+            finish()
             return conn.respond(status, f"{self.name} {req.target}", hdrs)
         finally:
-            with self.lock:
-                self.in_flight -= 1
-                self.served.append((req.target, arrived, time.monotonic(), status))
+            finish()
 
     def targets(self):
         with self.lock:
@@ -123,7 +134,7 @@ class Outcome:
         self.finished = 0.0
 
     def __repr__(self):
-        return f"<{self.tag}: {self.status} {self.error or ''} {self.body[:80]!r}>"
+        return f"<{self.tag}: {self.status} {self.error or ''} {self.body[:200]!r}>"
 
 
 def one_request(port, target, headers=None, timeout=10.0, tag=None):

@@ -64,7 +64,11 @@ class FailoverTest(ResilienceTestCase):
         if self.out_of_rotation(admin, victim.address):
             problems.append(f"still out of rotation at the end: {admin.endpoint('engines', victim.address)}")
         if problems:
-            self.fail("\n".join(problems))
+            retries = [(n, lb, v) for n, lb, v in admin.metrics()
+                       if n.startswith("spillway_retries") and v]
+            log = [line for line in p.log_text(400000).splitlines()
+                   if '"status":5' in line.replace(" ", "") or "error" in line.lower()][:10]
+            self.fail("\n".join(problems) + f"\nretry metrics: {retries}\nproxy log: " + "\n".join(log))
         return p, admin, ups, revived
 
     def test_dead_endpoint_passive_detection(self):

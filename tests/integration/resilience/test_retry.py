@@ -118,7 +118,8 @@ class RetryTest(ResilienceTestCase):
             o = one_request(p.port, f"/r/{i}")
             self.assertEqual(o.status, 200, repr(o))
             i += 1
-        self.assertEqual(a.count(), 1, a.targets())
+        self.assertEqual(a.count(), 1, f"A got {a.targets()}, B got {b.targets()}, A's heads "
+                                       f"{[h.target for h in a.heads]}")
         target, at_a, _, _ = a.served[0]
         at_b = [at for t, at, _, _ in b.served if t == target]
         self.assertEqual(len(at_b), 1)
