@@ -96,6 +96,9 @@ void session::process_head() {
     head_started_ = true;
     recorded_ = false;
     route_ = -1;
+    cluster_ = -1;
+    endpoint_ = -1;
+    attempts_ = 0;
     started_ = steady::now();
     first_byte_at_ = {};
     set_deadline(client, listener_.cfg.timeouts.header);
@@ -248,16 +251,36 @@ void session::on_deadline(deadline_kind k) {
 
 // ---------------------------------------------------------------- stats
 
-void session::record(int status) {
+void session::record(int status, std::string_view error) {
   if (recorded_) return;
   recorded_ = true;
   auto& stats = worker_.stats();
   admin::route_stats& rs = route_ >= 0 ? *stats.routes[route_] : stats.unrouted;
   rs.by_status[std::clamp(status, 0, admin::max_status - 1)].add();
   const auto now = steady::now();
-  rs.duration.observe(std::chrono::duration<double>(now - started_).count());
-  if (first_byte_at_ != steady::time_point{})
-    rs.ttfb.observe(std::chrono::duration<double>(first_byte_at_ - started_).count());
+  const double duration = std::chrono::duration<double>(now - started_).count();
+  rs.duration.observe(duration);
+  const bool got_first_byte = first_byte_at_ != steady::time_point{};
+  const double ttfb =
+      got_first_byte ? std::chrono::duration<double>(first_byte_at_ - started_).count() : -1;
+  if (got_first_byte) rs.ttfb.observe(ttfb);
+  if (!worker_.logging()) return;
+  admin::access_record r;
+  r.request_id = request_id_;
+  r.method = req_.method;
+  r.path = req_.path();
+  r.client = client_ip_;
+  r.status = status;
+  r.duration_ms = duration * 1e3;
+  r.ttfb_ms = got_first_byte ? ttfb * 1e3 : -1;
+  r.attempts = attempts_;
+  r.error = error;
+  if (route_ >= 0) r.route = rt_.config->routes[route_].name;
+  if (cluster_ >= 0 && route_ >= 0) r.cluster = cluster().name();
+  if (cluster_ >= 0 && endpoint_ >= 0 && attempts_ > 0) r.endpoint = cluster().at(endpoint_).address;
+  if (req_parser_) r.bytes_in = req_parser_->body_bytes();
+  if (res_parser_) r.bytes_out = res_parser_->body_bytes();
+  worker_.log_request(r);
 }
 
 // ---------------------------------------------------------------- teardown

@@ -118,7 +118,7 @@ class session final : public std::enable_shared_from_this<session>,
   void on_timer(const error_code& ec);
   void on_deadline(deadline_kind k);
 
-  void record(int status);
+  void record(int status, std::string_view error = {});
 
   server::worker& worker_;
   server::listener_shared& listener_;

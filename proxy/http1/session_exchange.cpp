@@ -466,7 +466,7 @@ void session::send_local(int status, std::string_view code, std::string_view mes
   phase_ = phase::write_local;
   status_sent_ = status;
   if (close) close_after_ = true;
-  record(status);
+  record(status, message);
   std::string body = "{\"error\": {\"message\": \"";
   for (char c : message) {
     if (c == '"' || c == '\\') body.push_back('\\');

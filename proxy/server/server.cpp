@@ -43,9 +43,14 @@ server::server(std::shared_ptr<const config::proxy_config> cfg)
       drain_timer_(control_),
       resolve_timer_(control_),
       control_timer_(control_) {
+  signals_.add(SIGUSR1);
   for (auto& c : rt_->clusters) c->resolve_all();
   const uint32_t n = worker_count(*rt_->config);
-  for (uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(i, rt_));
+  if (rt_->config->access_log) access_log_ = std::make_unique<admin::access_log>(*rt_->config->access_log);
+  for (uint32_t i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<worker>(i, rt_));
+    workers_.back()->set_access_log(access_log_.get());
+  }
   admin_ = std::make_unique<admin::admin_server>(control_, *this);
 }
 
@@ -81,6 +86,12 @@ bool server::bind_listeners() {
 }
 
 int server::run() {
+  if (access_log_) {
+    if (auto err = access_log_->reopen(); !err.empty()) {
+      log::error("{}", err);
+      return 1;
+    }
+  }
   if (!bind_listeners()) return 1;
   if (rt_->config->admin) {
     tcp::endpoint at;
@@ -111,7 +122,13 @@ int server::run() {
 
 void server::on_signal(const boost::system::error_code& ec, int signo) {
   if (ec) return;
-  if (signo == SIGHUP) {
+  if (signo == SIGUSR1) {
+    if (access_log_) {
+      auto err = access_log_->reopen();
+      if (err.empty()) log::info("SIGUSR1: access log reopened");
+      else log::error("SIGUSR1: {}", err);
+    }
+  } else if (signo == SIGHUP) {
     log::warn("SIGHUP: configuration reload is not available yet; keeping the running config");
   } else {
     log::info("signal {}: draining (up to {} ms)", signo, rt_->config->drain_timeout.count());

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "proxy/admin/access_log.hpp"
 #include "proxy/server/health_checker.hpp"
 #include "proxy/server/runtime.hpp"
 #include "proxy/server/worker.hpp"
@@ -55,6 +56,7 @@ class server {
   bool draining_ = false;
   std::vector<std::unique_ptr<worker>> workers_;
   std::unique_ptr<admin::admin_server> admin_;
+  std::unique_ptr<admin::access_log> access_log_;
 };
 
 }  // namespace spillway::server

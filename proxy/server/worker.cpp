@@ -76,6 +76,7 @@ worker::worker(size_t id, std::shared_ptr<const runtime> rt)
 worker::~worker() {
   stop();
   join();
+  if (access_log_) access_log_->write(log_buffer_);
   acceptors_.clear();
   for (auto& p : pools_) p->clear();
   tick_.reset();
@@ -121,6 +122,11 @@ void worker::begin_drain() {
   post([this] {
     if (!draining_) drain_now();
   });
+}
+
+void worker::log_request(const admin::access_record& r) {
+  access_log_->format(log_buffer_, r);
+  if (log_buffer_.size() >= 32 * 1024) access_log_->write(log_buffer_);
 }
 
 void worker::post(std::function<void()> fn) {
@@ -177,6 +183,7 @@ void worker::do_tick() {
     if (ec) return;
     if (stop_requested_.load(std::memory_order_acquire)) return io_->stop();
     if (!draining_ && drain_requested_.load(std::memory_order_acquire)) drain_now();
+    if (access_log_ && !log_buffer_.empty()) access_log_->write(log_buffer_);
     if (++ticks_ % 10 == 0) {
       const auto now = std::chrono::steady_clock::now();
       for (auto& p : pools_) p->sweep(now);

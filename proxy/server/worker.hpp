@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/random.hpp"
+#include "proxy/admin/access_log.hpp"
 #include "proxy/admin/stats.hpp"
 #include "proxy/balancer/balancer.hpp"
 #include "proxy/server/runtime.hpp"
@@ -68,6 +69,12 @@ class worker {
 
   void register_session(drainable& s) noexcept { sessions_.push_back(s); }
 
+  /// Access log shared by all workers, or null. Set before start().
+  void set_access_log(admin::access_log* log) noexcept { access_log_ = log; }
+  bool logging() const noexcept { return access_log_ != nullptr; }
+  /// Queues one access-log line; written out in batches (size or tick).
+  void log_request(const admin::access_record& r);
+
  private:
   struct acceptor;
   void do_tick();
@@ -97,6 +104,8 @@ class worker {
   std::vector<std::function<void()>> mailbox_running_;
   int event_fd_ = -1;
   std::unique_ptr<boost::asio::posix::stream_descriptor> event_;
+  admin::access_log* access_log_ = nullptr;
+  std::string log_buffer_;
   std::thread thread_;
   boost::intrusive::list<drainable, boost::intrusive::constant_time_size<false>> sessions_;
 };
