@@ -35,6 +35,8 @@ struct request_run {
   std::string pending;    // bytes not consumed yet
   size_t head_bytes = 0;  // bytes of the head, once parsed
   size_t consumed = 0;
+  size_t head_fields = 0;        // header fields when the head completed (trailers come after)
+  framing mode = framing::none;  // chosen when the head completed
   bool head_done = false;
   error_code ec;  // first hard error; need_more is not one
 
@@ -57,7 +59,9 @@ struct request_run {
       if (!head_done && parser.is_header_done()) {
         head_done = true;
         head_bytes = consumed;
-        parser.body().reset(&out, request_framing(head));
+        head_fields = head.headers.size();
+        mode = request_framing(head);
+        parser.body().reset(&out, mode);
         parser.eager(true);
       }
     }
@@ -66,8 +70,10 @@ struct request_run {
   bool done() const { return !ec && parser.is_done(); }
 };
 
-/// Splits `input` at the sorted offsets `cuts` and feeds the pieces to a fresh request_run.
-inline void feed_split(request_run& r, std::string_view input, const std::vector<size_t>& cuts) {
+/// Splits `input` at the sorted offsets `cuts` and feeds the pieces to `r` (a request_run or a
+/// response_run).
+template <class Run>
+void feed_split(Run& r, std::string_view input, const std::vector<size_t>& cuts) {
   size_t at = 0;
   for (size_t c : cuts) {
     if (c <= at || c >= input.size()) continue;
@@ -78,10 +84,12 @@ inline void feed_split(request_run& r, std::string_view input, const std::vector
 }
 
 /// One response (after any 1xx interim ones) through response_parser objects, one per message
-/// as the session does. The final response's body is re-framed with `body_framing`.
+/// as the session does. The final response's body is re-framed as the session does for its
+/// client: none for HEAD, 204 and 304; length with a Content-Length; otherwise
+/// `client_framing` (chunked for an HTTP/1.1 client, close_delimited for HTTP/1.0).
 struct response_run {
-  explicit response_run(framing body_framing = framing::length, bool head_request = false)
-      : body_framing_(body_framing), head_request_(head_request) {
+  explicit response_run(framing client_framing = framing::chunked, bool head_request = false)
+      : client_framing_(client_framing), head_request_(head_request) {
     start();
   }
 
@@ -89,7 +97,9 @@ struct response_run {
   std::optional<response_parser> parser;
   std::string out;
   std::string pending;
-  std::vector<int> interim;  // statuses of 1xx responses seen before the final one
+  std::vector<int> interim;      // statuses of 1xx responses seen before the final one
+  size_t head_fields = 0;        // header fields of the final response when its head completed
+  framing mode = framing::none;  // chosen when the head completed
   bool head_done = false;
   error_code ec;
 
@@ -112,17 +122,27 @@ struct response_run {
           continue;
         }
         head_done = true;
-        parser->body().reset(&out, body_framing_);
+        head_fields = head.headers.size();
+        mode = (head_request_ || head.status == 204 || head.status == 304) ? framing::none
+               : head.content_length                                       ? framing::length
+                                                                           : client_framing_;
+        parser->body().reset(&out, mode);
         parser->eager(true);
       }
     }
     return true;
   }
-  /// The upstream closed its side.
+  /// The upstream closed its side. As in the session, only a close-delimited body is ended by
+  /// it (put_eof); anything else still unfinished is a partial message.
   bool eof() {
     if (ec) return false;
-    parser->put_eof(ec);
-    return !ec;
+    if (parser->is_done()) return true;
+    if (head_done && parser->need_eof()) {
+      parser->put_eof(ec);
+      return !ec;
+    }
+    ec = bhttp::error::partial_message;
+    return false;
   }
   bool done() const { return !ec && parser->is_done(); }
 
@@ -134,16 +154,18 @@ struct response_run {
     parser->eager(false);
     if (head_request_) parser->skip(true);
   }
-  framing body_framing_;
+  framing client_framing_;
   bool head_request_;
 };
 
 /// Strict decoder for chunked output produced by body_framer: lower-case hex sizes without
-/// leading zeros, no extensions, no trailers, exactly one terminating "0\r\n\r\n". Returns the
-/// payload, or nullopt when `s` is not in that form.
-inline std::optional<std::string> dechunk(std::string_view s) {
+/// leading zeros, no extensions, no trailers, exactly one terminating "0\r\n\r\n" (or, with
+/// `require_end` false, possibly none yet). Returns the payload, or nullopt when `s` is not in
+/// that form.
+inline std::optional<std::string> dechunk(std::string_view s, bool require_end = true) {
   std::string payload;
   while (true) {
+    if (s.empty() && !require_end) return payload;
     size_t eol = s.find("\r\n");
     if (eol == std::string_view::npos || eol == 0) return std::nullopt;
     std::string_view hex = s.substr(0, eol);
@@ -160,6 +182,14 @@ inline std::optional<std::string> dechunk(std::string_view s) {
     payload.append(s.substr(0, size));
     s.remove_prefix(size + 2);
   }
+}
+
+/// The body a run forwarded so far, decoded from its framing; nullopt when the re-framed output
+/// is malformed.
+template <class Run>
+std::optional<std::string> forwarded_payload(const Run& r) {
+  if (r.mode == framing::chunked) return dechunk(r.out, r.done());
+  return r.out;
 }
 
 }  // namespace spillway::http1::testing

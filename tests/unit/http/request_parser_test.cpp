@@ -374,6 +374,14 @@ TEST(RequestParser, Http10WithoutHostIsAccepted) {
   EXPECT_FALSE(r.head.keep_alive);
 }
 
+TEST(RequestParser, OnlyHttp10And11AreAccepted) {
+  for (const char* v : {"HTTP/2.0", "HTTP/0.9", "HTTP/3.0", "HTTP/9.9", "HTTP/0.0", "HTTP/1.x"}) {
+    request_run r;
+    r.feed(std::string("GET / ") + v + "\r\nHost: h\r\n\r\n");
+    EXPECT_EQ(r.ec, make_error_code(bhttp::error::bad_version)) << v;
+  }
+}
+
 TEST(RequestParser, ResponseBytesAreNotARequest) {
   request_run r;
   r.feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");

@@ -12,9 +12,10 @@ namespace spillway::http1::testing {
 namespace {
 
 TEST(ResponseParser, ContentLengthBody) {
-  response_run r(framing::length);
+  response_run r(framing::chunked);
   r.feed("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1");
   ASSERT_TRUE(r.done()) << r.ec.message();
+  EXPECT_EQ(r.mode, framing::length);
   EXPECT_EQ(r.head.status, 200);
   EXPECT_EQ(r.head.reason, "OK");
   EXPECT_EQ(r.head.version, 11);
@@ -128,7 +129,7 @@ TEST(ResponseParser, NoContentWithoutLengthIsNotCloseDelimited) {
 }
 
 TEST(ResponseParser, HeadResponseSkipsTheAnnouncedBody) {
-  response_run r(framing::length, /*head_request=*/true);
+  response_run r(framing::chunked, /*head_request=*/true);
   r.feed("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\nHTTP/1.1 200 OK\r\n");
   ASSERT_TRUE(r.done()) << r.ec.message();
   ASSERT_TRUE(r.head.content_length);
@@ -145,7 +146,7 @@ TEST(ResponseParser, HeadResponseWithChunkedHasNoBodyEither) {
 }
 
 TEST(ResponseParser, InterimResponsesPrecedeTheFinalOne) {
-  response_run r(framing::length);
+  response_run r(framing::chunked);
   r.feed(
       "HTTP/1.1 100 Continue\r\n\r\n"
       "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
@@ -159,7 +160,7 @@ TEST(ResponseParser, InterimResponsesPrecedeTheFinalOne) {
 }
 
 TEST(ResponseParser, InterimResponseAloneIsCompleteWithoutBody) {
-  response_run r(framing::length);
+  response_run r(framing::chunked);
   r.feed("HTTP/1.1 100 Continue\r\n\r\n");
   ASSERT_FALSE(r.ec);
   EXPECT_EQ(r.interim, (std::vector<int>{100}));
@@ -222,6 +223,33 @@ TEST(ResponseParser, RefusesNonResponses) {
   }
 }
 
+// RFC 9110 §15: status codes outside 100..599 are invalid. Beast accepts any three digits, and
+// the session indexes endpoint_stats::by_status (600 entries) with the forwarded status without
+// a clamp (session_exchange.cpp, release_upstream), so "HTTP/1.1 999" from an upstream writes
+// out of bounds; "HTTP/1.1 000" is forwarded as "HTTP/1.1 0".
+TEST(ResponseParser, DISABLED_BugStatusOutside100To599IsRefused) {
+  for (const char* status : {"000", "099", "600", "999"}) {
+    response_run r;
+    r.feed(std::string("HTTP/1.1 ") + status + " X\r\nContent-Length: 0\r\n\r\n");
+    EXPECT_TRUE(r.ec) << status << " accepted";
+  }
+}
+
+TEST(ResponseParser, StatusCodesAtTheValidEdgesAreAccepted) {
+  for (int status : {100, 199, 200, 599}) {
+    response_run r;
+    r.feed("HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\n\r\n" +
+           "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    ASSERT_TRUE(r.done()) << status << ": " << r.ec.message();
+    if (status < 200) {
+      EXPECT_EQ(r.interim, std::vector<int>{status});
+      EXPECT_EQ(r.head.status, 200);
+    } else {
+      EXPECT_EQ(r.head.status, status);
+    }
+  }
+}
+
 TEST(ResponseParser, HeaderLimitApplies) {
   response_run r;
   r.parser->header_limit(128);
@@ -242,7 +270,7 @@ TEST(ResponseParserSplits, EverySplitAndByteByByteGiveTheSamePayload) {
       r.feed(std::string_view(*in).substr(0, k));
       r.feed(std::string_view(*in).substr(k));
       ASSERT_TRUE(r.done()) << "split at " << k << ": " << r.ec.message();
-      EXPECT_EQ(dechunk(r.out).value_or("<invalid>"), payload) << "split at " << k;
+      EXPECT_EQ(forwarded_payload(r).value_or("<invalid>"), payload) << "split at " << k;
       EXPECT_EQ(r.head.headers.size(), whole.head.headers.size()) << "split at " << k;
     }
     response_run bytes(framing::close_delimited);
