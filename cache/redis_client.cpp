@@ -202,9 +202,11 @@ void redis_client::on_handshake_reply(uint64_t gen, error_code ec, redisReply* r
   if (!ec && r && r->type == REDIS_REPLY_ERROR) {
     log::warn("redis {}:{}: handshake refused: {}", opt_.host, opt_.port,
               std::string_view(r->str, r->len));
-    // Called from inside hiredis: free the context from the strand, not from here.
+    // Unusable from now on (later handshake replies are ignored). Called from inside hiredis:
+    // free the context from the strand, not from here.
+    state_ = state::waiting;
     asio::post(strand_, [self = shared_from_this(), gen] {
-      if (gen != self->generation_ || self->state_ != state::connecting) return;
+      if (gen != self->generation_ || !self->ac_) return;
       self->drop_connection();
       self->schedule_reconnect();
     });
@@ -292,7 +294,7 @@ void redis_client::issue(const std::vector<std::string>& argv, clock::time_point
                             lens.data()) != REDIS_OK)
     return cmd->fn(cache_errc::redis_connection_lost, nullptr);
   pending_.push_back(std::move(cmd));
-  arm_deadline();
+  arm_deadline(deadline);
 }
 
 void redis_client::on_reply(command* cmd, redisReply* r) {
@@ -316,31 +318,37 @@ void redis_client::on_reply(command* cmd, redisReply* r) {
   owned->fn(ec, r);
 }
 
-void redis_client::arm_deadline() {
-  if (deadline_armed_ || pending_.empty()) return;
-  auto earliest = clock::time_point::max();
-  for (const auto& c : pending_)
-    if (!c->done) earliest = std::min(earliest, c->deadline);
-  if (earliest == clock::time_point::max()) return;
+void redis_client::arm_deadline(clock::time_point t) {
+  if (deadline_armed_ && armed_for_ <= t) return;
   deadline_armed_ = true;
-  deadline_timer_.expires_at(earliest);
+  armed_for_ = t;
+  deadline_timer_.expires_at(t);  // a wait armed for later is cancelled (operation_aborted)
   deadline_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     self->on_deadline(ec);
   });
 }
 
 void redis_client::on_deadline(const boost::system::error_code& ec) {
+  if (ec) return;  // superseded by an earlier deadline, or stopped
   deadline_armed_ = false;
-  if (ec || state_ == state::stopped) return;
+  if (state_ == state::stopped) return;
   const auto now = clock::now();
   size_t expired = 0;
+  auto next = clock::time_point::max();
   for (auto& c : pending_) {
-    if (c->done || c->deadline > now) continue;
+    if (c->done) continue;
+    if (c->deadline > now) {
+      next = std::min(next, c->deadline);
+      continue;
+    }
     c->done = true;
     ++expired;
     c->fn(cache_errc::redis_timeout, nullptr);
   }
-  if (expired == 0) return arm_deadline();
+  if (expired == 0) {
+    if (next != clock::time_point::max()) arm_deadline(next);
+    return;
+  }
   // A Redis that does not answer in time is treated as down: drop it and reconnect later.
   log::debug("redis {}:{}: {} command(s) timed out; reconnecting", opt_.host, opt_.port, expired);
   drop_connection();

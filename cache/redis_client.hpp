@@ -108,7 +108,7 @@ class redis_client final : public remote_store, public std::enable_shared_from_t
   void schedule_reconnect();
   void issue(const std::vector<std::string>& argv, clock::time_point deadline, reply_fn fn,
              bool handshake = false);
-  void arm_deadline();
+  void arm_deadline(clock::time_point t);
   void on_deadline(const boost::system::error_code& ec);
   void purge_step(std::shared_ptr<struct purge_job> job);
   void count_failure(error_code ec) noexcept;
@@ -123,6 +123,7 @@ class redis_client final : public remote_store, public std::enable_shared_from_t
   std::deque<std::unique_ptr<command>> pending_;  // in send order = reply order
   boost::asio::steady_timer deadline_timer_;
   bool deadline_armed_ = false;
+  clock::time_point armed_for_{};
   boost::asio::steady_timer reconnect_timer_;
   unsigned attempt_ = 0;
   bool was_connected_ = false;
