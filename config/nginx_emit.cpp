@@ -158,13 +158,14 @@ ynode to_yaml(const config_out& c) {
   clusters.before = {""};
   for (const auto& cl : c.clusters) {
     ynode& item = clusters.push(cluster_node(cl));
-    if (&cl != &c.clusters.front()) item.entries.front().second.before.insert(
-        item.entries.front().second.before.begin(), "");
+    if (&cl != &c.clusters.front())
+      item.entries.front().second.before.insert(item.entries.front().second.before.begin(), "");
   }
 
   ynode& routes = root.add("routes", ynode::seq());
-  routes.before = {"", "First match wins: exact paths first, then prefixes from the longest, "
-                       "as nginx chooses locations."};
+  routes.before = {"",
+                   "First match wins: exact paths first, then prefixes from the longest, "
+                   "as nginx chooses locations."};
   for (const auto& r : c.routes) {
     ynode& item = routes.push(route_node(r));
     if (&r != &c.routes.front()) item.entries.front().second.before.push_back("");

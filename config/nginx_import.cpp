@@ -19,19 +19,42 @@ namespace nginx {
 namespace {
 
 constexpr std::string_view inherited_names[] = {
-    "proxy_next_upstream",   "proxy_next_upstream_tries", "proxy_connect_timeout",
-    "proxy_read_timeout",    "proxy_buffering",           "proxy_request_buffering",
-    "client_max_body_size",  "large_client_header_buffers", "client_header_timeout",
-    "keepalive_timeout",     "http2",                     "ssl_certificate",
-    "ssl_certificate_key",   "limit_req",                 "proxy_http_version",
+    "proxy_next_upstream",
+    "proxy_next_upstream_tries",
+    "proxy_connect_timeout",
+    "proxy_read_timeout",
+    "proxy_buffering",
+    "proxy_request_buffering",
+    "client_max_body_size",
+    "large_client_header_buffers",
+    "client_header_timeout",
+    "keepalive_timeout",
+    "http2",
+    "ssl_certificate",
+    "ssl_certificate_key",
+    "limit_req",
+    "proxy_http_version",
 };
 
 // Main-context settings of the nginx process that mean nothing to Spillway.
 constexpr std::string_view process_settings[] = {
-    "user",          "pid",           "worker_rlimit_nofile", "load_module",   "daemon",
-    "master_process", "pcre_jit",     "thread_pool",          "env",           "worker_cpu_affinity",
-    "worker_priority", "lock_file",   "timer_resolution",     "working_directory",
-    "worker_rlimit_core", "ssl_engine", "debug_points",
+    "user",
+    "pid",
+    "worker_rlimit_nofile",
+    "load_module",
+    "daemon",
+    "master_process",
+    "pcre_jit",
+    "thread_pool",
+    "env",
+    "worker_cpu_affinity",
+    "worker_priority",
+    "lock_file",
+    "timer_resolution",
+    "working_directory",
+    "worker_rlimit_core",
+    "ssl_engine",
+    "debug_points",
 };
 
 struct reason {
@@ -45,8 +68,10 @@ constexpr std::string_view no_static =
 constexpr std::string_view tuning = "buffer and socket tuning with no Spillway equivalent";
 
 constexpr reason reasons[] = {
-    {"gzip", true, "compression is set per route (routes[].compression) and never applies to event streams"},
-    {"proxy_cache", true, "Spillway's cache is set per route (routes[].cache) and keyed on the request body"},
+    {"gzip", true,
+     "compression is set per route (routes[].compression) and never applies to event streams"},
+    {"proxy_cache", true,
+     "Spillway's cache is set per route (routes[].cache) and keyed on the request body"},
     {"add_header", false, "Spillway does not add response headers"},
     {"proxy_hide_header", false, "Spillway forwards upstream headers except hop-by-hop ones"},
     {"proxy_pass_header", false, "Spillway forwards upstream headers except hop-by-hop ones"},
@@ -58,12 +83,15 @@ constexpr reason reasons[] = {
     {"alias", false, no_static},
     {"index", false, no_static},
     {"autoindex", false, no_static},
-    {"error_page", false, "Spillway answers proxy errors itself (JSON with Retry-After); see routes[].fallback_response"},
+    {"error_page", false,
+     "Spillway answers proxy errors itself (JSON with Retry-After); see "
+     "routes[].fallback_response"},
     {"if", false, "conditions are not translated"},
     {"set", false, "variables are not translated"},
     {"map", false, "variables are not translated"},
     {"geo", false, "variables are not translated"},
-    {"split_clients", false, "variables are not translated; routes[].clusters splits traffic by weight"},
+    {"split_clients", false,
+     "variables are not translated; routes[].clusters splits traffic by weight"},
     {"allow", false, "Spillway has no access control"},
     {"deny", false, "Spillway has no access control"},
     {"satisfy", false, "Spillway has no access control"},
@@ -74,9 +102,12 @@ constexpr reason reasons[] = {
     {"proxy_send_timeout", false, "Spillway has no upstream send timeout"},
     {"client_body_timeout", false, "Spillway has no request-body read timeout"},
     {"send_timeout", false, "Spillway has no client send timeout"},
-    {"proxy_next_upstream_timeout", false, "retries have no deadline of their own; routes[].timeouts.total bounds the whole exchange"},
+    {"proxy_next_upstream_timeout", false,
+     "retries have no deadline of their own; routes[].timeouts.total bounds the whole exchange"},
     {"keepalive_requests", false, "Spillway does not cap requests per client connection"},
-    {"limit_conn", true, "per-key connection limits are not translated; see listeners[].limits.max_connections and clusters[].max_concurrent"},
+    {"limit_conn", true,
+     "per-key connection limits are not translated; see listeners[].limits.max_connections and "
+     "clusters[].max_concurrent"},
     {"limit_req_status", false, "Spillway refuses with 429 and Retry-After"},
     {"grpc_", true, "Spillway proxies HTTP only"},
     {"fastcgi_", true, "Spillway proxies HTTP only"},
@@ -88,8 +119,10 @@ constexpr reason reasons[] = {
     {"proxy_redirect", false, "Spillway does not rewrite Location headers"},
     {"proxy_cookie_", true, "Spillway does not rewrite cookies"},
     {"sub_filter", true, "Spillway does not rewrite response bodies"},
-    {"real_ip_", true, "Spillway takes the client address from the connection and appends it to X-Forwarded-For"},
-    {"set_real_ip_from", false, "Spillway takes the client address from the connection and appends it to X-Forwarded-For"},
+    {"real_ip_", true,
+     "Spillway takes the client address from the connection and appends it to X-Forwarded-For"},
+    {"set_real_ip_from", false,
+     "Spillway takes the client address from the connection and appends it to X-Forwarded-For"},
     {"stub_status", false, "Spillway's metrics are on the admin listener (GET /metrics)"},
     {"proxy_temp", true, "Spillway streams bodies and never buffers them to disk"},
     {"proxy_max_temp_file_size", false, "Spillway streams bodies and never buffers them to disk"},
@@ -113,7 +146,9 @@ constexpr reason reasons[] = {
     {"lingering_", true, tuning},
     {"underscores_in_headers", false, "Spillway accepts any RFC 9110 header name"},
     {"ignore_invalid_headers", false, "Spillway rejects malformed headers"},
-    {"worker_connections", false, "Spillway has no per-worker connection cap; listeners[].limits.max_connections caps client connections"},
+    {"worker_connections", false,
+     "Spillway has no per-worker connection cap; listeners[].limits.max_connections caps client "
+     "connections"},
     {"multi_accept", false, tuning},
     {"use", false, tuning},
     {"accept_mutex", true, "each Spillway worker has its own SO_REUSEPORT socket"},
@@ -142,7 +177,8 @@ void merge_larger(opt_noted& slot, noted value, diagnostics& diag, const directi
     return;
   }
   if (slot->number == value.number) return;
-  diag.warn(d, fmt::format("{} is per listener in Spillway; the listener keeps the larger value", key));
+  diag.warn(
+      d, fmt::format("{} is per listener in Spillway; the listener keeps the larger value", key));
   if (value.number > slot->number) slot = std::move(value);
 }
 
@@ -203,8 +239,7 @@ void importer::main_context(const std::vector<directive>& block) {
     } else if (d.name == "include") {
       diag_.warn(d, "not followed: translate the included file on its own, or paste it in");
     } else if (contains(process_settings, d.name) || d.name == "error_log") {
-      diag_.untranslated(d, d.name == "error_log" ? reason_for(d.name)
-                                                  : "nginx process setting");
+      diag_.untranslated(d, d.name == "error_log" ? reason_for(d.name) : "nginx process setting");
     } else {
       http_level.push_back(d);
     }
@@ -245,9 +280,8 @@ void importer::other(const directive& d) {
 void importer::proxy_set_header(const directive& d) {
   if (d.args.size() != 2) return diag_.warn(d, "expects a name and a value; ignored");
   std::string name = d.args[0];
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) {
-    return static_cast<char>(std::tolower(c));
-  });
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   const std::string& value = d.args[1];
   // What Spillway does anyway: keep-alive upstream connections, the client's Host,
   // X-Forwarded-For with the client appended, X-Forwarded-Proto.
@@ -258,8 +292,9 @@ void importer::proxy_set_header(const directive& d) {
   if (same) return;
   if (name == "x-real-ip")
     return diag_.untranslated(d, "Spillway sends the client address in X-Forwarded-For");
-  diag_.untranslated(d, "Spillway forwards the client's headers (Host included) and adds "
-                        "X-Forwarded-For, X-Forwarded-Proto and Via; it sets no others");
+  diag_.untranslated(d,
+                     "Spillway forwards the client's headers (Host included) and adds "
+                     "X-Forwarded-For, X-Forwarded-Proto and Via; it sets no others");
 }
 
 void importer::access_log(const directive& d) {
@@ -311,8 +346,7 @@ void importer::limit_req_zone(const directive& d) {
 void importer::add_upstream(const directive& d) {
   upstream_out u = read_upstream(d, diag_);
   const std::string nginx_name = d.args.empty() ? std::string() : d.args[0];
-  if (upstreams_.count(nginx_name))
-    return diag_.warn(d, "duplicate upstream name; ignored");
+  if (upstreams_.count(nginx_name)) return diag_.warn(d, "duplicate upstream name; ignored");
   if (u.primary.endpoints.empty()) {
     diag_.warn(d, "has no usable server; routes to it are not translated");
     dropped_upstreams_.push_back(nginx_name);
@@ -476,11 +510,11 @@ void importer::listener_settings(listener_out& l, const scope& sc, const server_
       diag_.warn(*d, "invalid value; ignored");
     } else {
       uint64_t total = std::max<uint64_t>(n * *size, KiB);
-      merge_larger(l.max_header_bytes,
-                   {size_text(total),
-                    diagnostics::origin(*d) + " (Spillway limits the whole request head)",
-                    static_cast<int64_t>(total)},
-                   diag_, *d, "max_header_bytes");
+      merge_larger(
+          l.max_header_bytes,
+          {size_text(total), diagnostics::origin(*d) + " (Spillway limits the whole request head)",
+           static_cast<int64_t>(total)},
+          diag_, *d, "max_header_bytes");
     }
   }
   if (const directive* d = sc.get("client_header_timeout")) {
@@ -566,7 +600,8 @@ import_result import_nginx(std::string_view text, const std::string& file_name) 
       fmt::format("Spillway configuration translated from {} by `spillway import-nginx`.",
                   file_name),
       "Each value notes the nginx line it came from. What nginx did not set keeps Spillway's",
-      "defaults (docs/configuration.md), which differ from nginx's: connect_timeout 2s (nginx 60s),",
+      "defaults (docs/configuration.md), which differ from nginx's: connect_timeout 2s (nginx "
+      "60s),",
       "listeners' max_body_bytes 32MiB (nginx 1m), retries on connect failures, 2 attempts.",
       "Check it with: spillway --check-config FILE",
       "",

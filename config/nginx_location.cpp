@@ -11,7 +11,7 @@
 namespace spillway::config::nginx {
 namespace {
 
-constexpr uint32_t max_attempts = 10;  // the loader's limit for retry.attempts
+constexpr uint32_t max_attempts = 10;           // the loader's limit for retry.attempts
 constexpr uint64_t no_body_limit = 1024 * GiB;  // the loader's largest size
 
 enum class match_kind { prefix, exact, regex, regex_ci, named };
@@ -80,9 +80,8 @@ std::optional<std::pair<std::string, bool>> literal_regex(std::string_view re) {
 }
 
 std::string upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) {
-    return static_cast<char>(std::toupper(c));
-  });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return s;
 }
 
@@ -97,13 +96,15 @@ void importer::location(const directive& d, const scope& parent, server_ctx& srv
     case match_kind::named:
       return diag_.untranslated(d, "named locations serve try_files and error_page fallbacks");
     case match_kind::regex_ci:
-      return diag_.untranslated(d, "case-insensitive regular expression; Spillway matches "
-                                   "paths exactly or by prefix");
+      return diag_.untranslated(d,
+                                "case-insensitive regular expression; Spillway matches "
+                                "paths exactly or by prefix");
     case match_kind::regex: {
       auto lit = literal_regex(path);
       if (!lit)
-        return diag_.untranslated(d, "regular expression; Spillway matches paths exactly or by "
-                                     "prefix: add a route with path or path_prefix by hand");
+        return diag_.untranslated(d,
+                                  "regular expression; Spillway matches paths exactly or by "
+                                  "prefix: add a route with path or path_prefix by hand");
       path = lit->first;
       exact = lit->second;
       diag_.warn(d, fmt::format("regular expression translated to {} {}; it now takes its place "
@@ -126,8 +127,7 @@ void importer::location(const directive& d, const scope& parent, server_ctx& srv
     if (c.name == "limit_except" && c.has_block) limit_except = &c;
     if (c.name == "location" && c.has_block) nested = true;
   }
-  if (!pass && !nested)
-    return diag_.untranslated(d, "no proxy_pass here: Spillway only proxies");
+  if (!pass && !nested) return diag_.untranslated(d, "no proxy_pass here: Spillway only proxies");
 
   scope sc = parent.inner(d.block);
   for (const auto& c : d.block) {
@@ -162,7 +162,8 @@ void importer::body_limit(const scope& sc, server_ctx& srv) {
   if (!size) return diag_.warn(*d, "invalid value; ignored");
   uint64_t bytes = *size == 0 ? no_body_limit : std::min(*size, no_body_limit);
   if (srv.max_body != 0 && bytes != srv.max_body)
-    diag_.warn(*d, "max_body_bytes is per listener in Spillway; the listener keeps the larger value");
+    diag_.warn(*d,
+               "max_body_bytes is per listener in Spillway; the listener keeps the larger value");
   if (bytes > srv.max_body) {
     srv.max_body = bytes;
     srv.max_body_note = diagnostics::origin(*d) + (*size == 0 ? " (0: no limit)" : "");
@@ -178,8 +179,9 @@ void importer::add_route(const directive& loc, const directive& pass, std::strin
   bool https = url.starts_with("https://");
   if (https) {
     url.remove_prefix(8);
-    diag_.warn(pass, "Spillway connects to upstreams in plain HTTP; the route is translated but "
-                     "the upstream must accept plain HTTP");
+    diag_.warn(pass,
+               "Spillway connects to upstreams in plain HTTP; the route is translated but "
+               "the upstream must accept plain HTTP");
   } else if (url.starts_with("http://")) {
     url.remove_prefix(7);
   } else {
@@ -208,8 +210,9 @@ void importer::add_route(const directive& loc, const directive& pass, std::strin
     std::sort(r.methods.begin(), r.methods.end());
     r.methods.erase(std::unique(r.methods.begin(), r.methods.end()), r.methods.end());
     r.methods_note = diagnostics::origin(*limit_except);
-    diag_.warn(*limit_except, "translated to match.methods; other methods now fall through to "
-                              "the next matching route (or 404) instead of nginx's 403");
+    diag_.warn(*limit_except,
+               "translated to match.methods; other methods now fall through to "
+               "the next matching route (or 404) instead of nginx's 403");
   }
   for (const auto& other_route : out_.routes)
     if (other_route.exact == r.exact && other_route.path == r.path &&
@@ -363,9 +366,10 @@ void importer::route_retry(route_out& r, const scope& sc, const cluster_out& c) 
   }
   r.retry_attempts = static_cast<uint32_t>(std::max<uint64_t>(n, 1));
   if (!non_idempotent)
-    r.retry_comments.push_back("nginx retries POST and other non-idempotent requests only after a "
-                         "connect failure; Spillway retries them too while nothing has reached "
-                         "the client");
+    r.retry_comments.push_back(
+        "nginx retries POST and other non-idempotent requests only after a "
+        "connect failure; Spillway retries them too while nothing has reached "
+        "the client");
 }
 
 void importer::route_rate_limit(route_out& r, const scope& sc) {
@@ -382,8 +386,9 @@ void importer::route_rate_limit(route_out& r, const scope& sc) {
   auto it = zones_.find(zone);
   if (it == zones_.end()) return diag_.warn(*d, "no limit_req_zone by that name; not translated");
   if (it->second.key.empty())
-    return diag_.untranslated(*it->second.where, "Spillway keys rate limits on the client "
-                                                 "address or a request header");
+    return diag_.untranslated(*it->second.where,
+                              "Spillway keys rate limits on the client "
+                              "address or a request header");
   rate_limit_out rl;
   rl.key = it->second.key;
   rl.rate = it->second.rate;
@@ -391,17 +396,19 @@ void importer::route_rate_limit(route_out& r, const scope& sc) {
   rl.note = fmt::format("{}; line {}: {}", diagnostics::origin(*d), it->second.where->line,
                         it->second.where->text());
   if (!nodelay)
-    diag_.warn(*d, "nginx delays requests beyond the rate (no nodelay); Spillway refuses them "
-                   "with 429 and Retry-After");
+    diag_.warn(*d,
+               "nginx delays requests beyond the rate (no nodelay); Spillway refuses them "
+               "with 429 and Retry-After");
   r.rate_limit = std::move(rl);
 }
 
 void importer::route_notes(route_out& r, const scope& sc) {
   for (const char* name : {"proxy_buffering", "proxy_request_buffering"})
     if (const directive* d = sc.get(name))
-      r.comments.push_back(fmt::format("line {}: {}: Spillway always streams request and "
-                                       "response bodies",
-                                       d->line, d->text()));
+      r.comments.push_back(
+          fmt::format("line {}: {}: Spillway always streams request and "
+                      "response bodies",
+                      d->line, d->text()));
   if (const directive* d = sc.get("proxy_http_version"))
     if (d->args.size() != 1 || d->args[0] != "1.1")
       diag_.untranslated(*d, "Spillway always speaks HTTP/1.1 with keep-alive to upstreams");

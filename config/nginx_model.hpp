@@ -41,8 +41,8 @@ struct cluster_out {
   std::string name;
   std::string note;                   // origin, on the name line
   std::vector<std::string> comments;  // lines above the cluster
-  noted balancer;  // empty value: not written (one-endpoint clusters)
-  opt_noted affinity_key;  // header:<name> or cookie
+  noted balancer;                     // empty value: not written (one-endpoint clusters)
+  opt_noted affinity_key;             // header:<name> or cookie
   opt_noted affinity_cookie_name;
   opt_noted affinity_cookie_ttl;
   std::vector<endpoint_out> endpoints;

@@ -31,9 +31,11 @@ class tokenizer {
     const char c = text_[pos_];
     if (c == ';' || c == '{' || c == '}') {
       ++pos_;
-      return {c == ';' ? token_kind::semicolon
-                       : c == '{' ? token_kind::open : token_kind::close,
-              {}, line};
+      return {c == ';'   ? token_kind::semicolon
+              : c == '{' ? token_kind::open
+                         : token_kind::close,
+              {},
+              line};
     }
     if (c == '"' || c == '\'') return quoted(c, line);
     return word(line);
@@ -87,8 +89,8 @@ class tokenizer {
       out += text_[pos_++];
     }
     if (pos_ >= text_.size())
-      return {token_kind::error, fmt::format("unterminated quoted string (opened on line {})", line),
-              line};
+      return {token_kind::error,
+              fmt::format("unterminated quoted string (opened on line {})", line), line};
     ++pos_;
     if (pos_ < text_.size()) {
       char c = text_[pos_];

@@ -158,8 +158,9 @@ class upstream_reader {
     } else if (d.name == "hash") {
       hash(d);
     } else if (d.name == "ip_hash") {
-      diag_.untranslated(d, "Spillway has no client-address affinity; use affinity key "
-                            "cookie or header:<name>; balancing stays round_robin");
+      diag_.untranslated(d,
+                         "Spillway has no client-address affinity; use affinity key "
+                         "cookie or header:<name>; balancing stays round_robin");
     } else if (d.name == "keepalive") {
       keepalive(d);
     } else if (d.name == "keepalive_timeout") {
@@ -191,8 +192,7 @@ class upstream_reader {
     // power of two choices.
     c.balancer = {"p2c", diagnostics::origin(d)};
     if (d.args.size() > 1 && d.args[1] != "least_conn")
-      diag_.warn(d, fmt::format("'{}' not translated; p2c compares in-flight requests",
-                                d.args[1]));
+      diag_.warn(d, fmt::format("'{}' not translated; p2c compares in-flight requests", d.args[1]));
   }
 
   void hash(const directive& d) {
@@ -222,14 +222,16 @@ class upstream_reader {
                                 "application's cookie '{}'",
                                 *cookie));
     } else {
-      return diag_.untranslated(d, "Spillway hashes a request header (header:<name>), its own "
-                                   "cookie, a JWT claim or the prompt prefix; balancing stays "
-                                   "round_robin");
+      return diag_.untranslated(d,
+                                "Spillway hashes a request header (header:<name>), its own "
+                                "cookie, a JWT claim or the prompt prefix; balancing stays "
+                                "round_robin");
     }
     if (d.args.size() == 1)
-      c.comments.push_back(fmt::format("line {}: {}: without 'consistent' nginx remaps most keys "
-                                       "when servers change; ring_hash remaps few",
-                                       d.line, d.text()));
+      c.comments.push_back(
+          fmt::format("line {}: {}: without 'consistent' nginx remaps most keys "
+                      "when servers change; ring_hash remaps few",
+                      d.line, d.text()));
   }
 
   // nginx keeps up to N idle connections per worker for the whole upstream; Spillway's

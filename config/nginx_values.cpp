@@ -43,14 +43,29 @@ std::optional<duration> parse_duration_value(std::string_view text) {
         i += 2;
       } else {
         switch (text[i]) {
-          case 'y': factor = 365ull * 24 * 3600 * 1000; break;
-          case 'M': factor = 30ull * 24 * 3600 * 1000; break;
-          case 'w': factor = 7ull * 24 * 3600 * 1000; break;
-          case 'd': factor = 24ull * 3600 * 1000; break;
-          case 'h': factor = 3600ull * 1000; break;
-          case 'm': factor = 60ull * 1000; break;
-          case 's': factor = 1000; break;
-          default: return std::nullopt;
+          case 'y':
+            factor = 365ull * 24 * 3600 * 1000;
+            break;
+          case 'M':
+            factor = 30ull * 24 * 3600 * 1000;
+            break;
+          case 'w':
+            factor = 7ull * 24 * 3600 * 1000;
+            break;
+          case 'd':
+            factor = 24ull * 3600 * 1000;
+            break;
+          case 'h':
+            factor = 3600ull * 1000;
+            break;
+          case 'm':
+            factor = 60ull * 1000;
+            break;
+          case 's':
+            factor = 1000;
+            break;
+          default:
+            return std::nullopt;
         }
         ++i;
       }
@@ -70,10 +85,20 @@ std::optional<uint64_t> parse_size_value(std::string_view text) {
   if (text.empty()) return std::nullopt;
   uint64_t factor = 1;
   switch (text.back()) {
-    case 'k': case 'K': factor = KiB; break;
-    case 'm': case 'M': factor = MiB; break;
-    case 'g': case 'G': factor = GiB; break;
-    default: break;
+    case 'k':
+    case 'K':
+      factor = KiB;
+      break;
+    case 'm':
+    case 'M':
+      factor = MiB;
+      break;
+    case 'g':
+    case 'G':
+      factor = GiB;
+      break;
+    default:
+      break;
   }
   if (factor != 1) text.remove_suffix(1);
   uint64_t n = 0;

@@ -33,9 +33,8 @@ struct translated {
                        [&](const std::string& w) { return w.find(needle) != std::string::npos; });
   }
   size_t count_warnings(std::string_view needle) const {
-    return std::count_if(result.warnings.begin(), result.warnings.end(), [&](const std::string& w) {
-      return w.find(needle) != std::string::npos;
-    });
+    return std::count_if(result.warnings.begin(), result.warnings.end(),
+                         [&](const std::string& w) { return w.find(needle) != std::string::npos; });
   }
   const cluster_config& cluster(const std::string& name) const {
     const cluster_config* c = config->find_cluster(name);
@@ -175,9 +174,8 @@ TEST(NginxImport, NextUpstreamRetriesAndTimeouts) {
   const auto& chat = t.route("v1_chat_completions");
   ASSERT_TRUE(chat.retry_configured);
   EXPECT_EQ(chat.retry.attempts, 2u);
-  EXPECT_EQ(chat.retry.conditions,
-            conditions({retry_condition::connect_failure, retry_condition::reset,
-                        retry_condition::timeout}));
+  EXPECT_EQ(chat.retry.conditions, conditions({retry_condition::connect_failure,
+                                               retry_condition::reset, retry_condition::timeout}));
   EXPECT_EQ(chat.retry.statuses, (std::vector<int>{502, 503, 504}));
   EXPECT_EQ(chat.timeouts.idle, 300s);
   EXPECT_EQ(chat.timeouts.first_byte, 300s);
@@ -189,8 +187,9 @@ TEST(NginxImport, NextUpstreamRetriesAndTimeouts) {
             conditions({retry_condition::connect_failure, retry_condition::reset}));
   EXPECT_EQ(emb.retry.statuses, std::vector<int>{429});
   EXPECT_EQ(emb.timeouts.idle, 30s);
-  EXPECT_TRUE(t.warned("next_upstream.conf:20: proxy_next_upstream error http_429 non_idempotent "
-                       "invalid_header: 'invalid_header' not translated"));
+  EXPECT_TRUE(
+      t.warned("next_upstream.conf:20: proxy_next_upstream error http_429 non_idempotent "
+               "invalid_header: 'invalid_header' not translated"));
 
   const auto& batch = t.route("v1_batch");
   EXPECT_EQ(batch.retry.attempts, 1u);
@@ -215,10 +214,12 @@ TEST(NginxImport, MultipleServersAndLocations) {
   EXPECT_EQ(t.route("exact_v1_models").match.path, "/v1/models");
   EXPECT_EQ(t.route("admin").match.methods, (std::vector<std::string>{"GET", "HEAD", "POST"}));
   EXPECT_TRUE(t.warned("multiple_servers.conf:26: limit_except GET POST: translated"));
-  EXPECT_TRUE(t.warned("multiple_servers.conf:28: location /v1/: the same match as the location "
-                       "on line 18"));
-  EXPECT_TRUE(t.warned("multiple_servers.conf:21: server: Spillway's routes apply to every "
-                       "listener"));
+  EXPECT_TRUE(
+      t.warned("multiple_servers.conf:28: location /v1/: the same match as the location "
+               "on line 18"));
+  EXPECT_TRUE(
+      t.warned("multiple_servers.conf:21: server: Spillway's routes apply to every "
+               "listener"));
   // One cluster per upstream and one per host:port, reused by every location naming it.
   ASSERT_EQ(t.config->clusters.size(), 2u);
   EXPECT_EQ(t.cluster("api").endpoints.size(), 2u);
@@ -229,12 +230,12 @@ TEST(NginxImport, MultipleServersAndLocations) {
 
 TEST(NginxImport, RegexLocations) {
   auto t = translate("regex_location.conf");
-  EXPECT_EQ(t.route_names(),
-            (std::vector<std::string>{"exact_health", "v1_completions", "root"}));
+  EXPECT_EQ(t.route_names(), (std::vector<std::string>{"exact_health", "v1_completions", "root"}));
   EXPECT_EQ(t.route("exact_health").match.path, "/health");
   EXPECT_EQ(t.route("v1_completions").match.path_prefix, "/v1/completions");
-  EXPECT_TRUE(t.warned("regex_location.conf:5: location ~ ^/v1/completions: regular expression "
-                       "translated to path_prefix"));
+  EXPECT_TRUE(
+      t.warned("regex_location.conf:5: location ~ ^/v1/completions: regular expression "
+               "translated to path_prefix"));
   EXPECT_TRUE(t.warned("regex_location.conf:11: location ~ ^/v[0-9]+/models: not translated"));
   EXPECT_TRUE(t.warned("regex_location.conf:14: location ~* \\.(png|jpg)$: not translated"));
   EXPECT_TRUE(t.warned("regex_location.conf:17: location @fallback: not translated"));
@@ -286,11 +287,13 @@ TEST(NginxImport, HttpLevelSnippetWithoutHttpBlock) {
   EXPECT_EQ(c.endpoints[0].weight, 2u);
   EXPECT_EQ(c.endpoints[1].weight, 1u);
   EXPECT_EQ(t.config->listeners[0].address, "0.0.0.0:9090");
-  EXPECT_TRUE(t.result.warnings.empty());  // proxy_pass http://backend/ on location / keeps the path
+  EXPECT_TRUE(
+      t.result.warnings.empty());  // proxy_pass http://backend/ on location / keeps the path
 }
 
 TEST(NginxImport, NothingToTranslateIsAnError) {
-  auto r = import_nginx("events {}\nhttp { server { listen 80; root /var/www; } }\n", "static.conf");
+  auto r =
+      import_nginx("events {}\nhttp { server { listen 80; root /var/www; } }\n", "static.conf");
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_NE(r.errors[0].find("nothing to translate"), std::string::npos);
   EXPECT_TRUE(r.yaml.empty());
@@ -309,8 +312,9 @@ TEST(NginxImport, VariablesInProxyPassAreLeftOut) {
 TEST(NginxImport, PathRewritingIsReported) {
   auto t = translate_text("server { listen 80;\n location /api/ { proxy_pass http://b:81/; } }\n",
                           "rewrite.conf");
-  EXPECT_TRUE(t.warned("rewrite.conf:2: proxy_pass http://b:81/: nginx replaces the matched "
-                       "'/api/' with '/'"));
+  EXPECT_TRUE(
+      t.warned("rewrite.conf:2: proxy_pass http://b:81/: nginx replaces the matched "
+               "'/api/' with '/'"));
   EXPECT_EQ(t.cluster("b_81").endpoints[0].address, "b:81");
 }
 
@@ -344,7 +348,8 @@ TEST(NginxImport, ConflictingPerClusterSettingsKeepTheLarger) {
       "conflict.conf");
   const auto& c = t.cluster("u");
   EXPECT_EQ(c.connect_timeout, 4s);
-  EXPECT_TRUE(t.warned("conflict.conf:4: proxy_connect_timeout 4s: connect_timeout is per cluster"));
+  EXPECT_TRUE(
+      t.warned("conflict.conf:4: proxy_connect_timeout 4s: connect_timeout is per cluster"));
   ASSERT_TRUE(c.outlier_detection);
   EXPECT_EQ(c.outlier_detection->consecutive_5xx, 2u);  // the first server's
   EXPECT_EQ(c.outlier_detection->base_ejection_time, 5s);
@@ -368,8 +373,9 @@ TEST(NginxImport, TlsFilesMustExistWhereSpillwayRuns) {
   EXPECT_TRUE(warned) << ::testing::PrintToString(r.warnings);
 
   // With the files present, the translation loads as is.
-  auto dir = std::filesystem::temp_directory_path() /
-             ("spillway_nginx_tls_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
+  auto dir =
+      std::filesystem::temp_directory_path() /
+      ("spillway_nginx_tls_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "c.pem") << "cert";
   std::ofstream(dir / "k.pem") << "key";

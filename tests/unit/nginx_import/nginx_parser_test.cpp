@@ -61,7 +61,8 @@ struct syntax_case {
 
 TEST(NginxParser, SyntaxErrorsNameFileAndLine) {
   const syntax_case cases[] = {
-      {"a {\n b;\n", "f.conf:3: unexpected end of file, expecting '}' to close the block opened on line 1"},
+      {"a {\n b;\n",
+       "f.conf:3: unexpected end of file, expecting '}' to close the block opened on line 1"},
       {"a;\n}", "f.conf:2: unexpected '}'"},
       {"a {\n b c\n}", "f.conf:3: unexpected '}' (is the ';' after 'c' missing?)"},
       {"\n\na b", "f.conf:3: unexpected end of file, expecting ';' or '}' after 'a'"},
@@ -146,11 +147,10 @@ TEST(NginxValues, SafeNames) {
 
 // Every scalar the writer produces reads back as the same string.
 TEST(NginxYaml, ScalarsRoundTrip) {
-  const std::string samples[] = {"plain",  "10.0.0.1:9000", "[::1]:80", "null",   "~",
-                                 "a: b",   "a #b",          "-x",       "x:",     "",
-                                 "q\"uote", "back\\slash",  "{x}",      "[x]",    "*x",
-                                 "&x",     "!x",            "%x",       "@x",     "'x'",
-                                 "tab\tx", "new\nline",     "é"};
+  const std::string samples[] = {
+      "plain", "10.0.0.1:9000", "[::1]:80",    "null",      "~",   "a: b", "a #b", "-x", "x:",
+      "",      "q\"uote",       "back\\slash", "{x}",       "[x]", "*x",   "&x",   "!x", "%x",
+      "@x",    "'x'",           "tab\tx",      "new\nline", "é"};
   for (const auto& s : samples) {
     std::string doc = "k: " + yaml_scalar(s) + "\n";
     YAML::Node n = YAML::Load(doc);
