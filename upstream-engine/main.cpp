@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
     std::printf("spillway-engine 0.1.0\n");
     return 0;
   }
-  if (!args.empty() && args[0] == "make-model") return cli::run_make_model({args.begin() + 1, args.end()});
+  if (!args.empty() && args[0] == "make-model")
+    return cli::run_make_model({args.begin() + 1, args.end()});
   if (!args.empty() && args[0] == "bench") return cli::run_bench({args.begin() + 1, args.end()});
   if (!args.empty() && args[0] == "serve") return cli::run_serve({args.begin() + 1, args.end()});
   return cli::run_serve(args);

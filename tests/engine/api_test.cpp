@@ -140,10 +140,12 @@ TEST(Api, StreamIsFramedEndsWithDoneAndMatchesTheWholeAnswer) {
   http_client c(s.port());
   auto whole = c.request("POST", "/v1/completions", greedy_body + "}");
   ASSERT_TRUE(whole);
-  const std::string want = std::string(parse(whole->body).at("choices").at(0).at("text").as_string());
+  const std::string want =
+      std::string(parse(whole->body).at("choices").at(0).at("text").as_string());
 
-  auto r = c.request("POST", "/v1/completions",
-                     greedy_body + R"(, "stream": true, "stream_options": {"include_usage": true}})");
+  auto r =
+      c.request("POST", "/v1/completions",
+                greedy_body + R"(, "stream": true, "stream_options": {"include_usage": true}})");
   ASSERT_TRUE(r);  // read_response checked the chunk framing
   ASSERT_EQ(r->status, 200);
   EXPECT_TRUE(r->chunked);
@@ -181,8 +183,9 @@ TEST(Api, StreamIsFramedEndsWithDoneAndMatchesTheWholeAnswer) {
 TEST(Api, ChatStreamOpensWithTheAssistantRole) {
   api_server s({}, named("a"));
   http_client c(s.port());
-  auto r = c.request("POST", "/v1/chat/completions",
-                     R"({"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}],
+  auto r = c.request(
+      "POST", "/v1/chat/completions",
+      R"({"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}],
                          "max_tokens": 4, "temperature": 0, "stream": true, "ignore_eos": true})");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200);
@@ -193,8 +196,9 @@ TEST(Api, ChatStreamOpensWithTheAssistantRole) {
   EXPECT_EQ(first.at("object").as_string(), "chat.completion.chunk");
   EXPECT_EQ(first.at("choices").at(0).at("delta").at("role").as_string(), "assistant");
   EXPECT_EQ(events.back(), "[DONE]");
-  auto plain = c.request("POST", "/v1/chat/completions",
-                         R"({"messages": [{"role": "user", "content": "hello"}], "max_tokens": 3, "temperature": 0, "ignore_eos": true})");
+  auto plain = c.request(
+      "POST", "/v1/chat/completions",
+      R"({"messages": [{"role": "user", "content": "hello"}], "max_tokens": 3, "temperature": 0, "ignore_eos": true})");
   ASSERT_TRUE(plain);
   ASSERT_EQ(plain->status, 200);
   const json::value v = parse(plain->body);
@@ -233,7 +237,8 @@ TEST(Api, BadInputIsRefusedWithA400AndAClearMessage) {
     EXPECT_NE(msg.find(needle), std::string::npos) << body << " -> " << msg;
     EXPECT_EQ(v.at("error").at("type").as_string(), "invalid_request_error");
   }
-  auto chat = c.request("POST", "/v1/chat/completions", R"({"messages": [{"role": "user", "content": 3}]})");
+  auto chat = c.request("POST", "/v1/chat/completions",
+                        R"({"messages": [{"role": "user", "content": 3}]})");
   ASSERT_TRUE(chat);
   EXPECT_EQ(chat->status, 400);
   EXPECT_EQ(s.engine().metrics().prompt_tokens.load(), 0u);  // nothing reached the engine
@@ -255,7 +260,10 @@ TEST(Api, FullQueueAnswers429WithRetryAfter) {
   const json::value v = parse(r->body);
   EXPECT_EQ(v.at("error").at("code").as_string(), "queue_full");
   EXPECT_FALSE(v.at("error").at("message").as_string().empty());
-  EXPECT_EQ(s.metric("spillway_engine_requests_rejected_total{model_name=\"tiny\",reason=\"queue_full\"}"), 1);
+  EXPECT_EQ(
+      s.metric(
+          "spillway_engine_requests_rejected_total{model_name=\"tiny\",reason=\"queue_full\"}"),
+      1);
   s.engine().set_paused(false);
   auto ok = first.read_response();
   ASSERT_TRUE(ok);
@@ -280,8 +288,9 @@ TEST(Api, ClientAbortFreesTheSequenceAndItsBlocks) {
   api_server s({}, named("a"));
   {
     http_client c(s.port());
-    ASSERT_TRUE(c.send("POST", "/v1/completions",
-                       R"({"prompt": "once upon a time there was", "max_tokens": 200, "temperature": 0, "ignore_eos": true, "stream": true})"));
+    ASSERT_TRUE(c.send(
+        "POST", "/v1/completions",
+        R"({"prompt": "once upon a time there was", "max_tokens": 200, "temperature": 0, "ignore_eos": true, "stream": true})"));
     http_response head;
     ASSERT_TRUE(c.read_head(head));
     ASSERT_EQ(head.status, 200);
@@ -293,10 +302,12 @@ TEST(Api, ClientAbortFreesTheSequenceAndItsBlocks) {
     EXPECT_GT(s.metric("vllm:kv_cache_usage_perc"), 0);
   }  // the client disconnects
   EXPECT_TRUE(s.eventually([&] {
-    return s.metric("spillway_engine_kv_blocks_used") == 0 && s.metric("vllm:num_requests_running") == 0;
+    return s.metric("spillway_engine_kv_blocks_used") == 0 &&
+           s.metric("vllm:num_requests_running") == 0;
   }));
   EXPECT_EQ(s.metric("vllm:kv_cache_usage_perc"), 0);
-  EXPECT_EQ(s.metric("vllm:request_success_total{model_name=\"tiny\",finished_reason=\"abort\"}"), 1);
+  EXPECT_EQ(s.metric("vllm:request_success_total{model_name=\"tiny\",finished_reason=\"abort\"}"),
+            1);
   EXPECT_LT(s.metric("vllm:generation_tokens_total"), 200);
 }
 
@@ -307,9 +318,10 @@ TEST(Api, MetricsUseTheVllmNamesAndCountPrefixHits) {
       R"({"prompt": "once upon a time there was a little girl named lily she loved to play", "max_tokens": 2, "temperature": 0, "ignore_eos": true})";
   ASSERT_EQ(c.request("POST", "/v1/completions", body)->status, 200);
   ASSERT_EQ(c.request("POST", "/v1/completions", body)->status, 200);
-  for (const char* name : {"vllm:num_requests_waiting", "vllm:num_requests_running", "vllm:kv_cache_usage_perc",
-                           "vllm:time_to_first_token_seconds_count", "vllm:generation_tokens_total",
-                           "vllm:prefix_cache_queries_total", "vllm:prefix_cache_hits_total"})
+  for (const char* name :
+       {"vllm:num_requests_waiting", "vllm:num_requests_running", "vllm:kv_cache_usage_perc",
+        "vllm:time_to_first_token_seconds_count", "vllm:generation_tokens_total",
+        "vllm:prefix_cache_queries_total", "vllm:prefix_cache_hits_total"})
     EXPECT_GE(s.metric(name), 0) << name;
   EXPECT_EQ(s.metric("vllm:generation_tokens_total"), 4);
   EXPECT_EQ(s.metric("vllm:time_to_first_token_seconds_count"), 2);
@@ -336,8 +348,9 @@ TEST(Api, FaultStallStopsTheStreamAndHoldsTheConnection) {
   so.fault_stall_after = 3;
   api_server s({}, so);
   http_client c(s.port());
-  ASSERT_TRUE(c.send("POST", "/v1/completions",
-                     R"({"prompt": "hello", "max_tokens": 200, "temperature": 0, "ignore_eos": true, "stream": true})"));
+  ASSERT_TRUE(c.send(
+      "POST", "/v1/completions",
+      R"({"prompt": "hello", "max_tokens": 200, "temperature": 0, "ignore_eos": true, "stream": true})"));
   http_response head;
   ASSERT_TRUE(c.read_head(head));
   ASSERT_EQ(head.status, 200);
@@ -349,7 +362,8 @@ TEST(Api, FaultStallStopsTheStreamAndHoldsTheConnection) {
   EXPECT_TRUE(c.silent_for(300ms));
   // The engine dropped the sequence; the connection stays open.
   EXPECT_TRUE(s.eventually([&] { return s.metric("vllm:num_requests_running") == 0; }));
-  EXPECT_EQ(s.metric("vllm:request_success_total{model_name=\"tiny\",finished_reason=\"abort\"}"), 1);
+  EXPECT_EQ(s.metric("vllm:request_success_total{model_name=\"tiny\",finished_reason=\"abort\"}"),
+            1);
   EXPECT_TRUE(c.silent_for(50ms));
 }
 
@@ -369,9 +383,10 @@ TEST(Api, ExpectContinueIsAnswered) {
   api_server s({}, named("a"));
   http_client c(s.port());
   const std::string body = greedy_body + "}";
-  ASSERT_TRUE(c.send_raw("POST /v1/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                         "Content-Type: application/json\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send_raw("POST /v1/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                 "Content-Type: application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n"));
   auto cont = c.read_response(5s);
   ASSERT_TRUE(cont);
   EXPECT_EQ(cont->status, 100);
@@ -386,7 +401,8 @@ TEST(Api, OversizedBodyIsRefused) {
   so.max_body_bytes = 1024;
   api_server s({}, so);
   http_client c(s.port());
-  auto r = c.request("POST", "/v1/completions", R"({"prompt": ")" + std::string(4000, 'a') + R"("})");
+  auto r =
+      c.request("POST", "/v1/completions", R"({"prompt": ")" + std::string(4000, 'a') + R"("})");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 413);
 }

@@ -158,7 +158,8 @@ TEST(Cli, MakeModelThenServeLoadingReadyAndSigterm) {
   }
   EXPECT_TRUE(ready);
   http_client h(port);
-  auto r = h.request("POST", "/v1/completions", R"({"prompt": "the cat", "max_tokens": 3, "temperature": 0})");
+  auto r = h.request("POST", "/v1/completions",
+                     R"({"prompt": "the cat", "max_tokens": 3, "temperature": 0})");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   c.signal(SIGTERM);

@@ -57,7 +57,8 @@ TEST_F(CudaBackend, LogitsMatchTheCpuBackend) {
 
 TEST_F(CudaBackend, GreedyTokensMatchTheCpuRuntime) {
   const model_files& m = test_model("tiny");
-  const std::vector<std::vector<int32_t>> prompts = {prompt_of(3, 1), prompt_of(17, 2), prompt_of(40, 3)};
+  const std::vector<std::vector<int32_t>> prompts = {prompt_of(3, 1), prompt_of(17, 2),
+                                                     prompt_of(40, 3)};
   const auto cpu = run_all({}, prompts, greedy(16));
   runtime::engine_config c;
   c.max_batch = 8;
@@ -70,7 +71,8 @@ TEST_F(CudaBackend, GreedyTokensMatchTheCpuRuntime) {
   for (size_t i = 0; i < prompts.size(); ++i) eng.submit(prompts[i], greedy(16), col.sink(i));
   ASSERT_TRUE(col.wait());
   const auto got = col.results();
-  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(got[i].tokens, cpu[i].tokens) << "prompt " << i;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    EXPECT_EQ(got[i].tokens, cpu[i].tokens) << "prompt " << i;
 }
 
 }  // namespace

@@ -23,7 +23,9 @@ template <class T>
 class device_array {
  public:
   explicit device_array(size_t n) : n_(n) {
-    if (cudaMalloc(reinterpret_cast<void**>(&p_), std::max<size_t>(1, n) * sizeof(T)) != cudaSuccess) p_ = nullptr;
+    if (cudaMalloc(reinterpret_cast<void**>(&p_), std::max<size_t>(1, n) * sizeof(T)) !=
+        cudaSuccess)
+      p_ = nullptr;
   }
   explicit device_array(const std::vector<T>& v) : device_array(v.size()) {
     if (p_ && !v.empty()) cudaMemcpy(p_, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice);
@@ -81,7 +83,8 @@ TEST_F(CudaKernels, Embedding) {
   CUDA_OK(kernels::embedding(out.get(), d_table.get(), d_tokens.get(), n, dim, nullptr));
   CUDA_OK(cudaDeviceSynchronize());
   std::vector<float> want;
-  for (int32_t t : tokens) want.insert(want.end(), table.begin() + t * dim, table.begin() + (t + 1) * dim);
+  for (int32_t t : tokens)
+    want.insert(want.end(), table.begin() + t * dim, table.begin() + (t + 1) * dim);
   EXPECT_EQ(out.read(), want);
 }
 
@@ -109,7 +112,8 @@ TEST_F(CudaKernels, RmsNormWithAndWithoutRowGather) {
 }
 
 TEST_F(CudaKernels, Rope) {
-  const int head = 16, heads = 4, kv_heads = 2, dim = head * heads, kvd = head * kv_heads, n = 5, seq_len = 64;
+  const int head = 16, heads = 4, kv_heads = 2, dim = head * heads, kvd = head * kv_heads, n = 5,
+            seq_len = 64;
   std::vector<float> table(static_cast<size_t>(seq_len) * head);
   for (int p = 0; p < seq_len; ++p)
     for (int k = 0; k < head / 2; ++k) {
@@ -118,7 +122,8 @@ TEST_F(CudaKernels, Rope) {
       table[p * head + head / 2 + k] = static_cast<float>(std::sin(p * f));
     }
   const std::vector<int32_t> pos = {0, 1, 17, 63, 40};
-  auto q = random_floats(static_cast<size_t>(n) * dim, 4), k = random_floats(static_cast<size_t>(n) * kvd, 5);
+  auto q = random_floats(static_cast<size_t>(n) * dim, 4),
+       k = random_floats(static_cast<size_t>(n) * kvd, 5);
   device_array<float> dq(q), dk(k), dt(table);
   device_array<int32_t> dpos(pos);
   CUDA_OK(kernels::rope(dq.get(), dk.get(), dpos.get(), dt.get(), n, dim, kvd, head, nullptr));
@@ -133,7 +138,8 @@ TEST_F(CudaKernels, Rope) {
 
 TEST_F(CudaKernels, KvStoreWritesOnlyItsSlots) {
   const int kvd = 32, slots_total = 40, n = 6;
-  const auto k = random_floats(static_cast<size_t>(n) * kvd, 6), v = random_floats(static_cast<size_t>(n) * kvd, 7);
+  const auto k = random_floats(static_cast<size_t>(n) * kvd, 6),
+             v = random_floats(static_cast<size_t>(n) * kvd, 7);
   const std::vector<int32_t> slots = {3, 39, 0, 17, 18, 4};
   const std::vector<float> background(static_cast<size_t>(slots_total) * kvd, 0.5f);
   device_array<float> kc(background), vc(background), dk(k), dv(v);
@@ -151,7 +157,8 @@ TEST_F(CudaKernels, KvStoreWritesOnlyItsSlots) {
 }
 
 TEST_F(CudaKernels, PagedAttentionWithGroupedHeadsAndShuffledBlocks) {
-  const int head = 48, heads = 6, kv_heads = 3, dim = head * heads, kvd = head * kv_heads, bs = 16, blocks = 64;
+  const int head = 48, heads = 6, kv_heads = 3, dim = head * heads, kvd = head * kv_heads, bs = 16,
+            blocks = 64;
   const auto kc = random_floats(static_cast<size_t>(blocks) * bs * kvd, 8);
   const auto vc = random_floats(static_cast<size_t>(blocks) * bs * kvd, 9);
   std::vector<int32_t> ids(blocks);
@@ -168,15 +175,16 @@ TEST_F(CudaKernels, PagedAttentionWithGroupedHeadsAndShuffledBlocks) {
   device_array<int32_t> dtable(table), doff(offsets), dseq(seq), dpos(pos);
   out.poison();
   const kernels::attention_shape shape{n, heads, kv_heads, head, bs, 640};
-  CUDA_OK(kernels::paged_attention(out.get(), dq.get(), dk.get(), dv.get(), dtable.get(), doff.get(),
-                                   dseq.get(), dpos.get(), shape, nullptr));
+  CUDA_OK(kernels::paged_attention(out.get(), dq.get(), dk.get(), dv.get(), dtable.get(),
+                                   doff.get(), dseq.get(), dpos.get(), shape, nullptr));
   CUDA_OK(cudaDeviceSynchronize());
   std::vector<float> want(static_cast<size_t>(n) * dim), scores(640);
   const reference::paged_kv view{kc.data(), vc.data(), bs, kvd};
   for (int t = 0; t < n; ++t)
     for (int h = 0; h < heads; ++h)
-      reference::attend(&want[t * dim + h * head], &q[t * dim + h * head], view, &table[offsets[seq[t]]], pos[t],
-                        head, h / (heads / kv_heads), scores.data());
+      reference::attend(&want[t * dim + h * head], &q[t * dim + h * head], view,
+                        &table[offsets[seq[t]]], pos[t], head, h / (heads / kv_heads),
+                        scores.data());
   EXPECT_LT(rel_error(out.read(), want), 1e-4);
 }
 

@@ -84,7 +84,8 @@ inline std::unique_ptr<runtime::engine> make_engine(const harness_options& o) {
   c.max_step_tokens = o.max_step_tokens;
   c.prefix_caching = o.prefix_caching;
   auto eng = std::make_unique<runtime::engine>(c);
-  eng->start(std::make_unique<reference::cpu_backend>(m.ck, runtime::kv_geometry{o.num_blocks, o.block_size}, o.threads),
+  eng->start(std::make_unique<reference::cpu_backend>(
+                 m.ck, runtime::kv_geometry{o.num_blocks, o.block_size}, o.threads),
              m.tok);
   return eng;
 }
@@ -98,7 +99,8 @@ inline runtime::sampling_params greedy(int max_tokens) {
 }
 
 /// Runs `prompts` on a fresh engine with `o`, all submitted at once; returns their outcomes.
-inline std::vector<outcome> run_all(const harness_options& o, const std::vector<std::vector<int32_t>>& prompts,
+inline std::vector<outcome> run_all(const harness_options& o,
+                                    const std::vector<std::vector<int32_t>>& prompts,
                                     const runtime::sampling_params& p) {
   auto eng = make_engine(o);
   collector c;

@@ -44,7 +44,8 @@ TEST(EngineGreedy, PagedEqualsContiguous) {
   contiguous.block_size = 256;  // one block holds a whole context
   contiguous.num_blocks = 8;
   contiguous.prefix_caching = false;
-  EXPECT_EQ(tokens_of(run_all(paged, prompts, greedy(10))), tokens_of(run_all(contiguous, prompts, greedy(10))));
+  EXPECT_EQ(tokens_of(run_all(paged, prompts, greedy(10))),
+            tokens_of(run_all(contiguous, prompts, greedy(10))));
 }
 
 TEST(EngineGreedy, ChunkedPrefillEqualsWholePrompts) {
@@ -54,7 +55,8 @@ TEST(EngineGreedy, ChunkedPrefillEqualsWholePrompts) {
   small_steps.max_batch = 4;
   harness_options big_steps;
   big_steps.max_step_tokens = 512;
-  EXPECT_EQ(tokens_of(run_all(small_steps, prompts, greedy(8))), tokens_of(run_all(big_steps, prompts, greedy(8))));
+  EXPECT_EQ(tokens_of(run_all(small_steps, prompts, greedy(8))),
+            tokens_of(run_all(big_steps, prompts, greedy(8))));
 }
 
 TEST(EngineGreedy, PrefixCacheHitEqualsMiss) {

@@ -63,7 +63,8 @@ class http_client {
             const std::string& extra_headers = {}) {
     std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra_headers;
     if (!body.empty() || method == "POST")
-      req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+      req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+             "\r\n";
     req += "\r\n" + body;
     return send_raw(req);
   }
@@ -80,7 +81,8 @@ class http_client {
       const size_t colon = line.find(':');
       if (colon == std::string::npos) return false;
       std::string name = line.substr(0, colon);
-      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
       std::string value = line.substr(colon + 1);
       value.erase(0, value.find_first_not_of(' '));
       r.headers[name] = value;
@@ -106,7 +108,8 @@ class http_client {
     return true;
   }
 
-  std::optional<http_response> read_response(std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  std::optional<http_response> read_response(
+      std::chrono::milliseconds limit = std::chrono::seconds(30)) {
     http_response r;
     if (!read_head(r, limit)) return std::nullopt;
     if (r.chunked) {
@@ -124,7 +127,8 @@ class http_client {
   }
 
   std::optional<http_response> request(const std::string& method, const std::string& path,
-                                       const std::string& body = {}, const std::string& extra = {}) {
+                                       const std::string& body = {},
+                                       const std::string& extra = {}) {
     if (!send(method, path, body, extra)) return std::nullopt;
     return read_response();
   }

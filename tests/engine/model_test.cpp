@@ -1,13 +1,13 @@
 // Model files: presets, checkpoint validation, tokenizer format and BPE.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <set>
-#include <fmt/format.h>
 
 #include "common/random.hpp"
 #include "tests/engine/test_model.hpp"
@@ -123,7 +123,8 @@ TEST(Tokenizer, EncodesWordsAsWholeTokensAndRoundTrips) {
   EXPECT_EQ(m.tok.piece(ids[1]), " the");
   EXPECT_EQ(m.tok.piece(ids[2]), " cat");
 
-  for (const std::string text : {"once upon a time, a little girl", "x\ny\tz {}", "caf\xC3\xA9 \xE2\x9C\x93!"}) {
+  for (const std::string text :
+       {"once upon a time, a little girl", "x\ny\tz {}", "caf\xC3\xA9 \xE2\x9C\x93!"}) {
     const auto t = m.tok.encode(text, true);
     std::string back;
     for (size_t i = 1; i < t.size(); ++i) back += m.tok.decode(t[i - 1], t[i]);
@@ -165,7 +166,8 @@ TEST(Tokenizer, HeapBpeMatchesTheQuadraticAlgorithm) {
   // A vocabulary with competing merges and equal scores, to exercise tie-breaking.
   std::vector<std::string> pieces = {"<unk>", "\n<s>\n", "\n</s>\n"};
   for (int b = 0; b < 256; ++b) pieces.push_back(fmt::format("<0x{:02X}>", b));
-  for (const char* p : {" ", "a", "b", "c", "ab", "bc", "abc", "ca", " a", " ab", "cab", "bca", "aa", "aaa"})
+  for (const char* p :
+       {" ", "a", "b", "c", "ab", "bc", "abc", "ca", " a", " ab", "cab", "bca", "aa", "aaa"})
     pieces.push_back(p);
   std::vector<float> scores(pieces.size(), 0.0f);
   xoshiro256 rng(9);

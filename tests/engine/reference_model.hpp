@@ -49,7 +49,8 @@ class reference_model {
         for (int i = 0; i < hs; ++i) {
           double acc = 0.0;
           for (int p = 0; p <= pos; ++p)
-            acc += s[p] / sum * value_[(static_cast<size_t>(l) * c_.seq_len + p) * kvd + kh * hs + i];
+            acc +=
+                s[p] / sum * value_[(static_cast<size_t>(l) * c_.seq_len + p) * kvd + kh * hs + i];
           att[h * hs + i] = acc;
         }
       }

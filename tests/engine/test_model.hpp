@@ -25,7 +25,8 @@ struct model_files {
 };
 
 inline std::string temp_dir(const std::string& tag) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / ("spillway-engine-" + tag + "-XXXXXX")).string();
+  std::string tmpl =
+      (std::filesystem::temp_directory_path() / ("spillway-engine-" + tag + "-XXXXXX")).string();
   const char* d = mkdtemp(tmpl.data());
   return d ? std::string(d) : std::string();
 }
@@ -42,7 +43,8 @@ inline const model_files& test_model(const std::string& preset = "tiny", uint64_
   EXPECT_TRUE(cfg.has_value());
   const std::string mp = dir + "/model.bin", tp = dir + "/tokenizer.bin";
   EXPECT_TRUE(model::write_checkpoint(*cfg, seed, mp, error)) << error;
-  EXPECT_TRUE(model::write_tokenizer(model::make_tokenizer(cfg->vocab_size, seed), tp, error)) << error;
+  EXPECT_TRUE(model::write_tokenizer(model::make_tokenizer(cfg->vocab_size, seed), tp, error))
+      << error;
   auto ck = model::checkpoint::open(mp, error);
   EXPECT_TRUE(ck.has_value()) << error;
   auto tok = model::tokenizer::load(tp, ck->config().vocab_size, error);

@@ -44,7 +44,10 @@ TEST(TextStream, NeverSplitsAUtf8Character) {
 }
 
 TEST(TextStream, ReplacesInvalidBytes) {
-  EXPECT_EQ(sanitize_utf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(sanitize_utf8("a\xFF"
+                          "b"),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(sanitize_utf8("\xC3"), "\xEF\xBF\xBD");
   EXPECT_EQ(sanitize_utf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
   text_stream s;

@@ -1,7 +1,7 @@
 #include "upstream-engine/api/http_server.hpp"
 
-#include <boost/asio/strand.hpp>
 #include <fmt/format.h>
+#include <boost/asio/strand.hpp>
 #include <random>
 
 #include "common/log.hpp"

@@ -20,10 +20,10 @@ struct server_options {
   std::string model_id = "model";        // the id /v1/models lists and answers carry
   size_t max_body_bytes = 1 << 20;
   // Fault injection.
-  double fault_error_rate = 0.0;                  // share of completion requests failed up front
-  int fault_status = 503;                         // their status
-  std::chrono::milliseconds fault_delay{0};       // added before a request is queued
-  int fault_stall_after = -1;                     // stop sending after N tokens and hold (-1 off)
+  double fault_error_rate = 0.0;             // share of completion requests failed up front
+  int fault_status = 503;                    // their status
+  std::chrono::milliseconds fault_delay{0};  // added before a request is queued
+  int fault_stall_after = -1;                // stop sending after N tokens and hold (-1 off)
 };
 
 class http_server {

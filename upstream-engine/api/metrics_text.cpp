@@ -9,10 +9,14 @@ namespace {
 std::string escape(std::string_view v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -22,7 +26,8 @@ class writer {
   explicit writer(std::string model) : model_(std::move(model)) {}
 
   void header(std::string_view name, std::string_view type, std::string_view help) {
-    fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name,
+                   type);
   }
   void sample(std::string_view name, double v, std::string_view extra = {}) {
     fmt::format_to(std::back_inserter(out_), "{}{{model_name=\"{}\"{}{}}} {}\n", name, model_,
@@ -53,8 +58,12 @@ class writer {
   std::string out_;
 };
 
-double get(const std::atomic<int64_t>& a) { return static_cast<double>(a.load(std::memory_order_relaxed)); }
-double get(const std::atomic<uint64_t>& a) { return static_cast<double>(a.load(std::memory_order_relaxed)); }
+double get(const std::atomic<int64_t>& a) {
+  return static_cast<double>(a.load(std::memory_order_relaxed));
+}
+double get(const std::atomic<uint64_t>& a) {
+  return static_cast<double>(a.load(std::memory_order_relaxed));
+}
 
 }  // namespace
 
@@ -65,7 +74,8 @@ std::string render_metrics(const runtime::engine_metrics& m, const metrics_label
   const double total = get(m.kv_blocks_total);
   w.gauge("vllm:kv_cache_usage_perc", "KV-cache usage: 1 means every block is in use.",
           total > 0 ? get(m.kv_blocks_used) / total : 0.0);
-  w.counter("vllm:prompt_tokens_total", "Prompt tokens of admitted requests.", get(m.prompt_tokens));
+  w.counter("vllm:prompt_tokens_total", "Prompt tokens of admitted requests.",
+            get(m.prompt_tokens));
   w.counter("vllm:generation_tokens_total", "Generated tokens.", get(m.generation_tokens));
   w.counter("vllm:prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.",
             get(m.prefix_queries));
@@ -77,25 +87,31 @@ std::string render_metrics(const runtime::engine_metrics& m, const metrics_label
   w.sample("vllm:request_success_total", get(m.finished_stop), "finished_reason=\"stop\"");
   w.sample("vllm:request_success_total", get(m.finished_length), "finished_reason=\"length\"");
   w.sample("vllm:request_success_total", get(m.finished_abort), "finished_reason=\"abort\"");
-  w.hist("vllm:time_to_first_token_seconds", "Time from arrival to the first generated token.", m.ttft);
+  w.hist("vllm:time_to_first_token_seconds", "Time from arrival to the first generated token.",
+         m.ttft);
   w.hist("vllm:e2e_request_latency_seconds", "Time from arrival to the last token.", m.e2e);
   w.hist("vllm:request_queue_time_seconds", "Time from arrival to first scheduling.", m.queue_time);
   w.header("vllm:cache_config_info", "gauge", "KV-cache configuration.");
   w.sample("vllm:cache_config_info", 1,
            fmt::format("block_size=\"{}\",num_gpu_blocks=\"{}\"", l.block_size, l.num_blocks));
 
-  w.gauge("spillway_engine_kv_blocks_used", "KV blocks referenced by sequences.", get(m.kv_blocks_used));
+  w.gauge("spillway_engine_kv_blocks_used", "KV blocks referenced by sequences.",
+          get(m.kv_blocks_used));
   w.gauge("spillway_engine_kv_blocks_total", "KV blocks in the cache.", total);
   w.gauge("spillway_engine_kv_blocks_cached", "KV blocks published in the prefix cache.",
           get(m.kv_blocks_cached));
-  w.header("spillway_engine_requests_rejected_total", "counter", "Requests refused before queueing.");
-  w.sample("spillway_engine_requests_rejected_total", get(m.rejected_queue_full), "reason=\"queue_full\"");
-  w.sample("spillway_engine_requests_rejected_total", get(m.rejected_loading), "reason=\"loading\"");
+  w.header("spillway_engine_requests_rejected_total", "counter",
+           "Requests refused before queueing.");
+  w.sample("spillway_engine_requests_rejected_total", get(m.rejected_queue_full),
+           "reason=\"queue_full\"");
+  w.sample("spillway_engine_requests_rejected_total", get(m.rejected_loading),
+           "reason=\"loading\"");
   w.sample("spillway_engine_requests_rejected_total", get(m.faults_injected), "reason=\"fault\"");
   w.counter("spillway_engine_requests_errored_total", "Requests ended by a backend error.",
             get(m.finished_error));
   w.counter("spillway_engine_steps_total", "Forward steps run.", get(m.steps));
-  w.counter("spillway_engine_step_tokens_total", "Tokens processed by forward steps.", get(m.step_tokens));
+  w.counter("spillway_engine_step_tokens_total", "Tokens processed by forward steps.",
+            get(m.step_tokens));
   w.header("spillway_engine_info", "gauge", "Engine identity and limits.");
   w.sample("spillway_engine_info", 1,
            fmt::format("name=\"{}\",device=\"{}\",max_batch=\"{}\",max_queue=\"{}\"",

@@ -1,9 +1,9 @@
 #include "upstream-engine/api/openai_request.hpp"
 
+#include <fmt/format.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <cmath>
-#include <fmt/format.h>
 
 namespace spillway::engine::api {
 namespace json = boost::json;
@@ -35,7 +35,8 @@ std::optional<int64_t> as_integer(const json::value& v) {
   }
   if (v.is_double()) {
     const double d = v.get_double();
-    if (std::isfinite(d) && d == std::floor(d) && std::abs(d) < 9.0e15) return static_cast<int64_t>(d);
+    if (std::isfinite(d) && d == std::floor(d) && std::abs(d) < 9.0e15)
+      return static_cast<int64_t>(d);
   }
   return std::nullopt;
 }
@@ -58,9 +59,12 @@ bool parse_prompt(const json::object& o, const model::tokenizer& tok, completion
   if (a->empty()) return fail(e, "prompt", "'prompt' must not be empty");
   for (const json::value& t : *a) {
     const auto id = as_integer(t);
-    if (!id) return fail(e, "prompt", "'prompt' array must hold one string or token ids (integers)");
+    if (!id)
+      return fail(e, "prompt", "'prompt' array must hold one string or token ids (integers)");
     if (*id < 0 || *id >= tok.vocab_size())
-      return fail(e, "prompt", fmt::format("token id {} is outside the vocabulary (0..{})", *id, tok.vocab_size() - 1));
+      return fail(
+          e, "prompt",
+          fmt::format("token id {} is outside the vocabulary (0..{})", *id, tok.vocab_size() - 1));
     r.prompt.push_back(static_cast<int32_t>(*id));
   }
   return true;
@@ -71,14 +75,16 @@ bool parse_messages(const json::object& o, const model::tokenizer& tok, completi
   const json::value* m = o.if_contains("messages");
   if (m == nullptr || m->is_null()) return fail(e, "messages", "'messages' is required");
   const json::array* a = m->if_array();
-  if (a == nullptr || a->empty()) return fail(e, "messages", "'messages' must be a non-empty array");
+  if (a == nullptr || a->empty())
+    return fail(e, "messages", "'messages' must be a non-empty array");
   std::vector<std::pair<std::string, std::string>> msgs;
   for (size_t i = 0; i < a->size(); ++i) {
     const std::string where = fmt::format("messages[{}]", i);
     const json::object* mo = (*a)[i].if_object();
     if (mo == nullptr) return fail(e, where, where + " must be an object");
     const json::value* role = mo->if_contains("role");
-    if (role == nullptr || !role->is_string()) return fail(e, where + ".role", where + ".role must be a string");
+    if (role == nullptr || !role->is_string())
+      return fail(e, where + ".role", where + ".role must be a string");
     const std::string_view rs = role->get_string();
     if (rs != "system" && rs != "user" && rs != "assistant" && rs != "developer" && rs != "tool")
       return fail(e, where + ".role", fmt::format("unknown role '{}'", rs));
@@ -93,11 +99,13 @@ bool parse_messages(const json::object& o, const model::tokenizer& tok, completi
         const json::object* po = part.if_object();
         const json::value* text = po ? po->if_contains("text") : nullptr;
         if (text == nullptr || !text->is_string())
-          return fail(e, where + ".content", where + ".content parts must be {\"type\": \"text\", \"text\": ...}");
+          return fail(e, where + ".content",
+                      where + ".content parts must be {\"type\": \"text\", \"text\": ...}");
         content.append(text->get_string().data(), text->get_string().size());
       }
     } else {
-      return fail(e, where + ".content", where + ".content must be a string or an array of text parts");
+      return fail(e, where + ".content",
+                  where + ".content must be a string or an array of text parts");
     }
     msgs.emplace_back(std::string(rs), std::move(content));
   }
@@ -137,7 +145,8 @@ bool parse_sampling(const json::object& o, completion_request& r, api_error& e, 
     } else if (key == "temperature") {
       const auto t = as_number(v);
       if (!t) return fail(e, "temperature", "'temperature' must be a number");
-      if (!(*t >= 0.0 && *t <= 2.0)) return fail(e, "temperature", "'temperature' must be between 0 and 2");
+      if (!(*t >= 0.0 && *t <= 2.0))
+        return fail(e, "temperature", "'temperature' must be between 0 and 2");
       p.temperature = static_cast<float>(*t);
     } else if (key == "top_p") {
       const auto t = as_number(v);
@@ -156,7 +165,8 @@ bool parse_sampling(const json::object& o, completion_request& r, api_error& e, 
       const json::object* so = v.if_object();
       if (so == nullptr) return fail(e, "stream_options", "'stream_options' must be an object");
       if (const json::value* iu = so->if_contains("include_usage"); iu && !iu->is_null()) {
-        if (!iu->is_bool()) return fail(e, "stream_options.include_usage", "'include_usage' must be a boolean");
+        if (!iu->is_bool())
+          return fail(e, "stream_options.include_usage", "'include_usage' must be a boolean");
         r.include_usage = iu->get_bool();
       }
     } else if (key == "stop") {
@@ -180,10 +190,14 @@ bool parse_sampling(const json::object& o, completion_request& r, api_error& e, 
 std::string apply_chat_template(const std::vector<std::pair<std::string, std::string>>& messages) {
   std::string out;
   for (const auto& [role, content] : messages) {
-    if (role == "system" || role == "developer") out += "System: ";
-    else if (role == "assistant") out += "Assistant: ";
-    else if (role == "tool") out += "Tool: ";
-    else out += "User: ";
+    if (role == "system" || role == "developer")
+      out += "System: ";
+    else if (role == "assistant")
+      out += "Assistant: ";
+    else if (role == "tool")
+      out += "Tool: ";
+    else
+      out += "User: ";
     out += content;
     out += "\n\n";
   }
@@ -192,8 +206,8 @@ std::string apply_chat_template(const std::vector<std::pair<std::string, std::st
 }
 
 std::optional<completion_request> parse_completion_request(std::string_view body, bool chat,
-                                                           const model::tokenizer& tok,
-                                                           int seq_len, api_error& e) {
+                                                           const model::tokenizer& tok, int seq_len,
+                                                           api_error& e) {
   boost::system::error_code ec;
   json::value doc = json::parse(body, ec);
   if (ec) {

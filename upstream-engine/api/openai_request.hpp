@@ -41,7 +41,7 @@ std::string apply_chat_template(const std::vector<std::pair<std::string, std::st
 
 /// Parses `body`; tokenises the prompt with `tok` and checks it against the context `seq_len`.
 std::optional<completion_request> parse_completion_request(std::string_view body, bool chat,
-                                                           const model::tokenizer& tok,
-                                                           int seq_len, api_error& error);
+                                                           const model::tokenizer& tok, int seq_len,
+                                                           api_error& error);
 
 }  // namespace spillway::engine::api

@@ -97,6 +97,8 @@ std::string usage_event(const response_meta& m, const usage_counts& u) {
   return "data: " + json::serialize(o) + "\n\n";
 }
 
-std::string error_event(const api_error& e) { return "data: " + error_json(e) + "\n\n"; }
+std::string error_event(const api_error& e) {
+  return "data: " + error_json(e) + "\n\n";
+}
 
 }  // namespace spillway::engine::api

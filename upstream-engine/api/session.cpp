@@ -1,5 +1,6 @@
 #include "upstream-engine/api/session.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
@@ -8,7 +9,6 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
-#include <fmt/format.h>
 
 #include "common/log.hpp"
 #include "upstream-engine/api/http_server.hpp"
@@ -47,7 +47,9 @@ api_error make_error(int status, std::string message, std::string type, std::str
 session::session(asio::ip::tcp::socket socket, http_server& server)
     : socket_(std::move(socket)), server_(server), timer_(socket_.get_executor()) {}
 
-void session::start() { do_read(); }
+void session::start() {
+  do_read();
+}
 
 template <class Message>
 void session::common_headers(Message& m) {
@@ -59,8 +61,9 @@ void session::common_headers(Message& m) {
 void session::do_read() {
   parser_.emplace();
   parser_->body_limit(server_.options().max_body_bytes);
-  http::async_read_header(socket_, buffer_, *parser_,
-                          [self = shared_from_this()](const error_code& ec, size_t) { self->on_header(ec); });
+  http::async_read_header(
+      socket_, buffer_, *parser_,
+      [self = shared_from_this()](const error_code& ec, size_t) { self->on_header(ec); });
 }
 
 void session::on_header(const error_code& ec) {
@@ -84,7 +87,8 @@ void session::on_header(const error_code& ec) {
 void session::on_read(const error_code& ec) {
   if (ec == http::error::body_limit) {
     keep_alive_ = false;
-    return reply_error(make_error(413, "request body too large", "invalid_request_error", "body_too_large"));
+    return reply_error(
+        make_error(413, "request body too large", "invalid_request_error", "body_too_large"));
   }
   if (ec) {
     // eof / end_of_stream / aborted: the client left or we are shutting down.
@@ -110,11 +114,14 @@ void session::route() {
   runtime::engine& eng = server_.engine();
 
   if (path == "/health") {
-    if (!get) return reply_error(make_error(405, "use GET", "invalid_request_error", "method_not_allowed"));
+    if (!get)
+      return reply_error(make_error(405, "use GET", "invalid_request_error", "method_not_allowed"));
     json::object o;
     o["name"] = server_.options().name;
-    if (eng.failed()) o["status"] = "failed";
-    else if (!eng.ready()) o["status"] = "loading";
+    if (eng.failed())
+      o["status"] = "failed";
+    else if (!eng.ready())
+      o["status"] = "loading";
     else {
       o["status"] = "ok";
       o["model"] = server_.options().model_id;
@@ -125,7 +132,8 @@ void session::route() {
                  "application/json", ok ? 0 : 1);
   }
   if (path == "/metrics") {
-    if (!get) return reply_error(make_error(405, "use GET", "invalid_request_error", "method_not_allowed"));
+    if (!get)
+      return reply_error(make_error(405, "use GET", "invalid_request_error", "method_not_allowed"));
     metrics_labels l;
     l.model_name = server_.options().model_id;
     l.engine_name = server_.options().name;
@@ -139,9 +147,11 @@ void session::route() {
     return reply(http::status::ok, render_metrics(eng.metrics(), l), "text/plain; version=0.0.4");
   }
   if (path == "/v1/models") {
-    if (!get) return reply_error(make_error(405, "use GET", "invalid_request_error", "method_not_allowed"));
+    if (!get)
+      return reply_error(make_error(405, "use GET", "invalid_request_error", "method_not_allowed"));
     if (!eng.ready())
-      return reply_error(make_error(503, "the model is loading", "service_unavailable", "loading"), 1);
+      return reply_error(make_error(503, "the model is loading", "service_unavailable", "loading"),
+                         1);
     json::object m;
     m["id"] = server_.options().model_id;
     m["object"] = "model";
@@ -156,18 +166,23 @@ void session::route() {
     return reply(http::status::ok, json::serialize(o), "application/json");
   }
   if (path == "/v1/completions" || path == "/v1/chat/completions") {
-    if (!post) return reply_error(make_error(405, "use POST", "invalid_request_error", "method_not_allowed"));
+    if (!post)
+      return reply_error(
+          make_error(405, "use POST", "invalid_request_error", "method_not_allowed"));
     return handle_completion(path == "/v1/chat/completions");
   }
-  reply_error(make_error(404, fmt::format("no route for {}", path), "invalid_request_error", "not_found"));
+  reply_error(
+      make_error(404, fmt::format("no route for {}", path), "invalid_request_error", "not_found"));
 }
 
 void session::handle_completion(bool chat) {
   runtime::engine& eng = server_.engine();
   if (eng.failed())
-    return reply_error(make_error(503, "the model failed to load", "service_unavailable", "unavailable"), 5);
+    return reply_error(
+        make_error(503, "the model failed to load", "service_unavailable", "unavailable"), 5);
   if (!eng.ready())
-    return reply_error(make_error(503, "the model is loading", "service_unavailable", "loading"), 1);
+    return reply_error(make_error(503, "the model is loading", "service_unavailable", "loading"),
+                       1);
   if (server_.roll_fault()) {
     eng.metrics().faults_injected.fetch_add(1, std::memory_order_relaxed);
     const int status = server_.options().fault_status;
@@ -207,17 +222,21 @@ void session::submit() {
   std::vector<int32_t> prompt = gen_->req.prompt;
   const runtime::submit_result r = eng.submit(std::move(prompt), gen_->req.params, std::move(sink));
   switch (r.status) {
-    case runtime::submit_status::ok: break;
+    case runtime::submit_status::ok:
+      break;
     case runtime::submit_status::queue_full:
       gen_.reset();
       return reply_error(make_error(429, "the engine's waiting queue is full; retry later",
-                                    "rate_limit_error", "queue_full"), 1);
+                                    "rate_limit_error", "queue_full"),
+                         1);
     case runtime::submit_status::loading:
       gen_.reset();
-      return reply_error(make_error(503, "the model is loading", "service_unavailable", "loading"), 1);
+      return reply_error(make_error(503, "the model is loading", "service_unavailable", "loading"),
+                         1);
     case runtime::submit_status::failed:
       gen_.reset();
-      return reply_error(make_error(503, "the model failed to load", "service_unavailable", "unavailable"), 5);
+      return reply_error(
+          make_error(503, "the model failed to load", "service_unavailable", "unavailable"), 5);
   }
   gen_->handle = r.handle;
   if (gen_->req.stream) start_stream();
@@ -257,8 +276,10 @@ void session::on_stream_event(runtime::generation_event&& ev) {
   }
   if (!ev.text.empty()) enqueue(chunk_event(gen_->meta, ev.text, "", false, nullptr));
   switch (ev.finish) {
-    case runtime::finish_reason::none: return;
-    case runtime::finish_reason::abort: return close();
+    case runtime::finish_reason::none:
+      return;
+    case runtime::finish_reason::abort:
+      return close();
     case runtime::finish_reason::error:
       enqueue(error_event(make_error(500, ev.error, "server_error", "internal_error")));
       break;
@@ -318,10 +339,9 @@ void session::start_stream() {
   sse_serializer_.emplace(sse_head_);
   stream_ended_ = false;
   writing_ = true;
-  http::async_write_header(socket_, *sse_serializer_,
-                           [self = shared_from_this()](const error_code& ec, size_t) {
-                             self->on_write_stream(ec);
-                           });
+  http::async_write_header(
+      socket_, *sse_serializer_,
+      [self = shared_from_this()](const error_code& ec, size_t) { self->on_write_stream(ec); });
 }
 
 void session::enqueue(std::string event) {
@@ -356,10 +376,9 @@ void session::do_write_stream() {
     out_.pop_front();
   }
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(writing_buf_),
-                    [self = shared_from_this()](const error_code& ec, size_t) {
-                      self->on_write_stream(ec);
-                    });
+  asio::async_write(
+      socket_, asio::buffer(writing_buf_),
+      [self = shared_from_this()](const error_code& ec, size_t) { self->on_write_stream(ec); });
 }
 
 void session::on_write_stream(const error_code& ec) {

@@ -38,9 +38,9 @@ class session : public std::enable_shared_from_this<session> {
     completion_request req;
     response_meta meta;
     std::shared_ptr<runtime::request_handle> handle;
-    std::string text;           // non-streamed answer so far
-    bool role_sent = false;     // chat streams open with the assistant role
-    bool stalled = false;       // --fault-stall-after reached: send nothing more
+    std::string text;        // non-streamed answer so far
+    bool role_sent = false;  // chat streams open with the assistant role
+    bool stalled = false;    // --fault-stall-after reached: send nothing more
     bool finished = false;
   };
 
@@ -90,7 +90,7 @@ class session : public std::enable_shared_from_this<session> {
   std::deque<std::string> out_;  // SSE bytes (already chunk-framed) waiting to be written
   std::string writing_buf_;
   bool writing_ = false;
-  bool stream_ended_ = false;    // the last chunk is queued
+  bool stream_ended_ = false;  // the last chunk is queued
 };
 
 }  // namespace spillway::engine::api

@@ -42,7 +42,8 @@ runtime::kv_geometry plan_geometry(const model::model_config& c, const backend_o
   int blocks = o.kv_blocks;
   if (blocks <= 0) {
     const double bytes_per_block = 2.0 * c.n_layers * g.block_size * c.kv_dim() * sizeof(float);
-    const int budget = static_cast<int>(std::min(1e9, o.kv_cache_mib * 1048576.0 / bytes_per_block));
+    const int budget =
+        static_cast<int>(std::min(1e9, o.kv_cache_mib * 1048576.0 / bytes_per_block));
     blocks = std::min(budget, per_context * std::max(1, o.max_batch));
   }
   g.num_blocks = std::max(blocks, min_blocks);
@@ -57,7 +58,9 @@ std::unique_ptr<runtime::backend> make_backend(const model::checkpoint& ck,
 #ifdef SPILLWAY_HAVE_CUDA
   if (device == "cuda") return cuda::make_cuda_backend(ck, g, error);
 #endif
-  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = o.threads > 0
+                          ? o.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return std::make_unique<reference::cpu_backend>(ck, g, threads);
 }
 

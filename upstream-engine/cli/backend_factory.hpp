@@ -14,7 +14,7 @@ struct backend_options {
   std::string device = "auto";  // auto | cpu | cuda
   int threads = 0;              // CPU threads; 0 = hardware concurrency
   int block_size = 16;
-  int kv_blocks = 0;            // 0 = enough for max_batch full contexts, within kv_cache_mib
+  int kv_blocks = 0;  // 0 = enough for max_batch full contexts, within kv_cache_mib
   int kv_cache_mib = 1024;
   int max_batch = 32;
 };

@@ -1,9 +1,9 @@
 #include "upstream-engine/cli/flags.hpp"
 
+#include <fmt/format.h>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
-#include <fmt/format.h>
 #include <sstream>
 
 namespace spillway::engine::cli {
@@ -77,7 +77,8 @@ double flags::number(const std::string& name, double fallback, double lo, double
   return v;
 }
 
-std::chrono::milliseconds flags::duration(const std::string& name, std::chrono::milliseconds fallback) {
+std::chrono::milliseconds flags::duration(const std::string& name,
+                                          std::chrono::milliseconds fallback) {
   auto it = values_.find(name);
   if (it == values_.end()) return fallback;
   auto d = parse_duration(it->second);
@@ -117,11 +118,16 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
   if (end != num.c_str() + num.size() || !std::isfinite(v) || v < 0) return std::nullopt;
   const std::string u = text.substr(unit);
   double ms;
-  if (u == "ms") ms = v;
-  else if (u == "s") ms = v * 1e3;
-  else if (u == "m") ms = v * 60e3;
-  else if (u == "us") ms = v / 1e3;
-  else return std::nullopt;
+  if (u == "ms")
+    ms = v;
+  else if (u == "s")
+    ms = v * 1e3;
+  else if (u == "m")
+    ms = v * 60e3;
+  else if (u == "us")
+    ms = v / 1e3;
+  else
+    return std::nullopt;
   if (ms > 86400e3) return std::nullopt;
   return std::chrono::milliseconds(static_cast<int64_t>(std::llround(ms)));
 }

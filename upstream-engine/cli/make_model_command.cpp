@@ -1,6 +1,6 @@
+#include <fmt/format.h>
 #include <cstdio>
 #include <filesystem>
-#include <fmt/format.h>
 
 #include "upstream-engine/cli/commands.hpp"
 #include "upstream-engine/cli/flags.hpp"
@@ -14,8 +14,8 @@ int run_make_model(const std::vector<std::string>& args) {
   const std::string preset = f.str("preset", "tiny");
   const int seed = f.integer("seed", 1, 0, 2147483647);
   const std::string out = f.str("out", "model.bin");
-  const std::string tok_out = f.str(
-      "tokenizer-out", (std::filesystem::path(out).parent_path() / "tokenizer.bin").string());
+  const std::string tok_out =
+      f.str("tokenizer-out", (std::filesystem::path(out).parent_path() / "tokenizer.bin").string());
   const auto cfg = model::preset_config(preset);
   if (!cfg) f.error(fmt::format("--preset must be tiny, small or 110m, got '{}'", preset));
   if (!f.errors().empty()) {
@@ -30,11 +30,12 @@ int run_make_model(const std::vector<std::string>& args) {
     return 1;
   }
   const double params = static_cast<double>(cfg->weight_floats());
-  std::printf("%s", fmt::format("wrote {} ({}: dim {}, hidden {}, {} layers, {}/{} heads, vocab {}, "
-                                "context {}, {:.1f}M parameters) and {}\n",
-                                out, preset, cfg->dim, cfg->hidden_dim, cfg->n_layers, cfg->n_heads,
-                                cfg->n_kv_heads, cfg->vocab_size, cfg->seq_len, params / 1e6, tok_out)
-                        .c_str());
+  std::printf("%s",
+              fmt::format("wrote {} ({}: dim {}, hidden {}, {} layers, {}/{} heads, vocab {}, "
+                          "context {}, {:.1f}M parameters) and {}\n",
+                          out, preset, cfg->dim, cfg->hidden_dim, cfg->n_layers, cfg->n_heads,
+                          cfg->n_kv_heads, cfg->vocab_size, cfg->seq_len, params / 1e6, tok_out)
+                  .c_str());
   return 0;
 }
 

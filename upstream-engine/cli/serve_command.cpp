@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
@@ -5,7 +6,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
-#include <fmt/format.h>
 #include <mutex>
 #include <thread>
 
@@ -52,7 +52,8 @@ bool parse_listen(const std::string& text, tcp::endpoint& out, std::string& erro
     return false;
   }
   std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty() || host == "*") host = "0.0.0.0";
   if (host == "localhost") host = "127.0.0.1";
   error_code ec;
@@ -79,14 +80,17 @@ std::optional<log::level> parse_level(const std::string& s) {
 }  // namespace
 
 int run_serve(const std::vector<std::string>& args) {
-  flags f({"listen", "model", "tokenizer", "device", "max-batch", "max-queue", "name", "threads",
-           "max-step-tokens", "block-size", "kv-blocks", "kv-cache-mib", "served-model-name",
-           "io-threads", "fault-error-rate", "fault-status", "fault-delay", "fault-stall-after",
-           "slowdown", "fault-load-delay", "log-level"},
-          {"no-prefix-cache"});
+  flags f(
+      {"listen",       "model",        "tokenizer",         "device",          "max-batch",
+       "max-queue",    "name",         "threads",           "max-step-tokens", "block-size",
+       "kv-blocks",    "kv-cache-mib", "served-model-name", "io-threads",      "fault-error-rate",
+       "fault-status", "fault-delay",  "fault-stall-after", "slowdown",        "fault-load-delay",
+       "log-level"},
+      {"no-prefix-cache"});
   f.parse(args);
   const std::string model_path = f.str("model", "");
-  if (model_path.empty()) f.error("--model is required (make one with: spillway-engine make-model)");
+  if (model_path.empty())
+    f.error("--model is required (make one with: spillway-engine make-model)");
   const std::string tok_path = f.str(
       "tokenizer", (std::filesystem::path(model_path).parent_path() / "tokenizer.bin").string());
   tcp::endpoint listen_at;
@@ -110,18 +114,19 @@ int run_serve(const std::vector<std::string>& args) {
 
   api::server_options so;
   so.name = f.str("name", "engine");
-  so.model_id = f.str("served-model-name",
-                      std::filesystem::path(model_path).stem().string().empty()
-                          ? std::string("model")
-                          : std::filesystem::path(model_path).stem().string());
+  so.model_id = f.str("served-model-name", std::filesystem::path(model_path).stem().string().empty()
+                                               ? std::string("model")
+                                               : std::filesystem::path(model_path).stem().string());
   so.fault_error_rate = f.number("fault-error-rate", 0.0, 0.0, 1.0);
   so.fault_status = f.integer("fault-status", 503, 400, 599);
   so.fault_delay = f.duration("fault-delay", std::chrono::milliseconds(0));
   so.fault_stall_after = f.integer("fault-stall-after", -1, -1, 1 << 20);
   const auto load_delay = f.duration("fault-load-delay", std::chrono::milliseconds(0));
   const int io_threads = f.integer("io-threads", 1, 1, 64);
-  if (auto lvl = parse_level(f.str("log-level", "info"))) log::set_level(*lvl);
-  else f.error("--log-level must be debug, info, warn or error");
+  if (auto lvl = parse_level(f.str("log-level", "info")))
+    log::set_level(*lvl);
+  else
+    f.error("--log-level must be debug, info, warn or error");
   if (!f.errors().empty()) {
     for (const auto& e : f.errors()) print_error(e);
     print_usage();
@@ -194,8 +199,11 @@ int run_serve(const std::vector<std::string>& args) {
     }
     const auto g = be->geometry();
     const auto& c = ck->config();
-    log::info("engine {}: ready on {} ({} layers, dim {}, vocab {}, context {}; KV cache {} blocks of {})",
-              so.name, be->name(), c.n_layers, c.dim, c.vocab_size, c.seq_len, g.num_blocks, g.block_size);
+    log::info(
+        "engine {}: ready on {} ({} layers, dim {}, vocab {}, context {}; KV cache {} blocks of "
+        "{})",
+        so.name, be->name(), c.n_layers, c.dim, c.vocab_size, c.seq_len, g.num_blocks,
+        g.block_size);
     eng.start(std::move(be), *tok);
   });
 

@@ -3,8 +3,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
-#include <cmath>
 #include <fmt/format.h>
+#include <cmath>
 #include <vector>
 
 #include "upstream-engine/kernels/kernels.hpp"
@@ -20,15 +20,15 @@ std::string cublas_failure(cublasStatus_t s, const char* what, const char* file,
 }
 
 // Return the failure from the enclosing function (which returns std::string).
-#define SPILLWAY_CUDA_TRY(expr)                                                            \
-  do {                                                                                     \
-    if (const cudaError_t spillway_e = (expr); spillway_e != cudaSuccess)                  \
-      return cuda_failure(spillway_e, #expr, __FILE__, __LINE__);                          \
+#define SPILLWAY_CUDA_TRY(expr)                                           \
+  do {                                                                    \
+    if (const cudaError_t spillway_e = (expr); spillway_e != cudaSuccess) \
+      return cuda_failure(spillway_e, #expr, __FILE__, __LINE__);         \
   } while (0)
-#define SPILLWAY_CUBLAS_TRY(expr)                                                          \
-  do {                                                                                     \
-    if (const cublasStatus_t spillway_s = (expr); spillway_s != CUBLAS_STATUS_SUCCESS)     \
-      return cublas_failure(spillway_s, #expr, __FILE__, __LINE__);                        \
+#define SPILLWAY_CUBLAS_TRY(expr)                                                      \
+  do {                                                                                 \
+    if (const cublasStatus_t spillway_s = (expr); spillway_s != CUBLAS_STATUS_SUCCESS) \
+      return cublas_failure(spillway_s, #expr, __FILE__, __LINE__);                    \
   } while (0)
 
 /// A device allocation that grows on demand.
@@ -114,9 +114,11 @@ std::string cuda_backend::init(const model::checkpoint& ck) {
   // Everything after the header, freq_cis and classifier included, in one copy.
   const size_t floats = (ck.file_bytes() - model::checkpoint_header_bytes) / sizeof(float);
   if (std::string e = d_weights_.reserve(floats); !e.empty()) return e;
-  SPILLWAY_CUDA_TRY(cudaMemcpy(d_weights_.get(), host_base_, floats * sizeof(float), cudaMemcpyHostToDevice));
+  SPILLWAY_CUDA_TRY(
+      cudaMemcpy(d_weights_.get(), host_base_, floats * sizeof(float), cudaMemcpyHostToDevice));
 
-  const size_t cache = static_cast<size_t>(cfg_.n_layers) * kv_.num_blocks * kv_.block_size * cfg_.kv_dim();
+  const size_t cache =
+      static_cast<size_t>(cfg_.n_layers) * kv_.num_blocks * kv_.block_size * cfg_.kv_dim();
   if (std::string e = k_cache_.reserve(cache); !e.empty()) return e;
   if (std::string e = v_cache_.reserve(cache); !e.empty()) return e;
   SPILLWAY_CUDA_TRY(cudaMemset(k_cache_.get(), 0, cache * sizeof(float)));
@@ -132,7 +134,8 @@ std::string cuda_backend::init(const model::checkpoint& ck) {
     }
   }
   if (std::string e = rope_.reserve(table.size()); !e.empty()) return e;
-  SPILLWAY_CUDA_TRY(cudaMemcpy(rope_.get(), table.data(), table.size() * sizeof(float), cudaMemcpyHostToDevice));
+  SPILLWAY_CUDA_TRY(
+      cudaMemcpy(rope_.get(), table.data(), table.size() * sizeof(float), cudaMemcpyHostToDevice));
   return {};
 }
 
@@ -145,9 +148,12 @@ std::string cuda_backend::check(const runtime::batch_input& in, std::span<float>
       argmax.size() < in.logit_rows.size())
     return "output buffers too small";
   for (size_t i = 0; i < t; ++i) {
-    if (in.tokens[i] < 0 || in.tokens[i] >= cfg_.vocab_size) return fmt::format("bad token {}", in.tokens[i]);
-    if (in.pos[i] < 0 || in.pos[i] >= cfg_.seq_len) return fmt::format("bad position {}", in.pos[i]);
-    if (in.seq[i] < 0 || static_cast<size_t>(in.seq[i]) >= in.table_offset.size()) return "bad sequence index";
+    if (in.tokens[i] < 0 || in.tokens[i] >= cfg_.vocab_size)
+      return fmt::format("bad token {}", in.tokens[i]);
+    if (in.pos[i] < 0 || in.pos[i] >= cfg_.seq_len)
+      return fmt::format("bad position {}", in.pos[i]);
+    if (in.seq[i] < 0 || static_cast<size_t>(in.seq[i]) >= in.table_offset.size())
+      return "bad sequence index";
     const size_t entry = static_cast<size_t>(in.table_offset[static_cast<size_t>(in.seq[i])]) +
                          static_cast<size_t>(in.pos[i] / kv_.block_size);
     if (entry >= in.block_table.size()) return "block table too short";
@@ -168,7 +174,8 @@ std::string cuda_backend::reserve(size_t t, size_t rows, size_t table) {
     if (std::string e = b->reserve(t * kvd); !e.empty()) return e;
   for (auto* b : {&hb_, &hb2_})
     if (std::string e = b->reserve(t * hid); !e.empty()) return e;
-  if (std::string e = logits_.reserve(std::max<size_t>(1, rows) * cfg_.vocab_size); !e.empty()) return e;
+  if (std::string e = logits_.reserve(std::max<size_t>(1, rows) * cfg_.vocab_size); !e.empty())
+    return e;
   return ints_.reserve(4 * t + 2 * rows + table + t + 1);
 }
 
@@ -186,7 +193,8 @@ std::string cuda_backend::upload(const runtime::batch_input& in) {
   o_slots_ = host_ints_.size();
   for (size_t i = 0; i < in.tokens.size(); ++i) {
     const int p = in.pos[i];
-    const int32_t block = in.block_table[static_cast<size_t>(in.table_offset[static_cast<size_t>(in.seq[i])] + p / kv_.block_size)];
+    const int32_t block = in.block_table[static_cast<size_t>(
+        in.table_offset[static_cast<size_t>(in.seq[i])] + p / kv_.block_size)];
     host_ints_.push_back(block * kv_.block_size + p % kv_.block_size);
   }
   o_rows_ = put(in.logit_rows);
@@ -194,8 +202,9 @@ std::string cuda_backend::upload(const runtime::batch_input& in) {
   host_ints_.resize(host_ints_.size() + in.logit_rows.size(), 0);
   o_offsets_ = put(in.table_offset);
   o_table_ = put(in.block_table);
-  SPILLWAY_CUDA_TRY(cudaMemcpyAsync(ints_.get(), host_ints_.data(), host_ints_.size() * sizeof(int32_t),
-                                    cudaMemcpyHostToDevice, stream_));
+  SPILLWAY_CUDA_TRY(cudaMemcpyAsync(ints_.get(), host_ints_.data(),
+                                    host_ints_.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
+                                    stream_));
   return {};
 }
 
@@ -203,8 +212,8 @@ std::string cuda_backend::gemm(float* out, const float* x, const float* w, int r
                                int n_out, bool accumulate) {
   // Row-major out = x . w^T is column-major out^T = w^T(as stored: n_in x n_out) ^T . x^T.
   const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
-  SPILLWAY_CUBLAS_TRY(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, n_out, rows, n_in, &alpha, w, n_in,
-                                  x, n_in, &beta, out, n_out));
+  SPILLWAY_CUBLAS_TRY(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, n_out, rows, n_in, &alpha, w,
+                                  n_in, x, n_in, &beta, out, n_out));
   return {};
 }
 
@@ -213,24 +222,36 @@ std::string cuda_backend::layer(int l, int t, int max_context) {
   const size_t L = static_cast<size_t>(l), d = static_cast<size_t>(dim);
   int32_t* ints = ints_.get();
   std::string e;
-  SPILLWAY_CUDA_TRY(kernels::rmsnorm(xb_.get(), x_.get(), nullptr, t, dev(host_w_.rms_att + L * d), dim, stream_));
-  if (!(e = gemm(q_.get(), xb_.get(), dev(host_w_.wq + L * d * d), t, dim, dim, false)).empty()) return e;
-  if (!(e = gemm(k_.get(), xb_.get(), dev(host_w_.wk + L * kvd * d), t, dim, kvd, false)).empty()) return e;
-  if (!(e = gemm(v_.get(), xb_.get(), dev(host_w_.wv + L * kvd * d), t, dim, kvd, false)).empty()) return e;
-  SPILLWAY_CUDA_TRY(kernels::rope(q_.get(), k_.get(), ints + o_pos_, rope_.get(), t, dim, kvd, hs, stream_));
+  SPILLWAY_CUDA_TRY(kernels::rmsnorm(xb_.get(), x_.get(), nullptr, t, dev(host_w_.rms_att + L * d),
+                                     dim, stream_));
+  if (!(e = gemm(q_.get(), xb_.get(), dev(host_w_.wq + L * d * d), t, dim, dim, false)).empty())
+    return e;
+  if (!(e = gemm(k_.get(), xb_.get(), dev(host_w_.wk + L * kvd * d), t, dim, kvd, false)).empty())
+    return e;
+  if (!(e = gemm(v_.get(), xb_.get(), dev(host_w_.wv + L * kvd * d), t, dim, kvd, false)).empty())
+    return e;
+  SPILLWAY_CUDA_TRY(
+      kernels::rope(q_.get(), k_.get(), ints + o_pos_, rope_.get(), t, dim, kvd, hs, stream_));
   const size_t layer_cache = static_cast<size_t>(kv_.num_blocks) * kv_.block_size * kvd;
   float* kc = k_cache_.get() + L * layer_cache;
   float* vc = v_cache_.get() + L * layer_cache;
-  SPILLWAY_CUDA_TRY(kernels::kv_store(kc, vc, k_.get(), v_.get(), ints + o_slots_, t, kvd, stream_));
-  const kernels::attention_shape shape{t, cfg_.n_heads, cfg_.n_kv_heads, hs, kv_.block_size, max_context};
-  SPILLWAY_CUDA_TRY(kernels::paged_attention(att_.get(), q_.get(), kc, vc, ints + o_table_, ints + o_offsets_,
-                                             ints + o_seq_, ints + o_pos_, shape, stream_));
-  if (!(e = gemm(x_.get(), att_.get(), dev(host_w_.wo + L * d * d), t, dim, dim, true)).empty()) return e;
+  SPILLWAY_CUDA_TRY(
+      kernels::kv_store(kc, vc, k_.get(), v_.get(), ints + o_slots_, t, kvd, stream_));
+  const kernels::attention_shape shape{t,  cfg_.n_heads,   cfg_.n_kv_heads,
+                                       hs, kv_.block_size, max_context};
+  SPILLWAY_CUDA_TRY(kernels::paged_attention(att_.get(), q_.get(), kc, vc, ints + o_table_,
+                                             ints + o_offsets_, ints + o_seq_, ints + o_pos_, shape,
+                                             stream_));
+  if (!(e = gemm(x_.get(), att_.get(), dev(host_w_.wo + L * d * d), t, dim, dim, true)).empty())
+    return e;
 
-  SPILLWAY_CUDA_TRY(kernels::rmsnorm(xb_.get(), x_.get(), nullptr, t, dev(host_w_.rms_ffn + L * d), dim, stream_));
+  SPILLWAY_CUDA_TRY(kernels::rmsnorm(xb_.get(), x_.get(), nullptr, t, dev(host_w_.rms_ffn + L * d),
+                                     dim, stream_));
   const size_t h = static_cast<size_t>(hid);
-  if (!(e = gemm(hb_.get(), xb_.get(), dev(host_w_.w1 + L * h * d), t, dim, hid, false)).empty()) return e;
-  if (!(e = gemm(hb2_.get(), xb_.get(), dev(host_w_.w3 + L * h * d), t, dim, hid, false)).empty()) return e;
+  if (!(e = gemm(hb_.get(), xb_.get(), dev(host_w_.w1 + L * h * d), t, dim, hid, false)).empty())
+    return e;
+  if (!(e = gemm(hb2_.get(), xb_.get(), dev(host_w_.w3 + L * h * d), t, dim, hid, false)).empty())
+    return e;
   SPILLWAY_CUDA_TRY(kernels::swiglu(hb_.get(), hb2_.get(), static_cast<size_t>(t) * h, stream_));
   return gemm(x_.get(), hb_.get(), dev(host_w_.w2 + L * d * h), t, hid, dim, true);
 }
@@ -241,27 +262,36 @@ std::string cuda_backend::forward(const runtime::batch_input& in, std::span<floa
   const int t = static_cast<int>(in.tokens.size());
   const int rows = static_cast<int>(in.logit_rows.size());
   if (t == 0) return {};
-  if (std::string e = reserve(static_cast<size_t>(t), static_cast<size_t>(rows), in.block_table.size()); !e.empty()) return e;
+  if (std::string e =
+          reserve(static_cast<size_t>(t), static_cast<size_t>(rows), in.block_table.size());
+      !e.empty())
+    return e;
   if (std::string e = upload(in); !e.empty()) return e;
   int max_context = 1;
   for (int32_t p : in.pos) max_context = std::max(max_context, p + 1);
 
   int32_t* ints = ints_.get();
-  SPILLWAY_CUDA_TRY(kernels::embedding(x_.get(), dev(host_w_.token_embedding), ints + o_tokens_, t, cfg_.dim, stream_));
+  SPILLWAY_CUDA_TRY(kernels::embedding(x_.get(), dev(host_w_.token_embedding), ints + o_tokens_, t,
+                                       cfg_.dim, stream_));
   for (int l = 0; l < cfg_.n_layers; ++l)
     if (std::string e = layer(l, t, max_context); !e.empty()) return e;
   if (rows > 0) {
-    SPILLWAY_CUDA_TRY(kernels::rmsnorm(xb_.get(), x_.get(), ints + o_rows_, rows, dev(host_w_.rms_final), cfg_.dim, stream_));
-    if (std::string e = gemm(logits_.get(), xb_.get(), dev(host_w_.wcls), rows, cfg_.dim, cfg_.vocab_size, false); !e.empty())
+    SPILLWAY_CUDA_TRY(kernels::rmsnorm(xb_.get(), x_.get(), ints + o_rows_, rows,
+                                       dev(host_w_.rms_final), cfg_.dim, stream_));
+    if (std::string e = gemm(logits_.get(), xb_.get(), dev(host_w_.wcls), rows, cfg_.dim,
+                             cfg_.vocab_size, false);
+        !e.empty())
       return e;
-    SPILLWAY_CUDA_TRY(kernels::argmax(ints + o_argmax_, logits_.get(), rows, cfg_.vocab_size, stream_));
-    SPILLWAY_CUDA_TRY(cudaMemcpyAsync(argmax_out.data(), ints + o_argmax_, static_cast<size_t>(rows) * sizeof(int32_t),
+    SPILLWAY_CUDA_TRY(
+        kernels::argmax(ints + o_argmax_, logits_.get(), rows, cfg_.vocab_size, stream_));
+    SPILLWAY_CUDA_TRY(cudaMemcpyAsync(argmax_out.data(), ints + o_argmax_,
+                                      static_cast<size_t>(rows) * sizeof(int32_t),
                                       cudaMemcpyDeviceToHost, stream_));
     const size_t vocab = static_cast<size_t>(cfg_.vocab_size);
     for (int r = 0; r < rows; ++r) {
       if (in.want_logits[static_cast<size_t>(r)] == 0) continue;
-      SPILLWAY_CUDA_TRY(cudaMemcpyAsync(logits.data() + r * vocab, logits_.get() + r * vocab, vocab * sizeof(float),
-                                        cudaMemcpyDeviceToHost, stream_));
+      SPILLWAY_CUDA_TRY(cudaMemcpyAsync(logits.data() + r * vocab, logits_.get() + r * vocab,
+                                        vocab * sizeof(float), cudaMemcpyDeviceToHost, stream_));
     }
   }
   SPILLWAY_CUDA_TRY(cudaStreamSynchronize(stream_));

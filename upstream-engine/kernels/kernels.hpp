@@ -39,10 +39,10 @@ struct attention_shape {
 
 /// out[t][h] = softmax(q[t][h] . K[0..pos[t]] / sqrt(hs)) . V over the paged cache of token t's
 /// sequence: block_table[table_offset[seq[t]] + p / block_size].
-cudaError_t paged_attention(float* out, const float* q, const float* k_cache,
-                            const float* v_cache, const int32_t* block_table,
-                            const int32_t* table_offset, const int32_t* seq, const int32_t* pos,
-                            const attention_shape& shape, cudaStream_t stream);
+cudaError_t paged_attention(float* out, const float* q, const float* k_cache, const float* v_cache,
+                            const int32_t* block_table, const int32_t* table_offset,
+                            const int32_t* seq, const int32_t* pos, const attention_shape& shape,
+                            cudaStream_t stream);
 
 /// a[i] = silu(a[i]) * b[i].
 cudaError_t swiglu(float* a, const float* b, size_t n, cudaStream_t stream);

@@ -16,9 +16,9 @@ __global__ void paged_attention_kernel(float* out, const float* q, const float* 
                                        const int32_t* pos, int n_heads, int n_kv_heads,
                                        int head_size, int block_size) {
   extern __shared__ float smem[];
-  float* scratch = smem;               // 32
-  float* qs = smem + 32;               // head_size
-  float* scores = qs + head_size;      // pos + 1
+  float* scratch = smem;           // 32
+  float* qs = smem + 32;           // head_size
+  float* scores = qs + head_size;  // pos + 1
   const size_t t = blockIdx.x;
   const int h = blockIdx.y;
   const int dim = n_heads * head_size;
@@ -59,13 +59,14 @@ __global__ void paged_attention_kernel(float* out, const float* q, const float* 
 
 }  // namespace
 
-cudaError_t paged_attention(float* out, const float* q, const float* k_cache,
-                            const float* v_cache, const int32_t* block_table,
-                            const int32_t* table_offset, const int32_t* seq, const int32_t* pos,
-                            const attention_shape& s, cudaStream_t stream) {
+cudaError_t paged_attention(float* out, const float* q, const float* k_cache, const float* v_cache,
+                            const int32_t* block_table, const int32_t* table_offset,
+                            const int32_t* seq, const int32_t* pos, const attention_shape& s,
+                            cudaStream_t stream) {
   if (s.n_tokens <= 0) return cudaSuccess;
   if (s.n_kv_heads <= 0 || s.n_heads % s.n_kv_heads != 0) return cudaErrorInvalidValue;
-  const size_t smem = (32 + static_cast<size_t>(s.head_size) + static_cast<size_t>(s.max_context)) * sizeof(float);
+  const size_t smem =
+      (32 + static_cast<size_t>(s.head_size) + static_cast<size_t>(s.max_context)) * sizeof(float);
   if (smem > 48 * 1024) {
     int device = 0, limit = 0;
     cudaError_t e = cudaGetDevice(&device);

@@ -16,7 +16,8 @@ __global__ void swiglu_kernel(float* a, const float* b, size_t n) {
 cudaError_t swiglu(float* a, const float* b, size_t n, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
   const int threads = 256;
-  swiglu_kernel<<<static_cast<unsigned>((n + threads - 1) / threads), threads, 0, stream>>>(a, b, n);
+  swiglu_kernel<<<static_cast<unsigned>((n + threads - 1) / threads), threads, 0, stream>>>(a, b,
+                                                                                            n);
   return cudaGetLastError();
 }
 

@@ -1,20 +1,20 @@
 #include "upstream-engine/model/checkpoint.hpp"
 
-#include <cstring>
 #include <fmt/format.h>
+#include <cstring>
 
 namespace spillway::engine::model {
 
 uint64_t model_config::weight_floats() const noexcept {
   const uint64_t d = dim, h = hidden_dim, l = n_layers, v = vocab_size, kv = kv_dim();
   const uint64_t half_head = static_cast<uint64_t>(head_size()) / 2;
-  uint64_t n = v * d;                      // token embedding
-  n += l * d;                              // rms_att
-  n += l * d * d + 2 * l * kv * d;         // wq, wk, wv
-  n += l * d * d;                          // wo
-  n += l * d;                              // rms_ffn
-  n += 3 * l * h * d;                      // w1, w2, w3
-  n += d;                                  // rms_final
+  uint64_t n = v * d;                                   // token embedding
+  n += l * d;                                           // rms_att
+  n += l * d * d + 2 * l * kv * d;                      // wq, wk, wv
+  n += l * d * d;                                       // wo
+  n += l * d;                                           // rms_ffn
+  n += 3 * l * h * d;                                   // w1, w2, w3
+  n += d;                                               // rms_final
   n += 2 * static_cast<uint64_t>(seq_len) * half_head;  // legacy freq_cis_real / freq_cis_imag
   if (!shared_classifier) n += v * d;
   return n;
@@ -78,17 +78,28 @@ std::optional<checkpoint> checkpoint::open(const std::string& path, std::string&
   const float* p = reinterpret_cast<const float*>(ck.file_.data() + checkpoint_header_bytes);
   const uint64_t d = c.dim, hd = c.hidden_dim, l = c.n_layers, v = c.vocab_size, kv = c.kv_dim();
   weights_view& w = ck.weights_;
-  w.token_embedding = p;  p += v * d;
-  w.rms_att = p;          p += l * d;
-  w.wq = p;               p += l * d * d;
-  w.wk = p;               p += l * kv * d;
-  w.wv = p;               p += l * kv * d;
-  w.wo = p;               p += l * d * d;
-  w.rms_ffn = p;          p += l * d;
-  w.w1 = p;               p += l * hd * d;
-  w.w2 = p;               p += l * d * hd;
-  w.w3 = p;               p += l * hd * d;
-  w.rms_final = p;        p += d;
+  w.token_embedding = p;
+  p += v * d;
+  w.rms_att = p;
+  p += l * d;
+  w.wq = p;
+  p += l * d * d;
+  w.wk = p;
+  p += l * kv * d;
+  w.wv = p;
+  p += l * kv * d;
+  w.wo = p;
+  p += l * d * d;
+  w.rms_ffn = p;
+  p += l * d;
+  w.w1 = p;
+  p += l * hd * d;
+  w.w2 = p;
+  p += l * d * hd;
+  w.w3 = p;
+  p += l * hd * d;
+  w.rms_final = p;
+  p += d;
   p += static_cast<uint64_t>(c.seq_len) * (c.head_size() / 2) * 2;  // skip freq_cis
   w.wcls = c.shared_classifier ? w.token_embedding : p;
   return ck;

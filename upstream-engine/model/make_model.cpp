@@ -1,11 +1,11 @@
 #include "upstream-engine/model/make_model.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fmt/format.h>
 #include <memory>
 #include <unordered_set>
 #include <vector>
@@ -31,15 +31,15 @@ std::optional<model_config> preset_config(std::string_view name) {
 namespace {
 
 constexpr const char* common_words[] = {
-    "the",   "a",      "and",    "was",    "to",     "she",   "he",    "they",  "it",    "once",
-    "upon",  "time",   "there",  "little", "girl",   "boy",   "named", "lily",  "tom",   "ben",
-    "loved", "play",   "with",   "her",    "his",    "toy",   "ball",  "in",    "park",  "one",
-    "day",   "saw",    "big",    "red",    "dog",    "cat",   "said",  "hello", "friend", "went",
-    "see",   "sun",    "sky",    "tree",   "bird",   "fish",  "happy", "sad",   "mom",   "dad",
-    "home",  "after",  "cake",   "very",   "good",   "jump",  "run",   "look",  "find",  "make",
-    "help",  "wanted", "could",  "not",    "like",   "all",   "what",  "when",  "then",  "so",
-    "of",    "on",     "at",     "for",    "but",    "is",    "you",   "we",    "small", "house",
-    "garden", "flower", "water", "smiled", "laughed", "ran",  "found", "gave",  "took",  "shiny",
+    "the",    "a",      "and",   "was",    "to",      "she",  "he",    "they",  "it",     "once",
+    "upon",   "time",   "there", "little", "girl",    "boy",  "named", "lily",  "tom",    "ben",
+    "loved",  "play",   "with",  "her",    "his",     "toy",  "ball",  "in",    "park",   "one",
+    "day",    "saw",    "big",   "red",    "dog",     "cat",  "said",  "hello", "friend", "went",
+    "see",    "sun",    "sky",   "tree",   "bird",    "fish", "happy", "sad",   "mom",    "dad",
+    "home",   "after",  "cake",  "very",   "good",    "jump", "run",   "look",  "find",   "make",
+    "help",   "wanted", "could", "not",    "like",    "all",  "what",  "when",  "then",   "so",
+    "of",     "on",     "at",    "for",    "but",     "is",   "you",   "we",    "small",  "house",
+    "garden", "flower", "water", "smiled", "laughed", "ran",  "found", "gave",  "took",   "shiny",
 };
 
 constexpr const char* consonants = "bcdfghjklmnprstvwz";
@@ -99,7 +99,8 @@ tokenizer make_tokenizer(int vocab_size, uint64_t seed) {
   std::vector<float> scores(pieces.size());
   for (size_t i = 0; i < pieces.size(); ++i) scores[i] = -static_cast<float>(i);
   // Specials and bytes never merge; give them the lowest scores as sentencepiece does.
-  for (int i = 0; i < 259 && i < static_cast<int>(pieces.size()); ++i) scores[static_cast<size_t>(i)] = 0.0f;
+  for (int i = 0; i < 259 && i < static_cast<int>(pieces.size()); ++i)
+    scores[static_cast<size_t>(i)] = 0.0f;
   return tokenizer::from_pieces(std::move(pieces), std::move(scores));
 }
 
@@ -155,8 +156,8 @@ bool write_checkpoint(const model_config& c, uint64_t seed, const std::string& p
     error = path + ": " + std::strerror(errno);
     return false;
   }
-  const int32_t header[7] = {c.dim,     c.hidden_dim,
-                             c.n_layers, c.n_heads,
+  const int32_t header[7] = {c.dim,        c.hidden_dim,
+                             c.n_layers,   c.n_heads,
                              c.n_kv_heads, c.shared_classifier ? c.vocab_size : -c.vocab_size,
                              c.seq_len};
   bool ok = std::fwrite(header, sizeof header, 1, f.get()) == 1;
@@ -169,16 +170,16 @@ bool write_checkpoint(const model_config& c, uint64_t seed, const std::string& p
   const uint64_t quiet_rows = std::min<uint64_t>(v, synthetic_word_start);
   const float quiet = 0.05f;
   ok = ok && w.table(v, d, unit, c.shared_classifier ? quiet_rows : 0, quiet);  // token embedding
-  ok = ok && w.random(l * d, 0.1f, 1.0f);            // rms_att
-  ok = ok && w.random(l * d * d, fan(d), 0.0f);      // wq
-  ok = ok && w.random(l * kv * d, fan(d), 0.0f);     // wk
-  ok = ok && w.random(l * kv * d, fan(d), 0.0f);     // wv
-  ok = ok && w.random(l * d * d, fan(d), 0.0f);      // wo
-  ok = ok && w.random(l * d, 0.1f, 1.0f);            // rms_ffn
-  ok = ok && w.random(l * h * d, fan(d), 0.0f);      // w1
-  ok = ok && w.random(l * d * h, fan(h), 0.0f);      // w2
-  ok = ok && w.random(l * h * d, fan(d), 0.0f);      // w3
-  ok = ok && w.random(d, 0.1f, 1.0f);                // rms_final
+  ok = ok && w.random(l * d, 0.1f, 1.0f);                                       // rms_att
+  ok = ok && w.random(l * d * d, fan(d), 0.0f);                                 // wq
+  ok = ok && w.random(l * kv * d, fan(d), 0.0f);                                // wk
+  ok = ok && w.random(l * kv * d, fan(d), 0.0f);                                // wv
+  ok = ok && w.random(l * d * d, fan(d), 0.0f);                                 // wo
+  ok = ok && w.random(l * d, 0.1f, 1.0f);                                       // rms_ffn
+  ok = ok && w.random(l * h * d, fan(d), 0.0f);                                 // w1
+  ok = ok && w.random(l * d * h, fan(h), 0.0f);                                 // w2
+  ok = ok && w.random(l * h * d, fan(d), 0.0f);                                 // w3
+  ok = ok && w.random(d, 0.1f, 1.0f);                                           // rms_final
   // Legacy RoPE tables (run.c skips them; written with their true values for other readers).
   const int hs = c.head_size();
   std::vector<float> re, im;

@@ -23,7 +23,9 @@ mapped_file& mapped_file::operator=(mapped_file&& other) noexcept {
   return *this;
 }
 
-mapped_file::~mapped_file() { close(); }
+mapped_file::~mapped_file() {
+  close();
+}
 
 void mapped_file::close() noexcept {
   if (data_ != nullptr && size_ > 0) munmap(const_cast<unsigned char*>(data_), size_);
@@ -38,7 +40,7 @@ bool mapped_file::open(const std::string& path, std::string& error) {
     error = path + ": " + std::strerror(errno);
     return false;
   }
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     error = path + ": not a regular file";
     ::close(fd);

@@ -1,7 +1,7 @@
 #include "upstream-engine/model/tokenizer.hpp"
 
-#include <cstring>
 #include <fmt/format.h>
+#include <cstring>
 #include <queue>
 
 #include "upstream-engine/model/mapped_file.hpp"
@@ -74,7 +74,8 @@ void tokenizer::index() {
     max_len_ = std::max(max_len_, static_cast<int>(pieces_[i].size()));
   }
   byte_pieces_.resize(256);
-  for (int b = 0; b < 256; ++b) byte_pieces_[static_cast<size_t>(b)] = std::string(1, static_cast<char>(b));
+  for (int b = 0; b < 256; ++b)
+    byte_pieces_[static_cast<size_t>(b)] = std::string(1, static_cast<char>(b));
 }
 
 int32_t tokenizer::find(std::string_view s) const {
@@ -174,7 +175,8 @@ std::vector<int32_t> tokenizer::encode(std::string_view text, bool bos) const {
     consider(a.prev);
     consider(c.left);
   }
-  for (int i = 0; i >= 0; i = syms[static_cast<size_t>(i)].next) out.push_back(syms[static_cast<size_t>(i)].id);
+  for (int i = 0; i >= 0; i = syms[static_cast<size_t>(i)].next)
+    out.push_back(syms[static_cast<size_t>(i)].id);
   return out;
 }
 
@@ -183,7 +185,8 @@ std::string_view tokenizer::decode(int32_t prev, int32_t token) const {
   std::string_view piece = pieces_[static_cast<size_t>(token)];
   if (prev == token_bos && !piece.empty() && piece[0] == ' ') piece.remove_prefix(1);
   // Byte-fallback tokens read "<0xAB>".
-  if (piece.size() == 6 && piece[0] == '<' && piece[1] == '0' && piece[2] == 'x' && piece[5] == '>') {
+  if (piece.size() == 6 && piece[0] == '<' && piece[1] == '0' && piece[2] == 'x' &&
+      piece[5] == '>') {
     auto hex = [](char ch) -> int {
       if (ch >= '0' && ch <= '9') return ch - '0';
       if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;

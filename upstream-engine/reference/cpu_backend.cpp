@@ -1,8 +1,8 @@
 #include "upstream-engine/reference/cpu_backend.hpp"
 
+#include <fmt/format.h>
 #include <cmath>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "upstream-engine/reference/cpu_ops.hpp"
 
@@ -43,9 +43,12 @@ std::string cpu_backend::check(const runtime::batch_input& in, std::span<float> 
       argmax.size() < in.logit_rows.size())
     return "output buffers too small";
   for (size_t i = 0; i < t; ++i) {
-    if (in.tokens[i] < 0 || in.tokens[i] >= cfg_.vocab_size) return fmt::format("bad token {}", in.tokens[i]);
-    if (in.pos[i] < 0 || in.pos[i] >= cfg_.seq_len) return fmt::format("bad position {}", in.pos[i]);
-    if (in.seq[i] < 0 || static_cast<size_t>(in.seq[i]) >= in.table_offset.size()) return "bad sequence index";
+    if (in.tokens[i] < 0 || in.tokens[i] >= cfg_.vocab_size)
+      return fmt::format("bad token {}", in.tokens[i]);
+    if (in.pos[i] < 0 || in.pos[i] >= cfg_.seq_len)
+      return fmt::format("bad position {}", in.pos[i]);
+    if (in.seq[i] < 0 || static_cast<size_t>(in.seq[i]) >= in.table_offset.size())
+      return "bad sequence index";
     const size_t entry = static_cast<size_t>(in.table_offset[static_cast<size_t>(in.seq[i])]) +
                          static_cast<size_t>(in.pos[i] / kv_.block_size);
     // Every block this token reads or writes must be mapped (tables are prefix-complete).
@@ -81,8 +84,10 @@ std::string cpu_backend::forward(const runtime::batch_input& in, std::span<float
   const size_t rows = in.logit_rows.size();
   const size_t vocab = static_cast<size_t>(cfg_.vocab_size);
   for (size_t r = 0; r < rows; ++r)
-    rmsnorm(&xb_[r * dim], &x_[static_cast<size_t>(in.logit_rows[r]) * dim], w_.rms_final, cfg_.dim);
-  matmul(logits.data(), xb_.data(), w_.wcls, static_cast<int>(rows), cfg_.dim, cfg_.vocab_size, pool_);
+    rmsnorm(&xb_[r * dim], &x_[static_cast<size_t>(in.logit_rows[r]) * dim], w_.rms_final,
+            cfg_.dim);
+  matmul(logits.data(), xb_.data(), w_.wcls, static_cast<int>(rows), cfg_.dim, cfg_.vocab_size,
+         pool_);
   for (size_t r = 0; r < rows; ++r) argmax_out[r] = argmax(&logits[r * vocab], cfg_.vocab_size);
   return {};
 }
@@ -102,8 +107,8 @@ void cpu_backend::layer(int l, const runtime::batch_input& in) {
     rope(&q_[i * d], dim, hs, cs);
     rope(&k_[static_cast<size_t>(i) * kvd], kvd, hs, cs);
     const int p = in.pos[i];
-    const int block = in.block_table[static_cast<size_t>(in.table_offset[static_cast<size_t>(in.seq[i])] +
-                                                         p / kv_.block_size)];
+    const int block = in.block_table[static_cast<size_t>(
+        in.table_offset[static_cast<size_t>(in.seq[i])] + p / kv_.block_size)];
     const size_t off = cache_offset(l, block, p % kv_.block_size);
     std::memcpy(&k_cache_[off], &k_[static_cast<size_t>(i) * kvd], kvd * sizeof(float));
     std::memcpy(&v_cache_[off], &v_[static_cast<size_t>(i) * kvd], kvd * sizeof(float));
@@ -126,17 +131,18 @@ void cpu_backend::layer(int l, const runtime::batch_input& in) {
 void cpu_backend::attention(int l, const runtime::batch_input& in) {
   const int hs = cfg_.head_size(), heads = cfg_.n_heads;
   const int kv_mul = cfg_.n_heads / cfg_.n_kv_heads;
-  const paged_kv kv{k_cache_.data() + cache_offset(l, 0, 0), v_cache_.data() + cache_offset(l, 0, 0),
-                    kv_.block_size, cfg_.kv_dim()};
+  const paged_kv kv{k_cache_.data() + cache_offset(l, 0, 0),
+                    v_cache_.data() + cache_offset(l, 0, 0), kv_.block_size, cfg_.kv_dim()};
   const size_t d = static_cast<size_t>(cfg_.dim);
   pool_.parallel_for(in.tokens.size() * static_cast<size_t>(heads), 1, [&](size_t b, size_t e) {
     std::vector<float> scores(static_cast<size_t>(cfg_.seq_len));
     for (size_t task = b; task < e; ++task) {
       const size_t i = task / static_cast<size_t>(heads);
       const int h = static_cast<int>(task % static_cast<size_t>(heads));
-      const int32_t* table = &in.block_table[static_cast<size_t>(in.table_offset[static_cast<size_t>(in.seq[i])])];
-      attend(&att_[i * d + static_cast<size_t>(h) * hs], &q_[i * d + static_cast<size_t>(h) * hs], kv,
-             table, in.pos[i], hs, h / kv_mul, scores.data());
+      const int32_t* table =
+          &in.block_table[static_cast<size_t>(in.table_offset[static_cast<size_t>(in.seq[i])])];
+      attend(&att_[i * d + static_cast<size_t>(h) * hs], &q_[i * d + static_cast<size_t>(h) * hs],
+             kv, table, in.pos[i], hs, h / kv_mul, scores.data());
     }
   });
 }

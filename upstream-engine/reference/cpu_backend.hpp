@@ -36,9 +36,9 @@ class cpu_backend final : public runtime::backend {
   const model::weights_view w_;
   const runtime::kv_geometry kv_;
   thread_pool pool_;
-  std::vector<float> k_cache_;   // [layer][block][slot][kv_dim]
+  std::vector<float> k_cache_;  // [layer][block][slot][kv_dim]
   std::vector<float> v_cache_;
-  std::vector<float> rope_;      // [pos][cos * head/2, sin * head/2]
+  std::vector<float> rope_;  // [pos][cos * head/2, sin * head/2]
   // Per-step scratch, [tokens][width].
   std::vector<float> x_, xb_, xb2_, q_, k_, v_, att_, hb_, hb2_;
 };

@@ -26,7 +26,8 @@ typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
 #undef SPILLWAY_KERNEL_TARGET
 
 using matmul_block_fn = void (*)(float*, const float*, const float*, int, int, int, int, int, int);
-using attend_fn = void (*)(float*, const float*, const paged_kv&, const int32_t*, int, int, int, float*);
+using attend_fn = void (*)(float*, const float*, const paged_kv&, const int32_t*, int, int, int,
+                           float*);
 
 struct kernel_set {
   matmul_block_fn matmul_block;

@@ -26,7 +26,8 @@ class thread_pool {
   /// `grain` (except the last end). Blocks until every range is done.
   template <class F>
   void parallel_for(size_t n, size_t grain, F&& fn) {
-    run(n, grain, [](void* ctx, size_t b, size_t e) { (*static_cast<F*>(ctx))(b, e); }, &fn);
+    run(
+        n, grain, [](void* ctx, size_t b, size_t e) { (*static_cast<F*>(ctx))(b, e); }, &fn);
   }
 
  private:

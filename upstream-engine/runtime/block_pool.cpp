@@ -14,7 +14,8 @@ uint64_t hash_block(uint64_t parent, std::span<const int32_t> tokens) noexcept {
     return z ^ (z >> 31);
   };
   uint64_t h = mix(parent + 0x9e3779b97f4a7c15ULL * (tokens.size() + 1));
-  for (int32_t t : tokens) h = mix(h ^ (static_cast<uint64_t>(static_cast<uint32_t>(t)) + 0x9e3779b97f4a7c15ULL));
+  for (int32_t t : tokens)
+    h = mix(h ^ (static_cast<uint64_t>(static_cast<uint32_t>(t)) + 0x9e3779b97f4a7c15ULL));
   return h;
 }
 
@@ -30,8 +31,14 @@ block_pool::block_pool(int num_blocks, int block_size, bool prefix_caching)
 void block_pool::unlink(int32_t b) {
   block_meta& m = meta_[static_cast<size_t>(b)];
   if (!m.queued) return;
-  if (m.prev >= 0) meta_[static_cast<size_t>(m.prev)].next = m.next; else head_ = m.next;
-  if (m.next >= 0) meta_[static_cast<size_t>(m.next)].prev = m.prev; else tail_ = m.prev;
+  if (m.prev >= 0)
+    meta_[static_cast<size_t>(m.prev)].next = m.next;
+  else
+    head_ = m.next;
+  if (m.next >= 0)
+    meta_[static_cast<size_t>(m.next)].prev = m.prev;
+  else
+    tail_ = m.prev;
   m.prev = m.next = -1;
   m.queued = false;
 }
@@ -40,7 +47,10 @@ void block_pool::push_back(int32_t b) {
   block_meta& m = meta_[static_cast<size_t>(b)];
   m.prev = tail_;
   m.next = -1;
-  if (tail_ >= 0) meta_[static_cast<size_t>(tail_)].next = b; else head_ = b;
+  if (tail_ >= 0)
+    meta_[static_cast<size_t>(tail_)].next = b;
+  else
+    head_ = b;
   tail_ = b;
   m.queued = true;
 }
@@ -49,7 +59,10 @@ void block_pool::push_front(int32_t b) {
   block_meta& m = meta_[static_cast<size_t>(b)];
   m.prev = -1;
   m.next = head_;
-  if (head_ >= 0) meta_[static_cast<size_t>(head_)].prev = b; else tail_ = b;
+  if (head_ >= 0)
+    meta_[static_cast<size_t>(head_)].prev = b;
+  else
+    tail_ = b;
   head_ = b;
   m.queued = true;
 }
@@ -80,7 +93,10 @@ void block_pool::release(int32_t b) {
   if (m.refs <= 0) return;
   if (--m.refs > 0) return;
   --used_;
-  if (m.published) push_back(b); else push_front(b);
+  if (m.published)
+    push_back(b);
+  else
+    push_front(b);
 }
 
 int block_pool::acquire_prefix(std::span<const int32_t> tokens, int max_blocks,
@@ -89,7 +105,8 @@ int block_pool::acquire_prefix(std::span<const int32_t> tokens, int max_blocks,
   const size_t bs = static_cast<size_t>(block_size_);
   int hits = 0;
   uint64_t parent = hashes.empty() ? root_block_hash : hashes.back();
-  for (size_t i = blocks.size(); static_cast<int>(i) < max_blocks && (i + 1) * bs <= tokens.size(); ++i) {
+  for (size_t i = blocks.size(); static_cast<int>(i) < max_blocks && (i + 1) * bs <= tokens.size();
+       ++i) {
     const std::span<const int32_t> chunk = tokens.subspan(i * bs, bs);
     const uint64_t h = hash_block(parent, chunk);
     auto it = by_hash_.find(h);
@@ -110,7 +127,8 @@ int block_pool::acquire_prefix(std::span<const int32_t> tokens, int max_blocks,
   return hits;
 }
 
-void block_pool::publish(int32_t b, uint64_t hash, uint64_t parent, std::span<const int32_t> tokens) {
+void block_pool::publish(int32_t b, uint64_t hash, uint64_t parent,
+                         std::span<const int32_t> tokens) {
   if (!prefix_caching_ || static_cast<int>(tokens.size()) != block_size_) return;
   block_meta& m = meta_[static_cast<size_t>(b)];
   if (m.published || by_hash_.count(hash) != 0) return;

@@ -11,7 +11,9 @@ engine::engine(engine_config cfg, const clock_source& clock) : cfg_(cfg), clock_
   seed_base_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
 }
 
-engine::~engine() { stop(); }
+engine::~engine() {
+  stop();
+}
 
 void engine::start(std::unique_ptr<backend> be, const model::tokenizer& tok) {
   backend_ = std::move(be);
@@ -54,7 +56,8 @@ submit_result engine::submit(std::vector<int32_t> prompt, sampling_params params
       r.status = submit_status::queue_full;
       return r;
     }
-  } while (!metrics_.waiting.compare_exchange_weak(waiting, waiting + 1, std::memory_order_relaxed));
+  } while (
+      !metrics_.waiting.compare_exchange_weak(waiting, waiting + 1, std::memory_order_relaxed));
 
   auto seq = std::make_unique<sequence>();
   seq->id = next_id_.fetch_add(1, std::memory_order_relaxed);
@@ -100,7 +103,8 @@ void engine::loop() {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] {
-        return stopping_ || cancel_pending_ || (!paused_ && (!inbox_.empty() || sched_->has_work()));
+        return stopping_ || cancel_pending_ ||
+               (!paused_ && (!inbox_.empty() || sched_->has_work()));
       });
       if (stopping_) break;
       for (auto& s : inbox_) sched_->add(std::move(s));
@@ -140,7 +144,8 @@ void engine::step() {
   }
   if (cfg_.slowdown > 1.0) {
     const auto spent = std::chrono::steady_clock::now() - t0;
-    std::this_thread::sleep_for(std::chrono::duration_cast<std::chrono::nanoseconds>(spent * (cfg_.slowdown - 1.0)));
+    std::this_thread::sleep_for(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(spent * (cfg_.slowdown - 1.0)));
   }
   sched_->complete(logits_, argmax_);
 }

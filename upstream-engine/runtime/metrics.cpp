@@ -12,7 +12,8 @@ void histogram::observe(double seconds) noexcept {
 
 uint64_t histogram::cumulative(size_t i) const noexcept {
   uint64_t n = 0;
-  for (size_t k = 0; k <= i && k < buckets_.size(); ++k) n += buckets_[k].load(std::memory_order_relaxed);
+  for (size_t k = 0; k <= i && k < buckets_.size(); ++k)
+    n += buckets_[k].load(std::memory_order_relaxed);
   return n;
 }
 

@@ -12,9 +12,8 @@ namespace spillway::engine::runtime {
 /// Prometheus-style cumulative histogram with fixed bucket bounds (seconds).
 class histogram {
  public:
-  static constexpr std::array<double, 16> bounds = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06,
-                                                    0.08,  0.1,   0.25, 0.5,  0.75, 1.0,
-                                                    2.5,   5.0,   7.5,  10.0};
+  static constexpr std::array<double, 16> bounds = {
+      0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0};
   void observe(double seconds) noexcept;
   /// Observations <= bounds[i] (cumulative); index bounds.size() is +Inf.
   uint64_t cumulative(size_t i) const noexcept;

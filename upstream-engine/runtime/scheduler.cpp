@@ -6,11 +6,16 @@ namespace spillway::engine::runtime {
 
 const char* to_string(finish_reason r) noexcept {
   switch (r) {
-    case finish_reason::none: return "none";
-    case finish_reason::stop: return "stop";
-    case finish_reason::length: return "length";
-    case finish_reason::abort: return "abort";
-    case finish_reason::error: return "error";
+    case finish_reason::none:
+      return "none";
+    case finish_reason::stop:
+      return "stop";
+    case finish_reason::length:
+      return "length";
+    case finish_reason::abort:
+      return "abort";
+    case finish_reason::error:
+      return "error";
   }
   return "none";
 }
@@ -29,7 +34,9 @@ scheduler::scheduler(scheduler_config cfg, block_pool& pool, const model::tokeni
   metrics_.kv_blocks_total.store(pool_.num_blocks(), std::memory_order_relaxed);
 }
 
-void scheduler::add(std::unique_ptr<sequence> seq) { waiting_.push_back(std::move(seq)); }
+void scheduler::add(std::unique_ptr<sequence> seq) {
+  waiting_.push_back(std::move(seq));
+}
 
 void scheduler::release_blocks(sequence& seq) {
   for (int32_t b : seq.blocks) pool_.release(b);
@@ -50,15 +57,23 @@ void scheduler::finish(sequence& seq, finish_reason why, std::string text, std::
   ev.error = std::move(error);
   release_blocks(seq);
   // Gauges first, so whoever the event wakes already sees the sequence gone.
-  const bool was_running = std::any_of(running_.begin(), running_.end(),
-                                       [&](const auto& s) { return s.get() == &seq; });
+  const bool was_running =
+      std::any_of(running_.begin(), running_.end(), [&](const auto& s) { return s.get() == &seq; });
   (was_running ? metrics_.running : metrics_.waiting).fetch_sub(1, std::memory_order_relaxed);
   update_gauges();
   switch (why) {
-    case finish_reason::stop: metrics_.finished_stop.fetch_add(1, std::memory_order_relaxed); break;
-    case finish_reason::length: metrics_.finished_length.fetch_add(1, std::memory_order_relaxed); break;
-    case finish_reason::abort: metrics_.finished_abort.fetch_add(1, std::memory_order_relaxed); break;
-    default: metrics_.finished_error.fetch_add(1, std::memory_order_relaxed); break;
+    case finish_reason::stop:
+      metrics_.finished_stop.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case finish_reason::length:
+      metrics_.finished_length.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case finish_reason::abort:
+      metrics_.finished_abort.fetch_add(1, std::memory_order_relaxed);
+      break;
+    default:
+      metrics_.finished_error.fetch_add(1, std::memory_order_relaxed);
+      break;
   }
   if (why == finish_reason::stop || why == finish_reason::length)
     metrics_.e2e.observe(seconds(clock_.now() - seq.arrival));
@@ -85,9 +100,11 @@ void scheduler::update_gauges() {
 
 void scheduler::sweep_cancelled() {
   for (auto& s : running_)
-    if (s->handle && s->handle->cancelled.load(std::memory_order_relaxed)) finish(*s, finish_reason::abort, {});
+    if (s->handle && s->handle->cancelled.load(std::memory_order_relaxed))
+      finish(*s, finish_reason::abort, {});
   for (auto& s : waiting_)
-    if (s->handle && s->handle->cancelled.load(std::memory_order_relaxed)) finish(*s, finish_reason::abort, {});
+    if (s->handle && s->handle->cancelled.load(std::memory_order_relaxed))
+      finish(*s, finish_reason::abort, {});
   retire_finished();
 }
 
@@ -176,7 +193,8 @@ const std::vector<scheduled>& scheduler::schedule() {
     if (!s.admitted_once) {
       s.admitted_once = true;
       s.cached_tokens = s.computed;
-      metrics_.prompt_tokens.fetch_add(static_cast<uint64_t>(s.prompt_len), std::memory_order_relaxed);
+      metrics_.prompt_tokens.fetch_add(static_cast<uint64_t>(s.prompt_len),
+                                       std::memory_order_relaxed);
       metrics_.queue_time.observe(seconds(clock_.now() - s.arrival));
     }
     plan_.push_back({&s, s.computed, n, n == s.remaining()});

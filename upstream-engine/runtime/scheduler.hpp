@@ -24,9 +24,9 @@
 namespace spillway::engine::runtime {
 
 struct scheduler_config {
-  int max_batch = 32;        // running sequences at most
-  int max_step_tokens = 256; // tokens per step (decodes + prefill chunks); raised to max_batch
-  int seq_len = 256;         // model context
+  int max_batch = 32;         // running sequences at most
+  int max_step_tokens = 256;  // tokens per step (decodes + prefill chunks); raised to max_batch
+  int seq_len = 256;          // model context
 };
 
 /// One sequence's share of a step: tokens [start, start + count) of its token list.

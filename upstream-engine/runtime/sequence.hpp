@@ -54,11 +54,11 @@ struct sequence {
 
   std::vector<int32_t> tokens;  // prompt then generated
   int prompt_len = 0;
-  int computed = 0;             // tokens whose K/V are in the cache
+  int computed = 0;  // tokens whose K/V are in the cache
   int generated = 0;
   int cached_tokens = 0;
-  std::vector<int32_t> blocks;  // block table
-  std::vector<uint64_t> hashes; // chained hashes of the leading full blocks
+  std::vector<int32_t> blocks;   // block table
+  std::vector<uint64_t> hashes;  // chained hashes of the leading full blocks
 
   steady_time arrival{};
   steady_time first_token{};

@@ -76,13 +76,15 @@ std::string text_stream::push(std::string_view piece, bool& stopped) {
   size_t hold = 0;
   for (const std::string& stop : stops_) {
     for (size_t len = std::min(stop.size() - 1, pending_.size()); len > hold; --len) {
-      if (std::string_view(pending_).substr(pending_.size() - len) == std::string_view(stop).substr(0, len)) {
+      if (std::string_view(pending_).substr(pending_.size() - len) ==
+          std::string_view(stop).substr(0, len)) {
         hold = len;
         break;
       }
     }
   }
-  const size_t emit = utf8_complete_prefix(std::string_view(pending_).substr(0, pending_.size() - hold));
+  const size_t emit =
+      utf8_complete_prefix(std::string_view(pending_).substr(0, pending_.size() - hold));
   std::string out = sanitize_utf8(std::string_view(pending_).substr(0, emit));
   pending_.erase(0, emit);
   return out;
