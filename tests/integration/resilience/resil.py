@@ -369,6 +369,20 @@ class ResilienceTestCase(ProxyTestCase):
     def admin(self, proxy):
         return Admin(proxy)
 
+    def assertNothingInFlight(self, admin, timeout=2.0):
+        """Every endpoint's in-flight count and every queue back at 0 once traffic stopped (a
+        slot or queue entry leaked by a retry, an abort or a timeout shows here)."""
+        def idle():
+            left = [(lb, v) for n, lb, v in admin.metrics()
+                    if n in ("spillway_upstream_active_requests", "spillway_queue_depth") and v != 0]
+            return True if not left else None
+        try:
+            admin.wait_for(idle, timeout, "no active requests and empty queues")
+        except AssertionError:
+            left = [(n, lb, v) for n, lb, v in admin.metrics()
+                    if n in ("spillway_upstream_active_requests", "spillway_queue_depth") and v != 0]
+            self.fail(f"still in flight or queued after the traffic ended: {left}")
+
     def assertRetryAfter(self, outcome_or_headers, msg=""):
         h = outcome_or_headers.headers if isinstance(outcome_or_headers, Outcome) else outcome_or_headers
         ra = h.get("retry-after")

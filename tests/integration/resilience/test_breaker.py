@@ -7,8 +7,8 @@ max_ejection_percent of the cluster."""
 import time
 import unittest
 
-from resil import (Background, Behaviour, ResilienceTestCase, closed_port, cluster, ep_breaker,
-                   one_request, route)
+from resil import (Background, Behaviour, ResilienceTestCase, build_request, closed_port, cluster,
+                   ep_breaker, one_request, route)
 
 BREAKER = {"window": "10s", "min_requests": 4, "error_rate": "50%", "open_duration": "1s",
            "half_open_requests": 1}
@@ -87,6 +87,45 @@ class BreakerTest(ResilienceTestCase):
         self.assertEqual(len(burst_at_a), 1,
                          f"half_open_requests 1 but A got {burst_at_a} while its probe was in flight")
         admin.wait_value("spillway_circuit_breaker_state", 0, 1.0, "after the successful probe",
+                         cluster="engines", endpoint=a.address)
+
+    def test_aborted_probe_does_not_wedge_half_open(self):
+        a = self.tracked("A", Behaviour(status=500))
+        b = self.tracked("B")
+        p = self.proxy([cluster("engines", [a, b], balancer="round_robin", circuit_breaker=BREAKER)],
+                       [route("default", "engines", retry=NO_RETRY,
+                              timeouts={"first_byte": "5s", "idle": "5s"})])
+        admin = self.admin(p)
+        i = 0
+        while a.count() < 4 and i < 20:
+            one_request(p.port, f"/warm/{i}")
+            i += 1
+        admin.wait_value("spillway_circuit_breaker_state", 1, 1.0, cluster="engines", endpoint=a.address)
+        a.behaviour.status = 200
+        a.behaviour.delay = 3.0
+        time.sleep(1.3)
+        # Requests until one becomes A's probe; its client then goes away.
+        heads = len(a.heads)
+        for j in range(4):
+            c = self.client(p)
+            c.send(build_request("GET", f"/probe/{j}"))
+            if a.wait_heads(heads + 1, 0.3):
+                c.abort()
+                break
+            c.read_response()
+            c.close()
+        self.assertEqual(len(a.heads), heads + 1, "no probe reached A after open_duration")
+        a.behaviour.delay = 0.0
+        # The cancelled probe must not hold the only half-open slot for ever.
+        deadline = time.monotonic() + 3.0
+        n = a.count()
+        k = 0
+        while a.count() == n and time.monotonic() < deadline:
+            self.assertEqual(one_request(p.port, f"/after/{k}").status, 200)
+            k += 1
+            time.sleep(0.05)
+        self.assertGreater(a.count(), n, "after an aborted probe A never got another request")
+        admin.wait_value("spillway_circuit_breaker_state", 0, 2.0, "after a later successful probe",
                          cluster="engines", endpoint=a.address)
 
     def test_breaker_counts_connect_failures(self):

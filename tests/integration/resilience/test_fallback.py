@@ -33,6 +33,8 @@ class FallbackTest(ResilienceTestCase):
             o = one_request(p.port, f"/r/{i}")
             self.assertEqual((o.status, o.headers.get("x-upstream")), (200, "A"), repr(o))
         self.assertEqual(f.count(), 0)
+        # Without active checks an endpoint reports healthy (SPEC §2.4 spillway_endpoint_healthy).
+        self.assertEqual(admin.value("spillway_endpoint_healthy", cluster="primary", endpoint=a.address), 1)
 
     def test_fallback_when_primary_fails_health_checks(self):
         a = self.tracked("A", Behaviour(health=503))
@@ -84,6 +86,24 @@ class FallbackTest(ResilienceTestCase):
             o = one_request(p.port, f"/r/{i}")
             self.assertEqual((o.status, o.headers.get("x-upstream")), (200, "F"), repr(o))
         self.assertEqual(a.count(), 3)
+
+    def test_fallback_after_queue_timeout(self):
+        a = self.tracked("A", Behaviour())
+        a.behaviour.gate = threading.Event()
+        self.addCleanup(a.behaviour.gate.set)
+        f = self.tracked("F")
+        p, admin = self.setup([a], [f], {"max_concurrent": 1,
+                                         "queue": {"max_size": 5, "timeout": "300ms"}})
+        bg = Background(p.port, timeout=20.0)
+        bg.start("/block/0")
+        self.assertTrue(a.wait_heads(1, 5.0))
+        t0 = time.monotonic()
+        o = one_request(p.port, "/waits")
+        self.assertEqual((o.status, o.headers.get("x-upstream")), (200, "F"), repr(o))
+        self.assertGreaterEqual(time.monotonic() - t0, 0.25, "served by the fallback before the queue timeout")
+        a.behaviour.gate.set()
+        self.assertTrue(bg.join(20.0))
+        self.assertEqual(a.targets(), ["/block/0"])
 
     def test_fallback_when_primary_sheds(self):
         a = self.tracked("A", Behaviour())

@@ -128,6 +128,18 @@ class QueueTest(ResilienceTestCase):
         self.assertEqual(one_request(p.port, "/next").status, 200)
         self.assertEqual(a.targets(), ["/block/0", "/next"], "the abandoned request was sent upstream")
 
+    def test_client_gone_mid_request_frees_the_slot(self):
+        (a,), p, admin = self.setup_gated()
+        c = self.client(p)
+        c.send(build_request("GET", "/block/gone"))
+        self.assertTrue(a.wait_heads(1, 5.0))
+        c.abort()
+        t0 = time.monotonic()
+        o = one_request(p.port, "/next", timeout=5.0)
+        self.assertEqual(o.status, 200, repr(o))
+        self.assertLess(time.monotonic() - t0, 1.5, "the aborted request kept its max_concurrent slot")
+        self.assertNothingInFlight(admin)
+
     def test_priority_then_arrival_order(self):
         (a,), p, admin = self.setup_gated()
         bg = Background(p.port, timeout=20.0)
@@ -181,6 +193,7 @@ class QueueTest(ResilienceTestCase):
         self.assertEqual(high.status, 200, repr(high))
         self.assertEqual(older.status, 200, repr(older))
         self.assertEqual(a.targets(), ["/block/0", "/high", "/low-old"])
+        self.assertNothingInFlight(admin)
 
     def test_low_priority_newcomer_refused_when_queue_full_of_higher(self):
         (a,), p, admin = self.setup_gated(queue={"max_size": 2, "timeout": "10s"})
@@ -210,6 +223,7 @@ class QueueTest(ResilienceTestCase):
         a.behaviour.gate.set()
         self.assertTrue(bg.join(20.0))
         self.assertEqual(a.targets(), ["/block/0"])
+        self.assertNothingInFlight(admin)
 
     def test_endpoint_chosen_when_leaving_queue(self):
         (a, b), p, admin = self.setup_gated(n_upstreams=2)

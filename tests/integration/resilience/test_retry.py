@@ -59,6 +59,19 @@ class RetryTest(ResilienceTestCase):
         retries = admin.total("spillway_retries_total", route="default") - before
         self.assertEqual(retries, len(at_a),
                          f"spillway_retries_total{{route=default}} grew by {retries}, {len(at_a)} requests were retried")
+        self.assertNothingInFlight(admin)
+
+    def test_retry_releases_the_first_endpoint_slot(self):
+        a = self.tracked("A", Behaviour(status=503))
+        b = self.tracked("B")
+        p, admin = self.proxy_for([a, b], {"attempts": 2, "on": [503], "backoff": FAST_BACKOFF,
+                                           "respect_retry_after": False},
+                                  max_concurrent=1, queue={"max_size": 10, "timeout": "2s"})
+        for i in range(10):
+            o = one_request(p.port, f"/r/{i}")
+            self.assertEqual(o.status, 200, f"request {i}: {o!r}")
+        self.assertGreater(a.count(), 2)
+        self.assertNothingInFlight(admin)
 
     def test_reset_before_any_byte_is_retried(self):
         a = self.tracked("A")
