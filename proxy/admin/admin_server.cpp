@@ -62,6 +62,59 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
       return text(bhttp::status::ok, render_metrics(server_), "text/plain; version=0.0.4");
     if (get && path == "/admin/clusters")
       return text(bhttp::status::ok, render_clusters(server_), "application/json");
+    if (req_.method() == bhttp::verb::post && path.starts_with("/admin/clusters/"))
+      return endpoint_action(path.substr(std::string_view("/admin/clusters/").size()));
+    text(bhttp::status::not_found, "{\"error\": {\"message\": \"not found\", \"type\": "
+                                   "\"invalid_request_error\", \"code\": \"not_found\"}}\n",
+         "application/json");
+  }
+
+  /// POST /admin/clusters/{cluster}/endpoints/{address}/drain | /undrain
+  void endpoint_action(std::string_view rest) {
+    auto slash = rest.find('/');
+    const auto cluster_name = rest.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    if (!rest.starts_with("endpoints/")) return not_found();
+    rest.remove_prefix(std::string_view("endpoints/").size());
+    const auto last = rest.rfind('/');
+    if (last == std::string_view::npos) return not_found();
+    const auto address = rest.substr(0, last);
+    const auto action = rest.substr(last + 1);
+    if (action != "drain" && action != "undrain") return not_found();
+    if (!authorised()) return;
+    for (const auto& c : server_.rt().clusters) {
+      if (c->name() != cluster_name) continue;
+      for (size_t i = 0; i < c->size(); ++i) {
+        auto& e = c->at(i);
+        if (e.address != address) continue;
+        if (action == "drain")
+          e.unavailable.fetch_or(upstream::draining, std::memory_order_relaxed);
+        else
+          e.unavailable.fetch_and(~static_cast<uint32_t>(upstream::draining), std::memory_order_relaxed);
+        log::info("admin: {} {} in cluster {}", action, address, cluster_name);
+        return text(bhttp::status::ok,
+                    "{\"cluster\": \"" + std::string(cluster_name) + "\", \"endpoint\": \"" +
+                        std::string(address) + "\", \"draining\": " +
+                        (action == "drain" ? "true" : "false") + "}\n",
+                    "application/json");
+      }
+    }
+    not_found();
+  }
+
+  bool authorised() {
+    const auto& admin = server_.rt().config->admin;
+    if (!admin || admin->token.empty()) return true;
+    const auto auth = req_[bhttp::field::authorization];
+    if (auth == "Bearer " + admin->token) return true;
+    text(bhttp::status::unauthorized,
+         "{\"error\": {\"message\": \"bearer token required\", \"type\": "
+         "\"invalid_request_error\", \"code\": \"unauthorized\"}}\n",
+         "application/json");
+    return false;
+  }
+
+  void not_found() {
     text(bhttp::status::not_found, "{\"error\": {\"message\": \"not found\", \"type\": "
                                    "\"invalid_request_error\", \"code\": \"not_found\"}}\n",
          "application/json");
