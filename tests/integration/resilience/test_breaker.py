@@ -158,6 +158,25 @@ class BreakerTest(ResilienceTestCase):
         admin.wait_value("spillway_circuit_breaker_state", 1, 1.5,
                          "after 3 first-byte timeouts of 3", cluster="engines", endpoint=a.address)
 
+    def test_breaker_window_forgets_old_errors(self):
+        a = self.tracked("A", Behaviour(status=500))
+        b = self.tracked("B")
+        p = self.proxy([cluster("engines", [a, b], balancer="round_robin",
+                                circuit_breaker=dict(BREAKER, window="1s"))],
+                       [route("default", "engines", retry=NO_RETRY)])
+        admin = self.admin(p)
+        i = 0
+        while a.count() < 3 and i < 20:
+            one_request(p.port, f"/early/{i}")
+            i += 1
+        time.sleep(1.3)  # the three errors leave the 1 s window
+        while a.count() < 5 and i < 40:
+            one_request(p.port, f"/late/{i}")
+            i += 1
+        self.assertEqual(a.count(), 5)
+        self.assertEqual(self.state(admin, a), 0,
+                         "breaker opened on errors older than its window (2 errors in the window, min_requests 4)")
+
     def test_breaker_stays_closed_below_error_rate(self):
         # Every third answer of A fails: 33% < 50%.
         n = {"i": 0}
@@ -214,6 +233,27 @@ class OutlierTest(ResilienceTestCase):
         first_burst = sum(1 for t in times if t < times[0] + 0.5)
         self.assertGreaterEqual(first_burst, 3, f"ejected after {first_burst} 5xx, consecutive_5xx is 3")
         self.assertLessEqual(first_burst, 6, f"ejected only after {first_burst} consecutive 5xx")
+
+    def test_success_resets_consecutive_count(self):
+        a = self.tracked("A")
+        orig = a.handler
+        n = {"i": 0}
+
+        def two_fail_one_ok(req, conn):
+            n["i"] += 1
+            a.behaviour.status = 200 if n["i"] % 3 == 0 else 500
+            return orig(req, conn)
+
+        a.handler = two_fail_one_ok
+        b = self.tracked("B")
+        p = self.proxy([cluster("engines", [a, b], balancer="round_robin",
+                                outlier_detection=self.outlier(base_ejection_time="10s"))],
+                       [route("default", "engines", retry=NO_RETRY)])
+        admin = self.admin(p)
+        self.send_n(p, 24)
+        self.assertEqual(a.count(), 12)
+        self.assertEqual(self.ejected(admin, [a, b]), [],
+                         "ejected with never more than 2 5xx in a row (consecutive_5xx 3)")
 
     def test_at_most_max_ejection_percent_ejected(self):
         ups = [self.tracked(n, Behaviour(status=500)) for n in "ABCD"]

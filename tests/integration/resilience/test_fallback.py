@@ -73,6 +73,19 @@ class FallbackTest(ResilienceTestCase):
         self.assertEqual(statuses[3:], [(200, "F")] * 7, f"statuses: {statuses}")
         self.assertEqual(statuses[:3], [(200, "F")] * 3, f"first requests failed: {statuses}")
 
+    def test_no_fallback_all_ejected_answers_503_with_retry_after(self):
+        down = [f"127.0.0.1:{closed_port()}", f"127.0.0.1:{closed_port()}"]
+        p = self.proxy([cluster("primary", down, outlier_detection={
+                            "consecutive_5xx": 1, "interval": "100ms", "base_ejection_time": "10s",
+                            "max_ejection_time": "20s", "max_ejection_percent": "100%"})],
+                       [route("default", "primary", retry=RETRY)])
+        first = one_request(p.port, "/first")
+        self.assertIn(first.status, (502, 503), repr(first))
+        for i in range(3):
+            o = one_request(p.port, f"/r/{i}")
+            self.assertOpenAIErrorOutcome(o, 503)
+            self.assertRetryAfter(o, "when every endpoint is ejected")
+
     def test_fallback_when_primary_breaker_open(self):
         a = self.tracked("A", Behaviour(status=500))
         f = self.tracked("F")

@@ -140,6 +140,25 @@ class RetryTest(ResilienceTestCase):
                                 f"retry sent {at_b[0] - at_a:.3f}s after a 503 with Retry-After: 1")
         self.assertLess(at_b[0] - at_a, 2.5)
 
+    def test_retry_after_http_date(self):
+        import email.utils
+        when = email.utils.formatdate(time.time() + 2, usegmt=True)
+        a = self.tracked("A", Behaviour(status=503, headers=[("Retry-After", when)]))
+        b = self.tracked("B")
+        p, admin = self.proxy_for([a, b], {"attempts": 2, "on": [503], "backoff": FAST_BACKOFF,
+                                           "respect_retry_after": True, "max_retry_after": "5s"})
+        i = 0
+        while a.count() == 0 and i < 4:
+            o = one_request(p.port, f"/r/{i}")
+            self.assertEqual(o.status, 200, repr(o))
+            i += 1
+        self.assertEqual(a.count(), 1)
+        target, at_a, _, _ = a.served[0]
+        at_b = [at for t, at, _, _ in b.served if t == target][0]
+        # The date has one-second resolution: it lies 1 to 2 s after A answered.
+        self.assertGreaterEqual(at_b - at_a, 0.7, f"retry {at_b - at_a:.2f}s after Retry-After: {when}")
+        self.assertLess(at_b - at_a, 3.0)
+
     def test_retry_after_capped_by_max_retry_after(self):
         a = self.tracked("A", Behaviour(status=503, headers=[("Retry-After", "30")]))
         b = self.tracked("B")
