@@ -64,7 +64,9 @@ class TrackedUpstream(Upstream):
             if isinstance(h, threading.Event):
                 h.wait(10.0)
                 h = 200
-            return conn.respond(h, "ok" if h == 200 else "down", [("Content-Type", "text/plain")])
+            body = b"" if h in (204, 304) else (b"ok" if h == 200 else b"down")
+            hdrs = [("Content-Type", "text/plain")] + ([("Content-Length", "0")] if not body else [])
+            return conn.respond(h, body, hdrs)
         arrived = time.monotonic()
         with self.lock:
             self.in_flight += 1

@@ -6,7 +6,7 @@ it once it is back."""
 import time
 import unittest
 
-from resil import ResilienceTestCase, SteadyLoad, cluster, ep_breaker, ep_healthy, route
+from resil import Behaviour, ResilienceTestCase, SteadyLoad, cluster, ep_breaker, ep_healthy, route
 
 RETRY = {"attempts": 3, "on": ["connect_failure", "reset", 502, 503, 504],
          "backoff": {"base": "10ms", "max": "100ms"}}
@@ -26,7 +26,8 @@ class FailoverTest(ResilienceTestCase):
                 or ep_healthy(ep) is False)
 
     def run_scenario(self, extra, detect_within):
-        ups = [self.tracked(n) for n in "ABC"]
+        # 50 ms per answer: the dead endpoint has requests in flight when it dies.
+        ups = [self.tracked(n, Behaviour(delay=0.05)) for n in "ABC"]
         p = self.proxy([cluster("engines", ups, **extra)],
                        [route("default", "engines", retry=RETRY)])
         admin = self.admin(p)

@@ -39,6 +39,16 @@ class HealthTest(ResilienceTestCase):
             self.assertEqual(one_request(p.port, f"/back/{i}").status, 200)
         self.assertGreaterEqual(a.count(), 3, "A healthy again but gets (almost) no traffic")
 
+    def test_only_2xx_passes(self):
+        ups = [self.tracked(n, Behaviour(health=code)) for n, code in (("A", 302), ("B", 404), ("C", 204))]
+        p = self.proxy([cluster("engines", ups, health_check=CHECK)], [route("default", "engines")])
+        admin = self.admin(p)
+        admin.wait_value("spillway_endpoint_healthy", 1, 3.0, "for C (204)", cluster="engines",
+                         endpoint=ups[2].address)
+        time.sleep(0.5)
+        self.assertEqual(self.healthy(admin, ups[0]), 0, "a 302 health answer counted as healthy")
+        self.assertEqual(self.healthy(admin, ups[1]), 0, "a 404 health answer counted as healthy")
+
     def test_unknown_endpoint_gets_no_traffic_until_first_healthy_check(self):
         gate = threading.Event()
         self.addCleanup(gate.set)

@@ -113,6 +113,33 @@ class QueueTest(ResilienceTestCase):
         self.assertLessEqual(b.max_in_flight, 3)
         self.assertEqual(b.max_in_flight, 3, "B never reached the cluster's max_concurrent 3")
 
+    def test_queued_request_leaves_when_an_endpoint_turns_healthy(self):
+        a = self.tracked("A", Behaviour())
+        a.behaviour.gate = threading.Event()
+        self.addCleanup(a.behaviour.gate.set)
+        b = self.tracked("B", Behaviour(health=503))
+        check = {"path": "/health", "interval": "200ms", "timeout": "200ms", "healthy_threshold": 1,
+                 "unhealthy_threshold": 1}
+        p = self.proxy([cluster("engines", [a, b], max_concurrent=1, health_check=check,
+                                queue={"max_size": 10, "timeout": "10s"})],
+                       [route("default", "engines", timeouts=LONG)])
+        admin = self.admin(p)
+        admin.wait_value("spillway_endpoint_healthy", 1, 3.0, cluster="engines", endpoint=a.address)
+        bg = Background(p.port, timeout=20.0)
+        bg.start("/block/0")
+        self.assertTrue(a.wait_heads(1, 5.0))
+        q = self.enqueue(bg, admin, "/queued", None, 1)
+        b.behaviour.health = 200
+        admin.wait_value("spillway_endpoint_healthy", 1, 3.0, cluster="engines", endpoint=b.address)
+        deadline = time.monotonic() + 2.0
+        while q.status is None and q.error is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(q.status, 200,
+                         "a queued request kept waiting after B became healthy and idle: " + repr(q))
+        self.assertEqual(b.targets(), ["/queued"])
+        a.behaviour.gate.set()
+        self.assertTrue(bg.join(20.0))
+
     def test_client_gone_while_queued_leaves_the_queue(self):
         (a,), p, admin = self.setup_gated()
         bg = Background(p.port, timeout=20.0)
