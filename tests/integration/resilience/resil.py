@@ -64,9 +64,9 @@ class TrackedUpstream(Upstream):
             if isinstance(h, threading.Event):
                 h.wait(10.0)
                 h = 200
-            body = b"" if h in (204, 304) else (b"ok" if h == 200 else b"down")
-            hdrs = [("Content-Type", "text/plain")] + ([("Content-Length", "0")] if not body else [])
-            return conn.respond(h, body, hdrs)
+            if h in (204, 304):  # no body and no Content-Length (RFC 9110 §8.6)
+                return conn.send(f"HTTP/1.1 {h} Status\r\n\r\n")
+            return conn.respond(h, "ok" if h == 200 else "down", [("Content-Type", "text/plain")])
         arrived = time.monotonic()
         with self.lock:
             self.in_flight += 1
