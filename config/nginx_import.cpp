@@ -504,7 +504,7 @@ void importer::listener_settings(listener_out& l, const scope& sc, const server_
     l.max_body_note = srv.max_body_note;
   }
   if (const directive* d = sc.get("large_client_header_buffers")) {
-    auto n = d->args.size() == 2 && all_digits(d->args[0]) ? std::stoull(d->args[0]) : 0;
+    uint64_t n = d->args.size() == 2 ? parse_count_value(d->args[0], 1024).value_or(0) : 0;
     auto size = d->args.size() == 2 ? parse_size_value(d->args[1]) : std::nullopt;
     if (n == 0 || n > 1024 || !size) {
       diag_.warn(*d, "invalid value; ignored");

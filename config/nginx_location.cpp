@@ -348,16 +348,11 @@ void importer::route_retry(route_out& r, const scope& sc, const cluster_out& c) 
       if (b.name == c.backup) servers += b.endpoints.size();
   uint64_t n = servers;
   if (tries) {
-    auto v = tries->args.size() == 1 && !tries->args[0].empty() &&
-                     std::all_of(tries->args[0].begin(), tries->args[0].end(),
-                                 [](char ch) { return ch >= '0' && ch <= '9'; }) &&
-                     tries->args[0].size() < 10
-                 ? std::stoull(tries->args[0])
-                 : UINT64_MAX;
-    if (v == UINT64_MAX)
+    auto v = tries->args.size() == 1 ? parse_count_value(tries->args[0], 1'000'000) : std::nullopt;
+    if (!v)
       diag_.warn(*tries, "invalid value; ignored");
-    else if (v != 0)
-      n = v;
+    else if (*v != 0)
+      n = *v;
   }
   if (n > max_attempts) {
     diag_.warn(tries ? *tries : *next,
@@ -380,7 +375,13 @@ void importer::route_rate_limit(route_out& r, const scope& sc) {
   bool nodelay = false;
   for (const auto& a : d->args) {
     if (a.starts_with("zone=")) zone = a.substr(5);
-    if (a.starts_with("burst=") && a.size() > 6 && a.size() < 16) burst = std::stoul(a.substr(6));
+    if (a.starts_with("burst=")) {
+      auto b = parse_count_value(std::string_view(a).substr(6), 1'000'000'000);
+      if (b)
+        burst = static_cast<uint32_t>(*b);
+      else
+        diag_.warn(*d, fmt::format("invalid '{}'; ignored", a));
+    }
     if (a == "nodelay") nodelay = true;
   }
   auto it = zones_.find(zone);

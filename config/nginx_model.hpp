@@ -124,6 +124,8 @@ ynode to_yaml(const config_out& c);
 std::optional<duration> parse_duration_value(std::string_view text);
 /// "512", "8k", "10m", "1g" (1024-based).
 std::optional<uint64_t> parse_size_value(std::string_view text);
+/// A whole number 0..max written in decimal digits only.
+std::optional<uint64_t> parse_count_value(std::string_view text, uint64_t max);
 /// 10 MiB → "10MiB", 1500 → "1500".
 std::string size_text(uint64_t bytes);
 /// A Spillway duration string ("1m30s").

@@ -14,11 +14,9 @@ constexpr uint32_t nginx_default_max_fails = 1;
 constexpr duration nginx_default_fail_timeout{10'000};
 
 std::optional<uint32_t> parse_count(std::string_view text, uint32_t max) {
-  uint32_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || v > max)
-    return std::nullopt;
-  return v;
+  auto v = parse_count_value(text, max);
+  if (!v) return std::nullopt;
+  return static_cast<uint32_t>(*v);
 }
 
 struct failure_params {

@@ -108,6 +108,15 @@ std::optional<uint64_t> parse_size_value(std::string_view text) {
   return n * factor;
 }
 
+std::optional<uint64_t> parse_count_value(std::string_view text, uint64_t max) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || !is_digit(text[0]) || ec != std::errc{} || end != text.data() + text.size() ||
+      v > max)
+    return std::nullopt;
+  return v;
+}
+
 std::string size_text(uint64_t bytes) {
   if (bytes != 0 && bytes % GiB == 0) return fmt::format("{}GiB", bytes / GiB);
   if (bytes != 0 && bytes % MiB == 0) return fmt::format("{}MiB", bytes / MiB);

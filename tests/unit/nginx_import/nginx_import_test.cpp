@@ -391,6 +391,31 @@ TEST(NginxImport, TlsFilesMustExistWhereSpillwayRuns) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(NginxImport, OutOfRangeNumbersAreWarnings) {
+  auto t = translate_text(
+      "http { limit_req_zone $remote_addr zone=z:1m rate=5r/s;\n"
+      "large_client_header_buffers 99999999999999999999 8k;\n"
+      "upstream u { server 10.0.0.1:1 weight=99999999999 max_conns=-1; keepalive 0; }\n"
+      "server { listen 80; location / { proxy_pass http://u;\n"
+      "  proxy_next_upstream error; proxy_next_upstream_tries 99999999999999999999;\n"
+      "  limit_req zone=z burst=abc nodelay; proxy_read_timeout 5x; } } }\n",
+      "numbers.conf");
+  EXPECT_TRUE(t.warned("numbers.conf:2: large_client_header_buffers"));
+  EXPECT_TRUE(
+      t.warned("numbers.conf:3: server 10.0.0.1:1 weight=99999999999 max_conns=-1: "
+               "invalid 'weight=99999999999'"));
+  EXPECT_TRUE(t.warned("invalid 'max_conns=-1'"));
+  EXPECT_TRUE(t.warned("numbers.conf:3: keepalive 0: invalid value"));
+  EXPECT_TRUE(t.warned("numbers.conf:5: proxy_next_upstream_tries 99999999999999999999: invalid"));
+  EXPECT_TRUE(t.warned("numbers.conf:6: limit_req zone=z burst=abc nodelay: invalid 'burst=abc'"));
+  EXPECT_TRUE(t.warned("numbers.conf:6: proxy_read_timeout 5x: invalid value"));
+  const auto& r = t.route("root");
+  EXPECT_EQ(r.retry.attempts, 1u);  // one server: every server once
+  ASSERT_TRUE(r.rate_limit);
+  EXPECT_EQ(r.rate_limit->burst, 0u);
+  EXPECT_EQ(t.cluster("u").endpoints[0].weight, 1u);
+}
+
 TEST(NginxImport, ImportFileReportsUnreadableFiles) {
   auto r = import_nginx_file("/nonexistent/nginx.conf");
   ASSERT_EQ(r.errors.size(), 1u);
