@@ -581,7 +581,9 @@ void importer::order_routes() {
 
 // ---------------------------------------------------------------- entry points
 
-import_result import_nginx(std::string_view text, const std::string& file_name) {
+namespace {
+
+import_result translate(std::string_view text, const std::string& file_name) {
   import_result result;
   nginx::parse_result parsed = nginx::parse(text, file_name);
   if (!parsed.ok()) {
@@ -620,6 +622,19 @@ import_result import_nginx(std::string_view text, const std::string& file_name) 
   }
   for (const auto& w : check.warnings) result.warnings.push_back(w.to_string());
   return result;
+}
+
+}  // namespace
+
+import_result import_nginx(std::string_view text, const std::string& file_name) {
+  try {
+    return translate(text, file_name);
+  } catch (const std::exception& e) {  // out of memory; nothing else throws here
+    import_result r;
+    r.errors.push_back(
+        fmt::format("{}: internal error while translating: {}", file_name, e.what()));
+    return r;
+  }
 }
 
 import_result import_nginx_file(const std::string& path) {
