@@ -8,11 +8,16 @@ namespace spillway::cache {
 
 std::string_view to_string(not_cacheable r) noexcept {
   switch (r) {
-    case not_cacheable::none: return "cacheable";
-    case not_cacheable::not_json: return "body is not JSON";
-    case not_cacheable::not_object: return "body is not a JSON object";
-    case not_cacheable::no_temperature: return "no temperature or seed";
-    case not_cacheable::nonzero_temperature: return "temperature is not 0 and no seed";
+    case not_cacheable::none:
+      return "cacheable";
+    case not_cacheable::not_json:
+      return "body is not JSON";
+    case not_cacheable::not_object:
+      return "body is not a JSON object";
+    case not_cacheable::no_temperature:
+      return "no temperature or seed";
+    case not_cacheable::nonzero_temperature:
+      return "temperature is not 0 and no seed";
   }
   return "unknown";
 }

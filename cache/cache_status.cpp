@@ -14,30 +14,42 @@ bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-bool is_space(char c) noexcept { return c == ' ' || c == '\t'; }
+bool is_space(char c) noexcept {
+  return c == ' ' || c == '\t';
+}
 
 }  // namespace
 
 std::string_view cache_status_value(cache_status s) noexcept {
   switch (s) {
-    case cache_status::hit: return "spillway; hit";
-    case cache_status::stale_hit: return "spillway; hit; detail=stale";
-    case cache_status::miss_stored: return "spillway; fwd=miss; stored";
-    case cache_status::miss: return "spillway; fwd=miss";
-    case cache_status::collapsed: return "spillway; fwd=miss; collapsed";
-    case cache_status::bypass: return "spillway; fwd=bypass";
+    case cache_status::hit:
+      return "spillway; hit";
+    case cache_status::stale_hit:
+      return "spillway; hit; detail=stale";
+    case cache_status::miss_stored:
+      return "spillway; fwd=miss; stored";
+    case cache_status::miss:
+      return "spillway; fwd=miss";
+    case cache_status::collapsed:
+      return "spillway; fwd=miss; collapsed";
+    case cache_status::bypass:
+      return "spillway; fwd=bypass";
   }
   return "spillway; fwd=bypass";
 }
 
 std::string_view metric_result(cache_status s) noexcept {
   switch (s) {
-    case cache_status::hit: return "hit";
-    case cache_status::stale_hit: return "stale";
+    case cache_status::hit:
+      return "hit";
+    case cache_status::stale_hit:
+      return "stale";
     case cache_status::miss_stored:
     case cache_status::miss:
-    case cache_status::collapsed: return "miss";
-    case cache_status::bypass: return "bypass";
+    case cache_status::collapsed:
+      return "miss";
+    case cache_status::bypass:
+      return "bypass";
   }
   return "bypass";
 }
@@ -68,10 +80,18 @@ bool client_bypasses_cache(std::string_view v) noexcept {
 
 void cache_counters::count(cache_status s) noexcept {
   switch (s) {
-    case cache_status::hit: hit.fetch_add(1, std::memory_order_relaxed); break;
-    case cache_status::stale_hit: stale.fetch_add(1, std::memory_order_relaxed); break;
-    case cache_status::bypass: bypass.fetch_add(1, std::memory_order_relaxed); break;
-    default: miss.fetch_add(1, std::memory_order_relaxed); break;
+    case cache_status::hit:
+      hit.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case cache_status::stale_hit:
+      stale.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case cache_status::bypass:
+      bypass.fetch_add(1, std::memory_order_relaxed);
+      break;
+    default:
+      miss.fetch_add(1, std::memory_order_relaxed);
+      break;
   }
 }
 

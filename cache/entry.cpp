@@ -146,9 +146,8 @@ std::string serialize(const entry& e) {
   out.append(magic, sizeof(magic));
   put<uint8_t>(out, static_cast<uint8_t>(e.kind));
   put<uint16_t>(out, static_cast<uint16_t>(e.status));
-  auto stored_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       e.stored_at.time_since_epoch())
-                       .count();
+  auto stored_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(e.stored_at.time_since_epoch()).count();
   put<uint64_t>(out, static_cast<uint64_t>(stored_ms));
   put<uint64_t>(out, static_cast<uint64_t>(e.ttl.count()));
   put<uint64_t>(out, static_cast<uint64_t>(e.stale_if_error.count()));

@@ -27,8 +27,8 @@ struct entry {
   int status = 200;
   std::string content_type;
   body_kind kind = body_kind::json;
-  std::string body;                 // json
-  std::vector<std::string> events;  // sse: data payloads
+  std::string body;                                   // json
+  std::vector<std::string> events;                    // sse: data payloads
   std::chrono::system_clock::time_point stored_at{};  // wall clock: shared across replicas
   std::chrono::milliseconds ttl{0};
   std::chrono::milliseconds stale_if_error{0};

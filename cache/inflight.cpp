@@ -88,8 +88,11 @@ void fail_locked(flight& f, error_code ec) {
 // Under f.mu. What a follower joining now has missed.
 void replay(flight& f, const std::shared_ptr<follower>& s) {
   switch (f.st) {
-    case flight::state::waiting: return;
-    case flight::state::failed: deliver(s, error_event(f.error)); return;
+    case flight::state::waiting:
+      return;
+    case flight::state::failed:
+      deliver(s, error_event(f.error));
+      return;
     case flight::state::streaming: {
       const entry& e = f.builder.current();
       deliver(s, head_event(e));

@@ -88,7 +88,8 @@ class flight_leader {
 
  private:
   friend class inflight_table;
-  flight_leader(inflight_table* t, std::shared_ptr<detail::flight> f) : table_(t), f_(std::move(f)) {}
+  flight_leader(inflight_table* t, std::shared_ptr<detail::flight> f)
+      : table_(t), f_(std::move(f)) {}
 
   inflight_table* table_ = nullptr;
   std::shared_ptr<detail::flight> f_;
@@ -116,7 +117,7 @@ class flight_subscription {
 };
 
 struct join_result {
-  flight_leader leader;            // set: go upstream and feed it
+  flight_leader leader;              // set: go upstream and feed it
   flight_subscription subscription;  // set: wait for events
   bool is_leader() const noexcept { return static_cast<bool>(leader); }
 };

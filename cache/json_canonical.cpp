@@ -162,10 +162,16 @@ json_node parse_canonical(std::string_view text, boost::system::error_code& ec) 
 
 void append_canonical(const json_node& n, std::string& out) {
   switch (n.t) {
-    case json_node::type::null: out.append("null"); break;
+    case json_node::type::null:
+      out.append("null");
+      break;
     case json_node::type::boolean:
-    case json_node::type::number: out.append(n.text); break;
-    case json_node::type::string: append_string(n.text, out); break;
+    case json_node::type::number:
+      out.append(n.text);
+      break;
+    case json_node::type::string:
+      append_string(n.text, out);
+      break;
     case json_node::type::array:
       out.push_back('[');
       for (size_t i = 0; i < n.items.size(); ++i) {

@@ -59,7 +59,8 @@ bool memory_store::insert(std::string key, entry_ptr e, std::chrono::nanoseconds
   const steady_time now = clock_.now();
   std::lock_guard lock(s.mu);
   if (auto old = s.index.find(std::string_view(key)); old != s.index.end()) remove(s, old->second);
-  s.lru.push_front(item{std::move(key), std::move(e), c, now + fresh_for, now + fresh_for + stale_for});
+  s.lru.push_front(
+      item{std::move(key), std::move(e), c, now + fresh_for, now + fresh_for + stale_for});
   s.index.emplace(std::string_view(s.lru.front().key), s.lru.begin());
   s.bytes += c;
   // Expired items at the back go first; then the least recently used while over budget.

@@ -26,7 +26,7 @@ namespace {
 void reply_cb(redisAsyncContext* ac, void* reply, void* priv) {
   if (!ac->data) return;
   static_cast<redis_client*>(ac->data)->on_reply(static_cast<redis_client::command*>(priv),
-                                                static_cast<redisReply*>(reply));
+                                                 static_cast<redisReply*>(reply));
 }
 
 void connect_cb(const redisAsyncContext* ac, int status) {
@@ -191,9 +191,10 @@ void redis_client::send_handshake() {
   cmds.push_back({"PING"});
   for (size_t i = 0; i < cmds.size(); ++i) {
     bool last = i + 1 == cmds.size();
-    issue(cmds[i], deadline,
-          [this, gen, last](error_code ec, redisReply* r) { on_handshake_reply(gen, ec, r, last); },
-          true);
+    issue(
+        cmds[i], deadline,
+        [this, gen, last](error_code ec, redisReply* r) { on_handshake_reply(gen, ec, r, last); },
+        true);
   }
 }
 
@@ -323,9 +324,8 @@ void redis_client::arm_deadline(clock::time_point t) {
   deadline_armed_ = true;
   armed_for_ = t;
   deadline_timer_.expires_at(t);  // a wait armed for later is cancelled (operation_aborted)
-  deadline_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    self->on_deadline(ec);
-  });
+  deadline_timer_.async_wait(
+      [self = shared_from_this()](const boost::system::error_code& ec) { self->on_deadline(ec); });
 }
 
 void redis_client::on_deadline(const boost::system::error_code& ec) {
@@ -359,23 +359,24 @@ void redis_client::get(std::string key, dispatcher d, get_handler h) {
   const auto deadline = clock::now() + opt_.timeout;
   asio::post(strand_, [self = shared_from_this(), key = opt_.key_prefix + key, d = std::move(d),
                        h = std::move(h), deadline]() mutable {
-    self->issue({"GET", std::move(key)}, deadline,
-                [self = self.get(), d = std::move(d), h = std::move(h)](error_code ec, redisReply* r) {
-                  std::optional<std::string> value;
-                  if (!ec && r->type == REDIS_REPLY_STRING) {
-                    value.emplace(r->str, r->len);
-                    self->hits_.fetch_add(1, std::memory_order_relaxed);
-                  } else if (!ec && r->type == REDIS_REPLY_NIL) {
-                    self->misses_.fetch_add(1, std::memory_order_relaxed);
-                  } else if (!ec) {
-                    ec = r->type == REDIS_REPLY_ERROR ? cache_errc::redis_error_reply
-                                                      : cache_errc::redis_bad_reply;
-                  }
-                  if (ec) self->count_failure(ec);
-                  d([h = std::move(h), ec, value = std::move(value)]() mutable {
-                    h(ec, std::move(value));
-                  });
-                });
+    self->issue(
+        {"GET", std::move(key)}, deadline,
+        [self = self.get(), d = std::move(d), h = std::move(h)](error_code ec, redisReply* r) {
+          std::optional<std::string> value;
+          if (!ec && r->type == REDIS_REPLY_STRING) {
+            value.emplace(r->str, r->len);
+            self->hits_.fetch_add(1, std::memory_order_relaxed);
+          } else if (!ec && r->type == REDIS_REPLY_NIL) {
+            self->misses_.fetch_add(1, std::memory_order_relaxed);
+          } else if (!ec) {
+            ec = r->type == REDIS_REPLY_ERROR ? cache_errc::redis_error_reply
+                                              : cache_errc::redis_bad_reply;
+          }
+          if (ec) self->count_failure(ec);
+          d([h = std::move(h), ec, value = std::move(value)]() mutable {
+            h(ec, std::move(value));
+          });
+        });
   });
 }
 
@@ -387,14 +388,15 @@ void redis_client::set(std::string key, std::string value, milliseconds ttl, dis
                        d = std::move(d), h = std::move(h), deadline]() mutable {
     std::vector<std::string> argv{"SET", std::move(key), std::move(value), "PX",
                                   std::to_string(ttl.count())};
-    self->issue(argv, deadline,
-                [self = self.get(), d = std::move(d), h = std::move(h)](error_code ec, redisReply* r) {
-                  if (!ec && !is_status(r, "OK"))
-                    ec = r->type == REDIS_REPLY_ERROR ? cache_errc::redis_error_reply
-                                                      : cache_errc::redis_bad_reply;
-                  if (ec) self->count_failure(ec);
-                  if (h) d([h = std::move(h), ec] { h(ec); });
-                });
+    self->issue(
+        argv, deadline,
+        [self = self.get(), d = std::move(d), h = std::move(h)](error_code ec, redisReply* r) {
+          if (!ec && !is_status(r, "OK"))
+            ec = r->type == REDIS_REPLY_ERROR ? cache_errc::redis_error_reply
+                                              : cache_errc::redis_bad_reply;
+          if (ec) self->count_failure(ec);
+          if (h) d([h = std::move(h), ec] { h(ec); });
+        });
   });
 }
 
@@ -408,9 +410,7 @@ void redis_client::purge(std::string prefix, dispatcher d, purge_handler h) {
 
 // One SCAN, then UNLINK of what it found, then the next SCAN, until the cursor is back at 0.
 void redis_client::purge_step(std::shared_ptr<purge_job> job) {
-  auto finish = [job](error_code ec) {
-    job->d([job, ec] { job->h(ec, job->removed); });
-  };
+  auto finish = [job](error_code ec) { job->d([job, ec] { job->h(ec, job->removed); }); };
   // SCAN and UNLINK may take longer than a GET; they still must not stall for ever.
   const auto deadline = clock::now() + std::max(opt_.timeout * 10, milliseconds(1000));
   issue({"SCAN", job->cursor, "MATCH", job->pattern, "COUNT", "500"}, deadline,

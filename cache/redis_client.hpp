@@ -57,7 +57,8 @@ struct redis_options {
 
   /// From the config: address "host:port", "[v6]:port" or "unix:/path". Returns the error
   /// text in `error` and nullopt for a malformed address.
-  static std::optional<redis_options> from_config(const config::redis_config& c, std::string* error);
+  static std::optional<redis_options> from_config(const config::redis_config& c,
+                                                  std::string* error);
 };
 
 struct redis_stats {

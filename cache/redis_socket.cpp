@@ -19,7 +19,9 @@ std::shared_ptr<redis_socket> redis_socket::attach(redisAsyncContext* ac,
 redis_socket::redis_socket(redisAsyncContext* ac, boost::asio::any_io_executor ex)
     : sd_(std::move(ex), ac->c.fd), ac_(ac) {}
 
-redis_socket::~redis_socket() { detach(); }
+redis_socket::~redis_socket() {
+  detach();
+}
 
 void redis_socket::detach() {
   if (ac_) {
@@ -37,14 +39,20 @@ void redis_socket::add_read(void* p) {
   s->want_read_ = true;
   s->arm_read();
 }
-void redis_socket::del_read(void* p) { static_cast<redis_socket*>(p)->want_read_ = false; }
+void redis_socket::del_read(void* p) {
+  static_cast<redis_socket*>(p)->want_read_ = false;
+}
 void redis_socket::add_write(void* p) {
   auto* s = static_cast<redis_socket*>(p);
   s->want_write_ = true;
   s->arm_write();
 }
-void redis_socket::del_write(void* p) { static_cast<redis_socket*>(p)->want_write_ = false; }
-void redis_socket::cleanup(void* p) { static_cast<redis_socket*>(p)->detach(); }
+void redis_socket::del_write(void* p) {
+  static_cast<redis_socket*>(p)->want_write_ = false;
+}
+void redis_socket::cleanup(void* p) {
+  static_cast<redis_socket*>(p)->detach();
+}
 
 void redis_socket::arm_read() {
   if (read_armed_ || !ac_) return;

@@ -28,8 +28,8 @@ class remote_store {
   virtual void get(std::string key, dispatcher d, get_handler h) = 0;
   /// Stores with an expiry of `ttl` (at least 1 ms). An empty handler is allowed
   /// (fire and forget); `d` is then unused.
-  virtual void set(std::string key, std::string value, std::chrono::milliseconds ttl,
-                   dispatcher d, set_handler h) = 0;
+  virtual void set(std::string key, std::string value, std::chrono::milliseconds ttl, dispatcher d,
+                   set_handler h) = 0;
   /// Removes every key starting with `prefix` ("" removes all of this store's keys).
   virtual void purge(std::string prefix, dispatcher d, purge_handler h) = 0;
 };

@@ -183,10 +183,14 @@ void synthesise_chunks(const json::object& completion, bool chat, const sse_opti
         if (const auto* t = member(msg, "tool_calls"); t && t->is_array())
           delta["tool_calls"] = delta_tool_calls(t->get_array());
       }
-      content_choices.push_back(json::object{
-          {"index", index}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", nullptr}});
-      finish_choices.push_back(json::object{
-          {"index", index}, {"delta", json::object{}}, {"logprobs", nullptr}, {"finish_reason", finish}});
+      content_choices.push_back(json::object{{"index", index},
+                                             {"delta", std::move(delta)},
+                                             {"logprobs", nullptr},
+                                             {"finish_reason", nullptr}});
+      finish_choices.push_back(json::object{{"index", index},
+                                            {"delta", json::object{}},
+                                            {"logprobs", nullptr},
+                                            {"finish_reason", finish}});
     } else {
       json::value text = member(ch, "text") ? *member(ch, "text") : json::value("");
       content_choices.push_back(json::object{

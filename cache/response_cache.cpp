@@ -67,7 +67,9 @@ response_cache::response_cache(response_cache_options opt, const clock_source& c
               clock),
       flights_({opt.max_object_bytes, opt.flight_idle_timeout}, clock) {}
 
-response_cache::~response_cache() { stop(); }
+response_cache::~response_cache() {
+  stop();
+}
 
 lookup_result response_cache::classify(entry_ptr e) const {
   lookup_result r;
@@ -98,7 +100,7 @@ void response_cache::lookup_remote(std::string key, dispatcher d,
     return;
   }
   auto on_value = [this, key, done = std::move(done)](error_code ec,
-                                                       std::optional<std::string> value) {
+                                                      std::optional<std::string> value) {
     lookup_result miss;
     miss.remote_error = ec;
     if (ec || !value) return done(miss);
@@ -153,8 +155,9 @@ void response_cache::purge(std::string prefix, dispatcher d,
     d([done = std::move(done), dropped] { done({}, dropped, 0); });
     return;
   }
-  remote_->purge(std::move(prefix), std::move(d),
-                 [done = std::move(done), dropped](error_code ec, uint64_t n) { done(ec, dropped, n); });
+  remote_->purge(
+      std::move(prefix), std::move(d),
+      [done = std::move(done), dropped](error_code ec, uint64_t n) { done(ec, dropped, n); });
 }
 
 void response_cache::start_maintenance(boost::asio::any_io_executor ex, nanoseconds period) {

@@ -101,7 +101,9 @@ class response_cache {
 
  private:
   lookup_result classify(entry_ptr e) const;
-  std::chrono::system_clock::time_point wall_now() const { return wall_ ? wall_() : std::chrono::system_clock::now(); }
+  std::chrono::system_clock::time_point wall_now() const {
+    return wall_ ? wall_() : std::chrono::system_clock::now();
+  }
 
   struct maintenance;
 

@@ -90,7 +90,8 @@ class redis_fixture : public ::testing::Test {
     return f.get();
   }
 
-  error_code set(redis_client& c, std::string key, std::string value, std::chrono::milliseconds ttl = 10s) {
+  error_code set(redis_client& c, std::string key, std::string value,
+                 std::chrono::milliseconds ttl = 10s) {
     auto p = std::make_shared<std::promise<error_code>>();
     auto f = p->get_future();
     c.set(std::move(key), std::move(value), ttl, here(), [p](error_code ec) { p->set_value(ec); });
@@ -164,7 +165,8 @@ TEST_F(redis_fixture, expiry_is_honoured) {
   auto raw = inspect();
   // PX 1: gone once a millisecond has passed on the server.
   const auto until = steady::now() + 2s;
-  while (sync_get(raw.get(), "test:short") && steady::now() < until) std::this_thread::sleep_for(1ms);
+  while (sync_get(raw.get(), "test:short") && steady::now() < until)
+    std::this_thread::sleep_for(1ms);
   EXPECT_FALSE(get(*c, "short").value);
 }
 
@@ -328,7 +330,8 @@ TEST_F(redis_fixture, replicas_share_entries_through_redis) {
   auto j = a.join("chat:k1", here(), nullptr);
   ASSERT_TRUE(j.is_leader());
   ASSERT_FALSE(j.leader.begin(200, "text/event-stream"));
-  ASSERT_FALSE(j.leader.append("data: {\"choices\":[{\"index\":0,\"text\":\"hi\"}]}\n\ndata: [DONE]\n\n"));
+  ASSERT_FALSE(
+      j.leader.append("data: {\"choices\":[{\"index\":0,\"text\":\"hi\"}]}\n\ndata: [DONE]\n\n"));
   bool stored = false;
   ASSERT_TRUE(a.finish(j.leader, route, &stored));
   ASSERT_TRUE(stored);

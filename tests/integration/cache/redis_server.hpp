@@ -38,10 +38,23 @@ class redis_server {
 
   /// Starts the server (again, on the same port) and waits until it accepts connections.
   bool start() {
-    std::vector<std::string> args{SPILLWAY_REDIS_SERVER, "--port", std::to_string(port_),
-                                  "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                  "--dir", dir_, "--daemonize", "no", "--loglevel", "warning",
-                                  "--logfile", dir_ + "/redis.log"};
+    std::vector<std::string> args{SPILLWAY_REDIS_SERVER,
+                                  "--port",
+                                  std::to_string(port_),
+                                  "--bind",
+                                  "127.0.0.1",
+                                  "--save",
+                                  "",
+                                  "--appendonly",
+                                  "no",
+                                  "--dir",
+                                  dir_,
+                                  "--daemonize",
+                                  "no",
+                                  "--loglevel",
+                                  "warning",
+                                  "--logfile",
+                                  dir_ + "/redis.log"};
     args.insert(args.end(), extra_.begin(), extra_.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

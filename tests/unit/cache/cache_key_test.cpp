@@ -65,7 +65,8 @@ TEST(canonical_json, key_order_whitespace_escapes_and_duplicates) {
 }
 
 TEST(canonical_json, rejects_what_is_not_json) {
-  for (std::string_view bad : {"", "{", "{\"a\":1,}", "[1] x", "{'a':1}", "{\"a\":1} // c", "nul"}) {
+  for (std::string_view bad :
+       {"", "{", "{\"a\":1,}", "[1] x", "{'a':1}", "{\"a\":1} // c", "nul"}) {
     boost::system::error_code ec;
     parse_canonical(bad, ec);
     EXPECT_TRUE(ec) << bad;
@@ -119,8 +120,9 @@ TEST_F(key_fixture, what_changes_the_answer_changes_the_key) {
   EXPECT_NE(key(R"({"model":"m2","temperature":0,"prompt":"hi"})").key, base.key);
   EXPECT_NE(key(R"({"model":"m","temperature":0,"prompt":"hi","max_tokens":5})").key, base.key);
   EXPECT_NE(key(R"({"model":"m","temperature":0,"prompt":"hi"})", "/v1/completions").key, base.key);
-  EXPECT_NE(key(R"({"model":"m","temperature":0,"prompt":"hi"})", "/v1/chat/completions", "PUT").key,
-            base.key);
+  EXPECT_NE(
+      key(R"({"model":"m","temperature":0,"prompt":"hi"})", "/v1/chat/completions", "PUT").key,
+      base.key);
   route.only_deterministic = false;
   EXPECT_NE(key(R"({"model":"m","temperature":0.7,"prompt":"hi"})").key,
             key(R"({"model":"m","temperature":0.8,"prompt":"hi"})").key);

@@ -16,9 +16,9 @@ TEST(cache_status, header_values_follow_rfc_9211) {
 
 TEST(cache_status, metric_results) {
   cache_counters c;
-  for (auto s : {cache_status::hit, cache_status::hit, cache_status::stale_hit,
-                 cache_status::miss_stored, cache_status::miss, cache_status::collapsed,
-                 cache_status::bypass})
+  for (auto s :
+       {cache_status::hit, cache_status::hit, cache_status::stale_hit, cache_status::miss_stored,
+        cache_status::miss, cache_status::collapsed, cache_status::bypass})
     c.count(s);
   EXPECT_EQ(c.hit.load(), 2u);
   EXPECT_EQ(c.stale.load(), 1u);

@@ -45,7 +45,8 @@ TEST(entry_builder, json_body_in_pieces) {
 }
 
 TEST(entry_builder, event_stream_split_anywhere) {
-  const std::string stream = "data: {\"a\":1}\r\n\r\n: comment\n\ndata: {\"a\":2}\n\ndata: [DONE]\n\n";
+  const std::string stream =
+      "data: {\"a\":1}\r\n\r\n: comment\n\ndata: {\"a\":2}\n\ndata: [DONE]\n\n";
   for (size_t cut = 0; cut <= stream.size(); ++cut) {
     entry_builder b(1000);
     ASSERT_FALSE(b.begin(200, "text/event-stream"));
@@ -126,7 +127,8 @@ TEST(entry, corrupt_bytes_rejected) {
   std::string bytes = serialize(sample_sse());
   entry out;
   for (size_t n = 0; n < bytes.size(); ++n)  // every truncation
-    EXPECT_EQ(deserialize(std::string_view(bytes).substr(0, n), out), cache_errc::corrupt_entry) << n;
+    EXPECT_EQ(deserialize(std::string_view(bytes).substr(0, n), out), cache_errc::corrupt_entry)
+        << n;
   EXPECT_EQ(deserialize(bytes + "x", out), cache_errc::corrupt_entry);
   std::string bad_magic = bytes;
   bad_magic[0] = 'X';

@@ -24,12 +24,16 @@ struct recorder {
           seen.push_back("head " + std::to_string(ev.status) +
                          (ev.kind == body_kind::sse ? " sse" : " json"));
           break;
-        case flight_event::type::data: seen.push_back("data " + ev.data); break;
+        case flight_event::type::data:
+          seen.push_back("data " + ev.data);
+          break;
         case flight_event::type::complete:
           result = ev.result;
           seen.push_back("complete " + std::to_string(ev.result->events.size()));
           break;
-        case flight_event::type::error: seen.push_back("error " + ev.ec.message()); break;
+        case flight_event::type::error:
+          seen.push_back("error " + ev.ec.message());
+          break;
       }
     };
   }
@@ -55,8 +59,9 @@ TEST_F(inflight_fixture, leader_and_followers_get_the_same_events) {
   ASSERT_FALSE(lead.leader.begin(200, "text/event-stream"));
   ASSERT_FALSE(lead.leader.append("data: one\n\nda"));
   q.run();
-  EXPECT_EQ(a.seen, (std::vector<std::string>{"head 200 sse", "data one"}));  // streamed as it comes
-  auto fl = table.join("k", q.get(), late.listener());  // joins mid-stream
+  EXPECT_EQ(a.seen,
+            (std::vector<std::string>{"head 200 sse", "data one"}));  // streamed as it comes
+  auto fl = table.join("k", q.get(), late.listener());                // joins mid-stream
   ASSERT_TRUE(fl.subscription);
   ASSERT_FALSE(lead.leader.append("ta: two\n\ndata: [DONE]\n\n"));
   auto e = lead.leader.finish({.ttl = 5000ms});
@@ -126,8 +131,8 @@ TEST_F(inflight_fixture, abandoned_leader_fails_followers) {
     sub = std::move(table.join("k", q.get(), a.listener()).subscription);
   }  // leader handle destroyed unfinished
   q.run();
-  EXPECT_EQ(a.seen,
-            (std::vector<std::string>{"error " + make_error_code(cache_errc::leader_abandoned).message()}));
+  EXPECT_EQ(a.seen, (std::vector<std::string>{
+                        "error " + make_error_code(cache_errc::leader_abandoned).message()}));
   EXPECT_EQ(table.size(), 0u);
 }
 
@@ -150,8 +155,9 @@ TEST_F(inflight_fixture, unstorable_content_type_fails_followers) {
   auto fa = table.join("k", q.get(), a.listener());
   EXPECT_EQ(lead.leader.begin(200, "text/html"), cache_errc::not_storable);
   q.run();
-  EXPECT_EQ(a.seen,
-            (std::vector<std::string>{"error " + make_error_code(cache_errc::not_storable).message()}));
+  EXPECT_EQ(
+      a.seen,
+      (std::vector<std::string>{"error " + make_error_code(cache_errc::not_storable).message()}));
 }
 
 TEST_F(inflight_fixture, stalled_leader_times_out) {
@@ -167,8 +173,9 @@ TEST_F(inflight_fixture, stalled_leader_times_out) {
   clock.advance(10s);
   EXPECT_EQ(table.expire(), 1u);
   q.run();
-  EXPECT_EQ(a.seen, (std::vector<std::string>{"head 200 sse", "data x",
-                                              "error " + make_error_code(cache_errc::flight_timeout).message()}));
+  EXPECT_EQ(a.seen, (std::vector<std::string>{
+                        "head 200 sse", "data x",
+                        "error " + make_error_code(cache_errc::flight_timeout).message()}));
   EXPECT_EQ(lead.leader.append("data: y\n\n"), cache_errc::flight_timeout);
   EXPECT_TRUE(table.join("k", q.get(), nullptr).is_leader());
 }

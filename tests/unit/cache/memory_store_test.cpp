@@ -146,7 +146,8 @@ TEST(memory_store, purge_by_prefix) {
   EXPECT_EQ(m.size(), 20u);
   EXPECT_FALSE(m.find("chat:3"));
   EXPECT_TRUE(m.find("embed:3"));
-  EXPECT_EQ(m.bytes(), 20 * charge_of("embed:0", 10) + 10 * 1);  // "embed:10".."19" are one byte longer
+  EXPECT_EQ(m.bytes(),
+            20 * charge_of("embed:0", 10) + 10 * 1);  // "embed:10".."19" are one byte longer
 }
 
 TEST(memory_store, shard_count_keeps_objects_fitting) {

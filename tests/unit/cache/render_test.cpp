@@ -25,7 +25,9 @@ entry json_entry(std::string body) {
   return e;
 }
 
-json::value parse(std::string_view s) { return json::parse(json::string_view(s.data(), s.size())); }
+json::value parse(std::string_view s) {
+  return json::parse(json::string_view(s.data(), s.size()));
+}
 
 const std::vector<std::string> chat_chunks = {
     R"({"id":"c1","object":"chat.completion.chunk","created":7,"model":"m","system_fingerprint":"fp","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})",
@@ -92,7 +94,8 @@ TEST(render, tool_call_arguments_concatenated) {
 TEST(render, stream_that_is_not_openai_shaped_cannot_be_json) {
   std::string body;
   EXPECT_EQ(render_json(sse_entry({"plain text", "[DONE]"}), body), cache_errc::render_failed);
-  EXPECT_EQ(render_json(sse_entry({R"({"error":{"message":"x"}})"}), body), cache_errc::render_failed);
+  EXPECT_EQ(render_json(sse_entry({R"({"error":{"message":"x"}})"}), body),
+            cache_errc::render_failed);
   EXPECT_EQ(render_json(sse_entry({"[DONE]"}), body), cache_errc::render_failed);
 }
 
@@ -106,7 +109,8 @@ TEST(render, stream_replayed_as_stored) {
   EXPECT_EQ(sse_content_type(e), "text/event-stream");
 }
 
-const char* chat_completion = R"({"id":"c9","object":"chat.completion","created":5,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi there"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}})";
+const char* chat_completion =
+    R"({"id":"c9","object":"chat.completion","created":5,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi there"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}})";
 
 TEST(render, json_completion_synthesised_as_chunks) {
   std::vector<std::string> payloads;
@@ -145,11 +149,13 @@ TEST(render, json_to_stream_to_json_keeps_the_answer) {
   ASSERT_FALSE(render_json(sse_entry(payloads), body));
   auto a = parse(chat_completion).as_object();
   auto b = parse(body).as_object();
-  for (auto f : {"id", "object", "created", "model", "usage", "choices"}) EXPECT_EQ(a[f], b[f]) << f;
+  for (auto f : {"id", "object", "created", "model", "usage", "choices"})
+    EXPECT_EQ(a[f], b[f]) << f;
 }
 
 TEST(render, text_completion_synthesised) {
-  const char* body = R"({"id":"t1","object":"text_completion","created":2,"model":"m","choices":[{"index":0,"text":"abc","finish_reason":"length"}]})";
+  const char* body =
+      R"({"id":"t1","object":"text_completion","created":2,"model":"m","choices":[{"index":0,"text":"abc","finish_reason":"length"}]})";
   std::vector<std::string> payloads;
   ASSERT_FALSE(sse_payloads(json_entry(body), {.include_usage = true}, payloads));
   ASSERT_EQ(payloads.size(), 3u);  // no usage in the body: no usage chunk

@@ -42,7 +42,9 @@ struct cache_fixture : ::testing::Test {
   std::chrono::system_clock::time_point wall{std::chrono::hours(24 * 365 * 50)};
   std::shared_ptr<fake_remote> remote = std::make_shared<fake_remote>();
   response_cache cache{{.memory_max_bytes = 1 << 20, .max_object_bytes = 64 << 10, .shards = 2},
-                       clock, remote, [this] { return wall; }};
+                       clock,
+                       remote,
+                       [this] { return wall; }};
   task_queue q;
   config::route_cache_config route{.ttl = 60s, .only_deterministic = true, .stale_if_error = 30s};
 
