@@ -159,14 +159,14 @@ def process_tree(pid):
     return out
 
 
-def cpu_ticks(pids):
-    """utime+stime of every process (all threads) in pids, in clock ticks."""
+def cpu_ticks(pids, which=(11, 12)):
+    """utime+stime (or just one of them) of every process (all threads) in pids, in clock ticks."""
     total = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            total += sum(int(fields[i]) for i in which)
         except OSError:
             pass
     return total
@@ -350,12 +350,26 @@ def h2load_count(port, n, conns=4):
 
 # ---------------------------------------------------------------- phases
 
-def measured(target, fn):
-    """Run fn() and return its result with the target's CPU ticks and core-0 busy ticks added."""
-    t0, w0 = cpu_ticks(target.pids), time.monotonic()
+def children_cpu_s():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def measured(target, fn, upstream_pids=()):
+    """Run fn() and return its result with CPU figures added: the proxy's, the load side's (the
+    load generator, a waited-for child, plus the upstream) and the busy time of both cores."""
+    t0, u0, w0 = cpu_ticks(target.pids), cpu_ticks(target.pids, (11,)), time.monotonic()
+    c0, up0 = children_cpu_s(), cpu_ticks(upstream_pids)
     b0, l0 = core_busy_ticks(PROXY_CORE), core_busy_ticks(LOAD_CORE)
     res = fn()
     res["cpu_ticks"] = cpu_ticks(target.pids) - t0
+    res["user_ticks"] = cpu_ticks(target.pids, (11,)) - u0
+    gen_ms = (children_cpu_s() - c0) * 1000.0
+    up_ms = (cpu_ticks(upstream_pids) - up0) * 1000.0 / CLK_TCK
+    k = 1000.0 / res["requests"] if res["requests"] else None
+    res["gen_cpu_ms_per_1k"] = gen_ms * k if k else None
+    res["up_cpu_ms_per_1k"] = up_ms * k if k else None
+    res["user_share"] = res["user_ticks"] / res["cpu_ticks"] if res["cpu_ticks"] else None
     res["wall"] = time.monotonic() - w0
     busy, load_busy = core_busy_ticks(PROXY_CORE) - b0, core_busy_ticks(LOAD_CORE) - l0
     res["proxy_pct"] = 100.0 * res["cpu_ticks"] / CLK_TCK / res["wall"] if target.pids else None
@@ -374,13 +388,14 @@ def rotated(names, r):
 def phase_load(bench, names, results):
     a = bench.args
     running = {n: bench.start(n) for n in names}
+    up_pids = process_tree(bench.upstream.pid)
     for n in names:
         log(f"warm-up {n}")
         wrk(running[n].port, a.warmup)
 
     for r in range(a.runs):
         for n in rotated(names, r):
-            res = measured(running[n], lambda: wrk(running[n].port, a.duration))
+            res = measured(running[n], lambda: wrk(running[n].port, a.duration), up_pids)
             results["closed"].setdefault(n, []).append(res)
             log(f"closed loop run {r + 1}/{a.runs} {n}: {res['rps']:.0f} req/s, "
                 f"errors {res['errors']}, cpu-ms/1k {fmt(res['cpu_ms_per_1k'], 3)}, "
@@ -400,7 +415,7 @@ def phase_load(bench, names, results):
         for rate, conns, _ in rates:
             for n in rotated(names, r):
                 res = measured(running[n], lambda: fixed_rate(bench.openloop, running[n].port, rate,
-                                                               conns, a.latency_duration))
+                                                               conns, a.latency_duration), up_pids)
                 results["fixed"].setdefault((rate, n), []).append(res)
                 log(f"fixed rate run {r + 1}/{a.runs} {rate} req/s {n}: p50 {res['p50']} us, "
                     f"p99 {res['p99']} us, got {res['rps']:.0f} req/s, late sends {res['late']}, "
@@ -622,7 +637,7 @@ def report(args, names, results, vers, started, notes):
     L.append("")
 
     head = ["", "req/s closed loop: median (min–max)", "× nginx", "× HAProxy", "proxy core busy",
-            "CPU-ms / 1k req", "req/s per core (10⁶ / CPU-ms per 1k)", "× nginx", "× HAProxy",
+            "CPU-ms / 1k req", "of which user", "req/s per core (10⁶ / CPU-ms per 1k)", "× nginx", "× HAProxy",
             "instr / req", "syscalls / req", "bytes / idle conn"]
     L.append("| " + " | ".join(head) + " |")
     L.append("|" + "---|" * len(head))
@@ -633,6 +648,8 @@ def report(args, names, results, vers, started, notes):
         row += [ratio(rps[n], rps.get(b)) if n != "direct" else "–" for b in ("nginx", "haproxy")]
         row.append(f"{fmt(med(x['proxy_pct'] for x in c))}%" if n != "direct" else "–")
         row.append(fmt(cpu.get(n), 2) + spread([x["cpu_ms_per_1k"] for x in c], 2) if n != "direct" else "–")
+        us = med(x["user_share"] for x in c) if n != "direct" else None
+        row.append(f"{us * 100:.0f}%" if us is not None else "–")
         row.append(fmt(per_core.get(n)))
         row += [ratio(per_core.get(n), per_core.get(b)) if n != "direct" else "–" for b in ("nginx", "haproxy")]
         row.append(fmt(results["instr"].get(n)))
@@ -684,15 +701,19 @@ def report(args, names, results, vers, started, notes):
     L.append("<details><summary>Detail</summary>")
     L.append("")
     L.append("Closed loop, per run. Busy = share of one core; \"others\" = CPU on the proxy core used by "
-             "processes outside the benchmark; load core = everything on the load-generator core.")
+             "processes outside the benchmark; load core = everything on the load-generator core; wrk and "
+             "upstream CPU = what the load side spent per request (a proxy that makes them work harder is "
+             "slower in the closed loop when the load core is the bottleneck).")
     L.append("")
-    L.append("| | req/s per run | errors | proxy busy | others on proxy core | load core busy |")
-    L.append("|---|---|---|---|---|---|")
+    L.append("| | req/s per run | errors | proxy busy | others on proxy core | load core busy "
+             "| wrk CPU-ms / 1k req | upstream CPU-ms / 1k req |")
+    L.append("|---|---|---|---|---|---|---|---|")
     for n in names:
         c = closed.get(n, [])
         L.append(f"| {LABEL[n]} | {', '.join(fmt(x['rps']) for x in c)} | {sum(x['errors'] for x in c)} | "
                  f"{fmt(med(x['proxy_pct'] for x in c))}% | {fmt(med(x['others_pct'] for x in c))}% | "
-                 f"{fmt(med(x['load_core_pct'] for x in c))}% |")
+                 f"{fmt(med(x['load_core_pct'] for x in c))}% | "
+                 f"{fmt(med(x['gen_cpu_ms_per_1k'] for x in c), 2)} | {fmt(med(x['up_cpu_ms_per_1k'] for x in c), 2)} |")
     L.append("")
     if rates:
         L.append("Fixed rate, absolute latency in µs (median of runs, p99 range across runs); late = sent "
