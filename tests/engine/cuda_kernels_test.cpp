@@ -66,6 +66,12 @@ double rel_error(const std::vector<float>& got, const std::vector<float>& want) 
   return err / scale;
 }
 
+// Needs the toolkit's libraries, not a device.
+TEST(CudaLibraries, CublasLoadsAtRunTime) {
+  std::string error;
+  EXPECT_TRUE(cuda::cublas_loadable(error)) << error;
+}
+
 class CudaKernels : public ::testing::Test {
  protected:
   void SetUp() override {

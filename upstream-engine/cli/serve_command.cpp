@@ -99,7 +99,7 @@ int run_serve(const std::vector<std::string>& args) {
 
   runtime::engine_config ec;
   ec.max_batch = f.integer("max-batch", 32, 1, 4096);
-  ec.max_queue = f.integer("max-queue", 256, 0, 1 << 20);
+  ec.max_queue = f.integer("max-queue", 256, 1, 1 << 20);
   ec.max_step_tokens = f.integer("max-step-tokens", 256, 1, 1 << 16);
   ec.prefix_caching = !f.has("no-prefix-cache");
   ec.slowdown = f.number("slowdown", 1.0, 1.0, 1000.0);

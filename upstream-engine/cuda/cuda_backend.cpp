@@ -2,9 +2,12 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <dlfcn.h>
 
 #include <fmt/format.h>
 #include <cmath>
+#include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "upstream-engine/kernels/kernels.hpp"
@@ -30,6 +33,52 @@ std::string cublas_failure(cublasStatus_t s, const char* what, const char* file,
     if (const cublasStatus_t spillway_s = (expr); spillway_s != CUBLAS_STATUS_SUCCESS) \
       return cublas_failure(spillway_s, #expr, __FILE__, __LINE__);                    \
   } while (0)
+
+/// The few cuBLAS entry points we use, loaded with dlopen when a CUDA backend is made: linking
+/// libcublas (and the 540 MB libcublasLt behind it) would cost every process, CPU-only runs and
+/// each test included, about half a second and 200 MB at start-up.
+struct cublas_api {
+  decltype(&cublasCreate_v2) create = nullptr;
+  decltype(&cublasDestroy_v2) destroy = nullptr;
+  decltype(&cublasSetStream_v2) set_stream = nullptr;
+  decltype(&cublasSetMathMode) set_math_mode = nullptr;
+  decltype(&cublasSgemm_v2) sgemm = nullptr;
+};
+
+const cublas_api* load_cublas(std::string& error) {
+  static std::string load_error;
+  static const std::optional<cublas_api> api = []() -> std::optional<cublas_api> {
+    void* lib = nullptr;
+    for (const char* name : {SPILLWAY_CUBLAS_SONAME, SPILLWAY_CUBLAS_PATH}) {
+      lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+      if (lib != nullptr) break;
+    }
+    if (lib == nullptr) {
+      const char* why = dlerror();
+      load_error = fmt::format("cannot load cuBLAS ({}): {}", SPILLWAY_CUBLAS_SONAME,
+                               why ? why : "not found");
+      return std::nullopt;
+    }
+    cublas_api a;
+    bool ok = true;
+    auto bind = [&](auto& fn, const char* symbol) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, symbol));
+      if (fn == nullptr) {
+        ok = false;
+        load_error = fmt::format("cuBLAS has no {}", symbol);
+      }
+    };
+    bind(a.create, "cublasCreate_v2");
+    bind(a.destroy, "cublasDestroy_v2");
+    bind(a.set_stream, "cublasSetStream_v2");
+    bind(a.set_math_mode, "cublasSetMathMode");
+    bind(a.sgemm, "cublasSgemm_v2");
+    if (!ok) return std::nullopt;
+    return a;
+  }();
+  if (!api) error = load_error;
+  return api ? &*api : nullptr;
+}
 
 /// A device allocation that grows on demand.
 template <class T>
@@ -60,9 +109,10 @@ class device_buffer {
 
 class cuda_backend final : public runtime::backend {
  public:
-  cuda_backend(const model::checkpoint& ck, runtime::kv_geometry kv) : cfg_(ck.config()), kv_(kv) {}
+  cuda_backend(const model::checkpoint& ck, runtime::kv_geometry kv, const cublas_api& blas)
+      : cfg_(ck.config()), kv_(kv), api_(blas) {}
   ~cuda_backend() override {
-    if (blas_ != nullptr) cublasDestroy(blas_);
+    if (blas_ != nullptr) api_.destroy(blas_);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
 
@@ -87,6 +137,7 @@ class cuda_backend final : public runtime::backend {
 
   const model::model_config cfg_;
   const runtime::kv_geometry kv_;
+  const cublas_api& api_;
   model::weights_view host_w_;
   const float* host_base_ = nullptr;
   cudaStream_t stream_ = nullptr;
@@ -106,10 +157,10 @@ std::string cuda_backend::init(const model::checkpoint& ck) {
   host_base_ = host_w_.token_embedding;
   SPILLWAY_CUDA_TRY(cudaSetDevice(0));
   SPILLWAY_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  SPILLWAY_CUBLAS_TRY(cublasCreate(&blas_));
-  SPILLWAY_CUBLAS_TRY(cublasSetStream(blas_, stream_));
+  SPILLWAY_CUBLAS_TRY(api_.create(&blas_));
+  SPILLWAY_CUBLAS_TRY(api_.set_stream(blas_, stream_));
   // Plain FP32 so greedy tokens match the CPU backend.
-  SPILLWAY_CUBLAS_TRY(cublasSetMathMode(blas_, CUBLAS_PEDANTIC_MATH));
+  SPILLWAY_CUBLAS_TRY(api_.set_math_mode(blas_, CUBLAS_PEDANTIC_MATH));
 
   // Everything after the header, freq_cis and classifier included, in one copy.
   const size_t floats = (ck.file_bytes() - model::checkpoint_header_bytes) / sizeof(float);
@@ -212,8 +263,8 @@ std::string cuda_backend::gemm(float* out, const float* x, const float* w, int r
                                int n_out, bool accumulate) {
   // Row-major out = x . w^T is column-major out^T = w^T(as stored: n_in x n_out) ^T . x^T.
   const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
-  SPILLWAY_CUBLAS_TRY(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, n_out, rows, n_in, &alpha, w,
-                                  n_in, x, n_in, &beta, out, n_out));
+  SPILLWAY_CUBLAS_TRY(api_.sgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, n_out, rows, n_in, &alpha, w,
+                                 n_in, x, n_in, &beta, out, n_out));
   return {};
 }
 
@@ -300,6 +351,10 @@ std::string cuda_backend::forward(const runtime::batch_input& in, std::span<floa
 
 }  // namespace
 
+bool cublas_loadable(std::string& error) {
+  return load_cublas(error) != nullptr;
+}
+
 int device_count() {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {
@@ -315,7 +370,9 @@ std::unique_ptr<runtime::backend> make_cuda_backend(const model::checkpoint& ck,
     error = "no CUDA device is available";
     return nullptr;
   }
-  auto be = std::make_unique<cuda_backend>(ck, kv);
+  const cublas_api* blas = load_cublas(error);
+  if (blas == nullptr) return nullptr;
+  auto be = std::make_unique<cuda_backend>(ck, kv, *blas);
   if (std::string e = be->init(ck); !e.empty()) {
     error = "CUDA backend: " + e;
     return nullptr;

@@ -17,6 +17,9 @@ namespace spillway::engine::cuda {
 /// CUDA devices usable here; 0 without a driver or a device.
 int device_count();
 
+/// Whether cuBLAS can be loaded (it is opened at run time, not linked).
+bool cublas_loadable(std::string& error);
+
 /// A backend on device 0, or nullptr with `error` set.
 std::unique_ptr<runtime::backend> make_cuda_backend(const model::checkpoint& ck,
                                                     runtime::kv_geometry kv, std::string& error);
