@@ -173,10 +173,15 @@ void redis_client::do_connect() {
     schedule_reconnect();
     return;
   }
+  socket_ = redis_socket::attach(ac, strand_);
+  if (!socket_) {
+    redisAsyncFree(ac);
+    schedule_reconnect();
+    return;
+  }
   ++generation_;
   ac->data = this;
   ac_ = ac;
-  socket_ = redis_socket::attach(ac, strand_);
   redisAsyncSetConnectCallback(ac, &connect_cb);
   redisAsyncSetDisconnectCallback(ac, &disconnect_cb);
   send_handshake();

@@ -7,6 +7,12 @@ namespace spillway::cache {
 std::shared_ptr<redis_socket> redis_socket::attach(redisAsyncContext* ac,
                                                    boost::asio::any_io_executor ex) {
   auto s = std::make_shared<redis_socket>(ac, std::move(ex));
+  boost::system::error_code ec;
+  s->sd_.assign(ac->c.fd, ec);  // registers with the reactor; no throw on failure
+  if (ec) {
+    s->ac_ = nullptr;
+    return nullptr;
+  }
   ac->ev.data = s.get();
   ac->ev.addRead = &redis_socket::add_read;
   ac->ev.delRead = &redis_socket::del_read;
@@ -17,7 +23,7 @@ std::shared_ptr<redis_socket> redis_socket::attach(redisAsyncContext* ac,
 }
 
 redis_socket::redis_socket(redisAsyncContext* ac, boost::asio::any_io_executor ex)
-    : sd_(std::move(ex), ac->c.fd), ac_(ac) {}
+    : sd_(std::move(ex)), ac_(ac) {}
 
 redis_socket::~redis_socket() {
   detach();

@@ -20,7 +20,8 @@ namespace spillway::cache {
 class redis_socket : public std::enable_shared_from_this<redis_socket> {
  public:
   /// Installs the hooks on `ac` (whose fd must be valid). The caller keeps the returned
-  /// pointer until the context is freed.
+  /// pointer until the context is freed. nullptr (no hooks installed) if the descriptor
+  /// cannot be registered with the reactor.
   static std::shared_ptr<redis_socket> attach(redisAsyncContext* ac,
                                               boost::asio::any_io_executor ex);
 

@@ -55,11 +55,15 @@ struct error {
   std::string message() const { return code.message(); }
 };
 
-inline error downstream_error(errc e) { return {make_error_code(e), error_source::downstream, false}; }
+inline error downstream_error(errc e) {
+  return {make_error_code(e), error_source::downstream, false};
+}
 inline error upstream_error(errc e, bool retryable) {
   return {make_error_code(e), error_source::upstream, retryable};
 }
-inline error internal_error(errc e) { return {make_error_code(e), error_source::internal, false}; }
+inline error internal_error(errc e) {
+  return {make_error_code(e), error_source::internal, false};
+}
 
 std::string_view to_string(error_source s) noexcept;
 

@@ -3,11 +3,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <ctime>
-#include <fmt/format.h>
 
 namespace spillway::admin {
 
@@ -17,11 +17,21 @@ void json_string(std::string& out, std::string_view s) {
   out.push_back('"');
   for (char c : s) {
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20)
           fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<int>(c));
@@ -61,7 +71,8 @@ std::string access_log::reopen() {
     fd = STDERR_FILENO;
   } else {
     fd = ::open(cfg_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) return fmt::format("cannot open access log {}: {}", cfg_.path, std::strerror(errno));
+    if (fd < 0)
+      return fmt::format("cannot open access log {}: {}", cfg_.path, std::strerror(errno));
     owns = true;
   }
   std::lock_guard lock(mutex_);
@@ -74,10 +85,12 @@ std::string access_log::reopen() {
 void access_log::format(std::string& out, const access_record& r) const {
   if (cfg_.format == config::access_log_format::text) {
     timestamp(out);
-    fmt::format_to(std::back_inserter(out), " {} {} {} {} route={} endpoint={} {}ms ttfb={}ms attempts={} in={} out={} id={}\n",
-                   r.client, r.method, r.path, r.status, r.route.empty() ? "-" : r.route,
-                   r.endpoint.empty() ? "-" : r.endpoint, r.duration_ms, r.ttfb_ms, r.attempts,
-                   r.bytes_in, r.bytes_out, r.request_id);
+    fmt::format_to(
+        std::back_inserter(out),
+        " {} {} {} {} route={} endpoint={} {}ms ttfb={}ms attempts={} in={} out={} id={}\n",
+        r.client, r.method, r.path, r.status, r.route.empty() ? "-" : r.route,
+        r.endpoint.empty() ? "-" : r.endpoint, r.duration_ms, r.ttfb_ms, r.attempts, r.bytes_in,
+        r.bytes_out, r.request_id);
     return;
   }
   out.append("{\"time\":\"");

@@ -24,10 +24,9 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
  private:
   void do_read() {
     req_ = {};
-    bhttp::async_read(socket_, buffer_, req_,
-                      [self = shared_from_this()](const beast::error_code& ec, size_t) {
-                        self->on_read(ec);
-                      });
+    bhttp::async_read(
+        socket_, buffer_, req_,
+        [self = shared_from_this()](const beast::error_code& ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(const beast::error_code& ec) {
@@ -55,8 +54,9 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
     const bool get = req_.method() == bhttp::verb::get || req_.method() == bhttp::verb::head;
     if (get && path == "/healthz") return text(bhttp::status::ok, "ok\n", "text/plain");
     if (get && path == "/readyz") {
-      return server_.ready() ? text(bhttp::status::ok, "ready\n", "text/plain")
-                             : text(bhttp::status::service_unavailable, "not ready\n", "text/plain");
+      return server_.ready()
+                 ? text(bhttp::status::ok, "ready\n", "text/plain")
+                 : text(bhttp::status::service_unavailable, "not ready\n", "text/plain");
     }
     if (get && path == "/metrics")
       return text(bhttp::status::ok, render_metrics(server_), "text/plain; version=0.0.4");
@@ -64,8 +64,9 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
       return text(bhttp::status::ok, render_clusters(server_), "application/json");
     if (req_.method() == bhttp::verb::post && path.starts_with("/admin/clusters/"))
       return endpoint_action(path.substr(std::string_view("/admin/clusters/").size()));
-    text(bhttp::status::not_found, "{\"error\": {\"message\": \"not found\", \"type\": "
-                                   "\"invalid_request_error\", \"code\": \"not_found\"}}\n",
+    text(bhttp::status::not_found,
+         "{\"error\": {\"message\": \"not found\", \"type\": "
+         "\"invalid_request_error\", \"code\": \"not_found\"}}\n",
          "application/json");
   }
 
@@ -90,12 +91,13 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
         if (action == "drain")
           e.unavailable.fetch_or(upstream::draining, std::memory_order_relaxed);
         else
-          e.unavailable.fetch_and(~static_cast<uint32_t>(upstream::draining), std::memory_order_relaxed);
+          e.unavailable.fetch_and(~static_cast<uint32_t>(upstream::draining),
+                                  std::memory_order_relaxed);
         log::info("admin: {} {} in cluster {}", action, address, cluster_name);
         return text(bhttp::status::ok,
                     "{\"cluster\": \"" + std::string(cluster_name) + "\", \"endpoint\": \"" +
-                        std::string(address) + "\", \"draining\": " +
-                        (action == "drain" ? "true" : "false") + "}\n",
+                        std::string(address) +
+                        "\", \"draining\": " + (action == "drain" ? "true" : "false") + "}\n",
                     "application/json");
       }
     }
@@ -115,8 +117,9 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
   }
 
   void not_found() {
-    text(bhttp::status::not_found, "{\"error\": {\"message\": \"not found\", \"type\": "
-                                   "\"invalid_request_error\", \"code\": \"not_found\"}}\n",
+    text(bhttp::status::not_found,
+         "{\"error\": {\"message\": \"not found\", \"type\": "
+         "\"invalid_request_error\", \"code\": \"not_found\"}}\n",
          "application/json");
   }
 

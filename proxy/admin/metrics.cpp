@@ -1,6 +1,6 @@
 // Prometheus text rendering (exposition format 0.0.4) and the clusters JSON view.
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "proxy/admin/admin_server.hpp"
 #include "proxy/server/server.hpp"
@@ -55,13 +55,20 @@ void render_route(std::string& out, const server::server& srv, std::string_view 
 
 const char* balancer_name(config::balancer_kind k) {
   switch (k) {
-    case config::balancer_kind::least_conn: return "least_conn";
-    case config::balancer_kind::round_robin: return "round_robin";
-    case config::balancer_kind::random: return "random";
-    case config::balancer_kind::p2c: return "p2c";
-    case config::balancer_kind::ring_hash: return "ring_hash";
-    case config::balancer_kind::maglev: return "maglev";
-    case config::balancer_kind::least_load: return "least_load";
+    case config::balancer_kind::least_conn:
+      return "least_conn";
+    case config::balancer_kind::round_robin:
+      return "round_robin";
+    case config::balancer_kind::random:
+      return "random";
+    case config::balancer_kind::p2c:
+      return "p2c";
+    case config::balancer_kind::ring_hash:
+      return "ring_hash";
+    case config::balancer_kind::maglev:
+      return "maglev";
+    case config::balancer_kind::least_load:
+      return "least_load";
   }
   return "least_conn";
 }
@@ -73,24 +80,29 @@ std::string render_metrics(const server::server& srv) {
   const auto& rt = srv.rt();
   const auto& routes = rt.config->routes;
 
-  out.append("# HELP spillway_requests_total Requests answered, by route and status code.\n"
-             "# TYPE spillway_requests_total counter\n");
+  out.append(
+      "# HELP spillway_requests_total Requests answered, by route and status code.\n"
+      "# TYPE spillway_requests_total counter\n");
   for (size_t r = 0; r < routes.size(); ++r)
-    render_route(out, srv, routes[r].name,
-                 [r](const server::worker& w) -> const route_stats& { return *w.stats().routes[r]; });
+    render_route(out, srv, routes[r].name, [r](const server::worker& w) -> const route_stats& {
+      return *w.stats().routes[r];
+    });
   render_route(out, srv, "",
                [](const server::worker& w) -> const route_stats& { return w.stats().unrouted; });
 
-  out.append("# HELP spillway_request_duration_seconds Time from request head to last response byte.\n"
-             "# TYPE spillway_request_duration_seconds histogram\n");
+  out.append(
+      "# HELP spillway_request_duration_seconds Time from request head to last response byte.\n"
+      "# TYPE spillway_request_duration_seconds histogram\n");
   for (size_t r = 0; r < routes.size(); ++r) {
     std::vector<const histogram*> parts;
     for (const auto& w : srv.workers()) parts.push_back(&w->stats().routes[r]->duration);
     render_histogram(out, "spillway_request_duration_seconds",
                      fmt::format("route=\"{}\"", escape_label(routes[r].name)), parts);
   }
-  out.append("# HELP spillway_time_to_first_byte_seconds Time from request head to the first upstream response byte.\n"
-             "# TYPE spillway_time_to_first_byte_seconds histogram\n");
+  out.append(
+      "# HELP spillway_time_to_first_byte_seconds Time from request head to the first upstream "
+      "response byte.\n"
+      "# TYPE spillway_time_to_first_byte_seconds histogram\n");
   for (size_t r = 0; r < routes.size(); ++r) {
     std::vector<const histogram*> parts;
     for (const auto& w : srv.workers()) parts.push_back(&w->stats().routes[r]->ttfb);
@@ -98,8 +110,10 @@ std::string render_metrics(const server::server& srv) {
                      fmt::format("route=\"{}\"", escape_label(routes[r].name)), parts);
   }
 
-  out.append("# HELP spillway_upstream_requests_total Upstream exchanges by endpoint and status (0: no response).\n"
-             "# TYPE spillway_upstream_requests_total counter\n");
+  out.append(
+      "# HELP spillway_upstream_requests_total Upstream exchanges by endpoint and status (0: no "
+      "response).\n"
+      "# TYPE spillway_upstream_requests_total counter\n");
   for (size_t c = 0; c < rt.clusters.size(); ++c) {
     auto& cl = *rt.clusters[c];
     for (size_t e = 0; e < cl.size(); ++e) {
@@ -107,14 +121,16 @@ std::string render_metrics(const server::server& srv) {
         uint64_t n = 0;
         for (const auto& w : srv.workers()) n += w->stats().endpoints[c][e]->by_status[code].get();
         if (n)
-          fmt::format_to(std::back_inserter(out),
-                         "spillway_upstream_requests_total{{cluster=\"{}\",endpoint=\"{}\",code=\"{}\"}} {}\n",
-                         escape_label(cl.name()), escape_label(cl.at(e).address), code, n);
+          fmt::format_to(
+              std::back_inserter(out),
+              "spillway_upstream_requests_total{{cluster=\"{}\",endpoint=\"{}\",code=\"{}\"}} {}\n",
+              escape_label(cl.name()), escape_label(cl.at(e).address), code, n);
       }
     }
   }
-  out.append("# HELP spillway_upstream_active_requests In-flight requests per endpoint.\n"
-             "# TYPE spillway_upstream_active_requests gauge\n");
+  out.append(
+      "# HELP spillway_upstream_active_requests In-flight requests per endpoint.\n"
+      "# TYPE spillway_upstream_active_requests gauge\n");
   for (const auto& cl : rt.clusters)
     for (size_t e = 0; e < cl->size(); ++e)
       fmt::format_to(std::back_inserter(out),
@@ -143,39 +159,44 @@ std::string render_metrics(const server::server& srv) {
       }
     }
   }
-  out.append("# HELP spillway_shed_total Requests refused without reaching an endpoint.\n"
-             "# TYPE spillway_shed_total counter\n");
+  out.append(
+      "# HELP spillway_shed_total Requests refused without reaching an endpoint.\n"
+      "# TYPE spillway_shed_total counter\n");
   for (size_t r = 0; r < routes.size(); ++r) {
     const auto& st = *rt.route_states[r];
     for (size_t k = 0; k < static_cast<size_t>(server::shed_reason::count); ++k)
-      fmt::format_to(std::back_inserter(out), "spillway_shed_total{{route=\"{}\",reason=\"{}\"}} {}\n",
-                     escape_label(routes[r].name),
-                     server::to_string(static_cast<server::shed_reason>(k)),
-                     st.shed[k].load(std::memory_order_relaxed));
+      fmt::format_to(
+          std::back_inserter(out), "spillway_shed_total{{route=\"{}\",reason=\"{}\"}} {}\n",
+          escape_label(routes[r].name), server::to_string(static_cast<server::shed_reason>(k)),
+          st.shed[k].load(std::memory_order_relaxed));
   }
-  out.append("# HELP spillway_queue_depth Requests waiting in the cluster queue.\n"
-             "# TYPE spillway_queue_depth gauge\n");
+  out.append(
+      "# HELP spillway_queue_depth Requests waiting in the cluster queue.\n"
+      "# TYPE spillway_queue_depth gauge\n");
   for (const auto& cl : rt.clusters)
     fmt::format_to(std::back_inserter(out), "spillway_queue_depth{{cluster=\"{}\"}} {}\n",
                    escape_label(cl->name()), cl->queue().size());
-  out.append("# HELP spillway_circuit_breaker_state 0 closed, 1 open, 2 half-open.\n"
-             "# TYPE spillway_circuit_breaker_state gauge\n");
+  out.append(
+      "# HELP spillway_circuit_breaker_state 0 closed, 1 open, 2 half-open.\n"
+      "# TYPE spillway_circuit_breaker_state gauge\n");
   for (const auto& cl : rt.clusters)
     for (size_t e = 0; e < cl->size(); ++e)
       fmt::format_to(std::back_inserter(out),
                      "spillway_circuit_breaker_state{{cluster=\"{}\",endpoint=\"{}\"}} {}\n",
                      escape_label(cl->name()), escape_label(cl->at(e).address),
                      static_cast<int>(cl->breaker_state(e)));
-  out.append("# HELP spillway_endpoint_healthy 1 when active health checks pass (or are off).\n"
-             "# TYPE spillway_endpoint_healthy gauge\n");
+  out.append(
+      "# HELP spillway_endpoint_healthy 1 when active health checks pass (or are off).\n"
+      "# TYPE spillway_endpoint_healthy gauge\n");
   for (const auto& cl : rt.clusters)
     for (size_t e = 0; e < cl->size(); ++e)
       fmt::format_to(std::back_inserter(out),
                      "spillway_endpoint_healthy{{cluster=\"{}\",endpoint=\"{}\"}} {}\n",
                      escape_label(cl->name()), escape_label(cl->at(e).address),
                      cl->health(e) == health::health_status::healthy ? 1 : 0);
-  out.append("# HELP spillway_endpoint_ejected 1 while outlier detection keeps the endpoint out.\n"
-             "# TYPE spillway_endpoint_ejected gauge\n");
+  out.append(
+      "# HELP spillway_endpoint_ejected 1 while outlier detection keeps the endpoint out.\n"
+      "# TYPE spillway_endpoint_ejected gauge\n");
   for (const auto& cl : rt.clusters)
     for (size_t e = 0; e < cl->size(); ++e)
       fmt::format_to(std::back_inserter(out),
@@ -211,8 +232,9 @@ std::string render_clusters(const server::server& srv) {
       endpoints.push_back(boost::json::object{
           {"address", ep.address},
           {"weight", ep.weight},
-          {"effective_weight", static_cast<double>(ep.effective_weight.load(std::memory_order_relaxed)) /
-                                   upstream::cluster::weight_scale},
+          {"effective_weight",
+           static_cast<double>(ep.effective_weight.load(std::memory_order_relaxed)) /
+               upstream::cluster::weight_scale},
           {"health", health::to_string(cl->health(e))},
           {"healthy", (bits & (upstream::health_unknown | upstream::unhealthy)) == 0},
           {"breaker", breaker::to_string(cl->breaker_state(e))},

@@ -15,7 +15,9 @@ namespace spillway::admin {
 /// Counter written by one thread, read by any.
 class counter {
  public:
-  void add(uint64_t n = 1) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void add(uint64_t n = 1) noexcept {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
 
  private:

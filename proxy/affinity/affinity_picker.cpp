@@ -35,7 +35,8 @@ affinity_picker::affinity_picker(const config::affinity_config& cfg,
       ring_(balancer::make_hashing_balancer(cluster_kind, endpoints, cfg.balance_factor)) {
   if (enabled()) ring_->build();
   address_hash_.reserve(endpoints.size());
-  for (const upstream::endpoint* e : endpoints) address_hash_.push_back(balancer::hash64(e->address));
+  for (const upstream::endpoint* e : endpoints)
+    address_hash_.push_back(balancer::hash64(e->address));
 }
 
 int affinity_picker::index_of(std::string_view address) const noexcept {

@@ -46,9 +46,9 @@ struct affinity_request {
 
 /// One pick under affinity.
 struct affinity_pick {
-  int index = -1;            // endpoint to try; -1: none eligible (queue or 503 as without affinity)
+  int index = -1;  // endpoint to try; -1: none eligible (queue or 503 as without affinity)
   decision what = decision::none;
-  bool set_cookie = false;   // the response carries Set-Cookie: cookie_for(index, now)
+  bool set_cookie = false;  // the response carries Set-Cookie: cookie_for(index, now)
 };
 
 /// on_unavailable for an endpoint (`pinned`) that cannot take the request: rebalance → the next

@@ -17,12 +17,18 @@ enum class decision : uint8_t {
 
 constexpr std::string_view to_string(decision d) noexcept {
   switch (d) {
-    case decision::none: return "none";
-    case decision::hit: return "hit";
-    case decision::new_pin: return "new_pin";
-    case decision::repin: return "repin";
-    case decision::spill: return "spill";
-    case decision::failed: return "failed";
+    case decision::none:
+      return "none";
+    case decision::hit:
+      return "hit";
+    case decision::new_pin:
+      return "new_pin";
+    case decision::repin:
+      return "repin";
+    case decision::spill:
+      return "spill";
+    case decision::failed:
+      return "failed";
   }
   return "none";
 }

@@ -84,10 +84,10 @@ std::optional<std::string> prompt_text_of(const json::value& body, std::size_t l
     const auto* list = prompt->if_array();
     if (list == nullptr) return std::nullopt;
     for (const json::value& p : *list) {  // strings, token ids, or lists of token ids
-      const bool more = p.is_string() ? append_limited(out, p.get_string(), limit) &&
-                                            append_limited(out, "\x1e", limit)
-                                      : append_limited(out, json::serialize(p), limit) &&
-                                            append_limited(out, ",", limit);
+      const bool more =
+          p.is_string()
+              ? append_limited(out, p.get_string(), limit) && append_limited(out, "\x1e", limit)
+              : append_limited(out, json::serialize(p), limit) && append_limited(out, ",", limit);
       if (!more) break;
     }
     return out;

@@ -31,7 +31,9 @@ inline uint64_t load_le64(const char* p) noexcept {
   return w;
 }
 
-constexpr uint64_t rotl64(uint64_t x, int r) noexcept { return (x << r) | (x >> (64 - r)); }
+constexpr uint64_t rotl64(uint64_t x, int r) noexcept {
+  return (x << r) | (x >> (64 - r));
+}
 
 }  // namespace detail
 
@@ -49,7 +51,8 @@ inline uint64_t hash64(std::string_view bytes, uint64_t seed = 0) noexcept {
   for (; n >= 8; n -= 8, p += 8) round(detail::load_le64(p));
   if (n > 0) {
     uint64_t tail = 0;
-    for (std::size_t i = 0; i < n; ++i) tail |= uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+    for (std::size_t i = 0; i < n; ++i)
+      tail |= uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
     round(tail);
   }
   return mix64(h ^ bytes.size());

@@ -24,8 +24,7 @@ void ring_hash::build() {
   const double scale = total > max_points ? static_cast<double>(max_points) / total : 1.0;
   std::size_t count = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    const double want =
-        scale * points_per_weight * std::max<uint32_t>(endpoints_[i]->weight, 1);
+    const double want = scale * points_per_weight * std::max<uint32_t>(endpoints_[i]->weight, 1);
     points_[i] = std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(want)));
     count += points_[i];
   }

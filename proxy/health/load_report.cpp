@@ -5,12 +5,16 @@
 namespace spillway::health {
 namespace {
 
-bool is_blank(char c) noexcept { return c == ' ' || c == '\t'; }
+bool is_blank(char c) noexcept {
+  return c == ' ' || c == '\t';
+}
 
 bool name_start(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
 }
-bool name_char(char c) noexcept { return name_start(c) || (c >= '0' && c <= '9'); }
+bool name_char(char c) noexcept {
+  return name_start(c) || (c >= '0' && c <= '9');
+}
 
 void skip_blanks(std::string_view s, std::size_t& p) noexcept {
   while (p < s.size() && is_blank(s[p])) ++p;
@@ -58,8 +62,10 @@ bool parse_sample_line(std::string_view line, metric_line& out) {
     for (; p < line.size(); ++p) {
       const char c = line[p];
       if (quoted) {
-        if (c == '\\') ++p;  // \\, \" and \n escapes: skip the escaped character
-        else if (c == '"') quoted = false;
+        if (c == '\\')
+          ++p;  // \\, \" and \n escapes: skip the escaped character
+        else if (c == '"')
+          quoted = false;
       } else if (c == '"') {
         quoted = true;
       } else if (c == '}') {

@@ -58,7 +58,7 @@ std::optional<load_sample> parse_load_report(std::string_view text,
 
 /// What a balancer sees of one endpoint's report.
 struct load_view {
-  bool fresh = false;             // false: no report, failed scrape or past its deadline
+  bool fresh = false;  // false: no report, failed scrape or past its deadline
   uint32_t waiting = 0;
   uint32_t running = 0;
   uint32_t kv_permille = 0;       // 0..1000

@@ -39,10 +39,16 @@ size_t header_list::count(std::string_view n) const noexcept {
 }
 
 bool is_hop_by_hop(std::string_view name) noexcept {
-  static constexpr std::array<std::string_view, 10> names{
-      "connection", "keep-alive",        "proxy-connection", "te",
-      "trailer",    "transfer-encoding", "upgrade",          "http2-settings",
-      "proxy-authenticate", "proxy-authorization"};
+  static constexpr std::array<std::string_view, 10> names{"connection",
+                                                          "keep-alive",
+                                                          "proxy-connection",
+                                                          "te",
+                                                          "trailer",
+                                                          "transfer-encoding",
+                                                          "upgrade",
+                                                          "http2-settings",
+                                                          "proxy-authenticate",
+                                                          "proxy-authorization"};
   if (name.size() < 2 || name.size() > 19) return false;
   for (auto n : names)
     if (iequals(name, n)) return true;

@@ -139,8 +139,10 @@ inline bool is_hop_by_hop(field_id id) noexcept {
     case f::upgrade:
     case f::http2_settings:
     case f::proxy_authenticate:
-    case f::proxy_authorization: return true;
-    default: return false;
+    case f::proxy_authorization:
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -65,11 +65,14 @@ void request_parser::on_field_impl(bhttp::field f, boost::beast::string_view nam
       ++transfer_encoding_fields_;
       if (!http::iequals(trim(value), "chunked")) bad_transfer_encoding_ = true;
       break;
-    case bhttp::field::host: ++host_fields_; break;
+    case bhttp::field::host:
+      ++host_fields_;
+      break;
     case bhttp::field::expect:
       if (http::iequals(trim(value), "100-continue")) head_.expect_continue = true;
       break;
-    default: break;
+    default:
+      break;
   }
   if (ec) return;
   head_.headers.add(name, value, f);
@@ -109,7 +112,9 @@ std::size_t request_parser::on_chunk_body_impl(std::uint64_t, boost::beast::stri
   return body.size();
 }
 
-void request_parser::on_finish_impl(error_code&) { body_.finish(); }
+void request_parser::on_finish_impl(error_code&) {
+  body_.finish();
+}
 
 // ---------------------------------------------------------------- response
 
@@ -157,7 +162,9 @@ std::size_t response_parser::on_chunk_body_impl(std::uint64_t, boost::beast::str
   return body.size();
 }
 
-void response_parser::on_finish_impl(error_code&) { body_.finish(); }
+void response_parser::on_finish_impl(error_code&) {
+  body_.finish();
+}
 
 // ---------------------------------------------------------------- raw checks
 

@@ -53,10 +53,9 @@ void session::drain() {
 void session::do_read_client() {
   if (client_read_pending_ || phase_ == phase::closed || client_eof_) return;
   client_read_pending_ = true;
-  socket_.async_read_some(in_.prepare(read_chunk),
-                          [self = shared_from_this()](const error_code& ec, size_t n) {
-                            self->on_read_client(ec, n);
-                          });
+  socket_.async_read_some(
+      in_.prepare(read_chunk),
+      [self = shared_from_this()](const error_code& ec, size_t n) { self->on_read_client(ec, n); });
 }
 
 void session::on_read_client(const error_code& ec, size_t n) {
@@ -73,8 +72,10 @@ void session::on_read_client(const error_code& ec, size_t n) {
   }
   in_.commit(n);
   switch (phase_) {
-    case phase::read_head: return process_head();
-    case phase::send_request: return pump_request_body();
+    case phase::read_head:
+      return process_head();
+    case phase::send_request:
+      return pump_request_body();
     default:
       // Busy with the exchange: keep what arrived (a pipelined request, or the body of a queued
       // one) and keep watching for a disconnect, within a bound.
@@ -140,11 +141,11 @@ void session::on_request_head(size_t head_bytes) {
     }
   }
   if (!normalise_target())
-    return send_local(400, "bad_request", "request target must be origin-form for this host",
-                      true);
+    return send_local(400, "bad_request", "request target must be origin-form for this host", true);
   route_ = rt_.routes.match(req_);
   if (route_ < 0)
-    return send_local(404, "no_route", "no route for " + req_.method + " " + std::string(req_.path()),
+    return send_local(404, "no_route",
+                      "no route for " + req_.method + " " + std::string(req_.path()),
                       req_.has_body());
   cluster_ = rt_.route_cluster[route_];
   start_exchange();
@@ -155,10 +156,13 @@ bool session::normalise_target() {
   if (!t.empty() && t.front() == '/') return true;
   if (t == "*") return req_.method == "OPTIONS";
   size_t scheme_end = 0;
-  if (t.size() > 7 && http::iequals(t.substr(0, 7), "http://")) scheme_end = 7;
-  else return false;  // https, authority-form (CONNECT) or garbage: we are not a forward proxy
+  if (t.size() > 7 && http::iequals(t.substr(0, 7), "http://"))
+    scheme_end = 7;
+  else
+    return false;  // https, authority-form (CONNECT) or garbage: we are not a forward proxy
   auto slash = t.find('/', scheme_end);
-  auto authority = t.substr(scheme_end, slash == std::string_view::npos ? t.npos : slash - scheme_end);
+  auto authority =
+      t.substr(scheme_end, slash == std::string_view::npos ? t.npos : slash - scheme_end);
   // Absolute-form is accepted only when it names this listener; anything else would make us an
   // open proxy for whatever host the client chooses (RFC 9112 §3.2.2).
   if (!names_this_listener(authority)) return false;
@@ -245,7 +249,8 @@ void session::on_deadline(deadline_kind k) {
       if (phase_ != phase::retry_wait) return;
       phase_ = phase::send_request;
       return pick_and_connect();
-    case kinds: break;
+    case kinds:
+      break;
   }
 }
 
@@ -277,7 +282,8 @@ void session::record(int status, std::string_view error) {
   r.error = error;
   if (route_ >= 0) r.route = rt_.config->routes[route_].name;
   if (cluster_ >= 0 && route_ >= 0) r.cluster = cluster().name();
-  if (cluster_ >= 0 && endpoint_ >= 0 && attempts_ > 0) r.endpoint = cluster().at(endpoint_).address;
+  if (cluster_ >= 0 && endpoint_ >= 0 && attempts_ > 0)
+    r.endpoint = cluster().at(endpoint_).address;
   if (req_parser_) r.bytes_in = req_parser_->body_bytes();
   if (res_parser_) r.bytes_out = res_parser_->body_bytes();
   worker_.log_request(r);

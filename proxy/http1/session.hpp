@@ -45,17 +45,24 @@ class session final : public std::enable_shared_from_this<session>,
 
  private:
   enum class phase : unsigned char {
-    read_head,       // waiting for (the rest of) a request head
-    queued,          // waiting in the cluster queue for an endpoint slot
-    retry_wait,      // backing off before the next try
-    send_request,    // writing the request (and body) upstream
-    await_response,  // request sent; waiting for the response head
-    stream_response, // response head sent downstream; body flowing
-    write_local,     // writing a response we generated
+    read_head,        // waiting for (the rest of) a request head
+    queued,           // waiting in the cluster queue for an endpoint slot
+    retry_wait,       // backing off before the next try
+    send_request,     // writing the request (and body) upstream
+    await_response,   // request sent; waiting for the response head
+    stream_response,  // response head sent downstream; body flowing
+    write_local,      // writing a response we generated
     closed,
   };
   enum deadline_kind : unsigned char {
-    client, upstream_connect, first_byte, upstream_idle, total, queue_wait, retry_wait_done, kinds
+    client,
+    upstream_connect,
+    first_byte,
+    upstream_idle,
+    total,
+    queue_wait,
+    retry_wait_done,
+    kinds
   };
 
   // downstream reads
@@ -132,8 +139,8 @@ class session final : public std::enable_shared_from_this<session>,
   http::request_head req_;
   size_t req_head_bytes_ = 0;  // raw size of the request head, bounds what we write upstream
   bool client_read_pending_ = false;
-  bool client_eof_ = false;    // the client closed its side (or errored) while we were busy
-  bool close_after_ = false;   // close once the current response is written
+  bool client_eof_ = false;   // the client closed its side (or errored) while we were busy
+  bool close_after_ = false;  // close once the current response is written
   bool draining_ = false;
   bool head_started_ = false;  // first byte of the current request head seen
   bool expect_sent_ = false;
@@ -150,37 +157,37 @@ class session final : public std::enable_shared_from_this<session>,
   std::unique_ptr<upstream_pool::upstream_connection> up_;
   bool up_reused_ = false;
   bool up_fresh_retry_done_ = false;
-  bool force_fresh_ = false;      // next connection must be new (a pooled one just failed)
-  uint32_t up_gen_ = 0;           // bumped whenever up_ is dropped; stale handlers compare it
-  std::string sent_log_;          // request bytes sent on the current upstream connection
-  std::string replay_;            // bytes to send again on the next connection (retry)
-  bool replay_valid_ = true;      // false once the request outgrew the replay limit
+  bool force_fresh_ = false;        // next connection must be new (a pooled one just failed)
+  uint32_t up_gen_ = 0;             // bumped whenever up_ is dropped; stale handlers compare it
+  std::string sent_log_;            // request bytes sent on the current upstream connection
+  std::string replay_;              // bytes to send again on the next connection (retry)
+  bool replay_valid_ = true;        // false once the request outgrew the replay limit
   bool abort_after_write_ = false;  // close once the queued bytes are out (stream aborted)
-  bool recorded_ = true;          // the current exchange has been counted in the stats
+  bool recorded_ = true;            // the current exchange has been counted in the stats
   error last_error_{};
   // resilience
   breaker::circuit_breaker::ticket ticket_{};
-  bool try_open_ = false;            // a try holds a breaker ticket not yet reported
-  queue::ticket queue_id_ = 0;       // nonzero while queued
+  bool try_open_ = false;       // a try holds a breaker ticket not yet reported
+  queue::ticket queue_id_ = 0;  // nonzero while queued
   int queued_cluster_ = -1;
-  bool budget_counted_ = false;      // route budget's request_started() called
-  bool retry_slot_held_ = false;     // one retry slot of the route budget held
+  bool budget_counted_ = false;   // route budget's request_started() called
+  bool retry_slot_held_ = false;  // one retry slot of the route budget held
   uint32_t retries_done_ = 0;
   size_t fallback_next_ = 0;
   bool upstream_write_pending_ = false;
   bool upstream_read_pending_ = false;
   bool request_complete_ = false;  // whole request (with body) parsed from the client
   bool response_complete_ = false;
-  std::string up_out_;       // bytes queued for the upstream
-  std::string up_writing_;   // bytes being written upstream
+  std::string up_out_;      // bytes queued for the upstream
+  std::string up_writing_;  // bytes being written upstream
   std::optional<response_parser> res_parser_;
   http::response_head res_;
   size_t res_head_bytes_ = 0;
   bool client_head_sent_ = false;
   bool event_stream_ = false;
   framing client_framing_ = framing::none;
-  std::string down_out_;     // bytes queued for the client
-  std::string down_writing_; // bytes being written to the client
+  std::string down_out_;      // bytes queued for the client
+  std::string down_writing_;  // bytes being written to the client
   bool client_write_pending_ = false;
   int status_sent_ = 0;
   std::string request_id_;

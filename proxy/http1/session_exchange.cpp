@@ -53,7 +53,7 @@ void session::start_exchange() {
   up_out_.clear();
   expect_sent_ = false;
   last_error_ = {};
-  framing f = req_.chunked ? framing::chunked
+  framing f = req_.chunked          ? framing::chunked
               : req_.content_length ? framing::length
                                     : framing::none;
   req_parser_->body().reset(&up_out_, f);
@@ -73,12 +73,11 @@ void session::start_exchange() {
 void session::do_connect(std::vector<tcp::endpoint> addrs, size_t next) {
   up_ = std::make_unique<upstream_pool::upstream_connection>(tcp::socket(worker_.io()));
   const tcp::endpoint target = addrs[next];
-  up_->socket.async_connect(
-      target, [self = shared_from_this(), gen = up_gen_, addrs = std::move(addrs), next](
-                  const error_code& ec) mutable {
-        if (gen != self->up_gen_) return;  // this attempt was abandoned (timeout, close)
-        self->on_connect(ec, std::move(addrs), next);
-      });
+  up_->socket.async_connect(target, [self = shared_from_this(), gen = up_gen_,
+                                     addrs = std::move(addrs), next](const error_code& ec) mutable {
+    if (gen != self->up_gen_) return;  // this attempt was abandoned (timeout, close)
+    self->on_connect(ec, std::move(addrs), next);
+  });
 }
 
 void session::on_connect(const error_code& ec, std::vector<tcp::endpoint> addrs, size_t next) {
@@ -117,8 +116,8 @@ void session::send_request() {
 void session::build_upstream_head() {
   using f = http::field_id;
   // Everything written comes from the received head plus a bounded set of additions.
-  head_writer o(up_out_, req_head_bytes_ + req_.target.size() + client_ip_.size() +
-                             request_id_.size() + 256);
+  head_writer o(
+      up_out_, req_head_bytes_ + req_.target.size() + client_ip_.size() + request_id_.size() + 256);
   o.put(req_.method).put(' ').put(req_.target).put(" HTTP/1.1\r\n"sv);
   const auto connection = req_.headers.find(f::connection);
   const bool check_connection = connection && http::connection_lists_fields(*connection);
@@ -364,8 +363,8 @@ void session::response_done_upstream() {
   clear_deadline(upstream_idle);
   finish_try(res_.status >= 500 ? upstream::try_result::server_error
                                 : upstream::try_result::success);
-  const bool reusable = res_.keep_alive && request_complete_ && !upstream_write_pending_ &&
-                        up_ && up_->buffer.size() == 0 && !res_parser_->need_eof();
+  const bool reusable = res_.keep_alive && request_complete_ && !upstream_write_pending_ && up_ &&
+                        up_->buffer.size() == 0 && !res_parser_->need_eof();
   release_upstream(reusable);
 }
 
@@ -450,8 +449,8 @@ void session::abort_stream(error e) {
     body_framer f;
     f.reset(&down_out_, framing::chunked);
     f.piece("event: error\ndata: {\"error\": {\"message\": \"" + std::string(e.message()) +
-            "\", \"type\": \"upstream_error\", \"code\": \"" + std::string(code_for(static_cast<errc>(e.code.value()))) +
-            "\"}}\n\n");
+            "\", \"type\": \"upstream_error\", \"code\": \"" +
+            std::string(code_for(static_cast<errc>(e.code.value()))) + "\"}}\n\n");
     close_after_ = true;
     response_complete_ = false;
     abort_after_write_ = true;

@@ -16,21 +16,27 @@ namespace {
 
 try_result result_for(errc e) {
   switch (e) {
-    case errc::connect_failed: return try_result::connect_failure;
+    case errc::connect_failed:
+      return try_result::connect_failure;
     case errc::connect_timeout:
     case errc::first_byte_timeout:
     case errc::upstream_idle_timeout:
-    case errc::total_timeout: return try_result::timeout;
-    default: return try_result::reset;
+    case errc::total_timeout:
+      return try_result::timeout;
+    default:
+      return try_result::reset;
   }
 }
 
 retry::failure_kind kind_for(errc e) {
   switch (e) {
     case errc::connect_failed:
-    case errc::connect_timeout: return retry::failure_kind::connect_failure;
-    case errc::first_byte_timeout: return retry::failure_kind::timeout;
-    default: return retry::failure_kind::reset;
+    case errc::connect_timeout:
+      return retry::failure_kind::connect_failure;
+    case errc::first_byte_timeout:
+      return retry::failure_kind::timeout;
+    default:
+      return retry::failure_kind::reset;
   }
 }
 
@@ -170,9 +176,10 @@ void session::resume_from_queue() {
 void session::shed(server::shed_reason r) {
   route_state().count_shed(r);
   if (try_fallback()) return;
-  const char* message = r == server::shed_reason::queue_timeout ? "timed out waiting for an endpoint"
-                        : r == server::shed_reason::evicted ? "shed for a higher-priority request"
-                                                            : "every endpoint is busy and the queue is full";
+  const char* message =
+      r == server::shed_reason::queue_timeout ? "timed out waiting for an endpoint"
+      : r == server::shed_reason::evicted     ? "shed for a higher-priority request"
+                                              : "every endpoint is busy and the queue is full";
   send_local(503, "overloaded", message, !request_complete_);
 }
 
@@ -205,8 +212,8 @@ bool session::try_retry(const retry::failed_try& f, std::string_view retry_after
   last_error_ = e;
   replay_.swap(sent_log_);
   sent_log_.clear();
-  const auto delay =
-      rs.policy.delay(retries_done_++, retry_after, std::chrono::system_clock::now(), worker_.rng());
+  const auto delay = rs.policy.delay(retries_done_++, retry_after, std::chrono::system_clock::now(),
+                                     worker_.rng());
   const auto ms = std::chrono::ceil<std::chrono::milliseconds>(delay);
   if (ms.count() <= 0) {
     pick_and_connect();

@@ -22,7 +22,11 @@ using tcp = asio::ip::tcp;
 class health_checker::probe : public std::enable_shared_from_this<probe> {
  public:
   probe(asio::io_context& ioc, upstream::cluster& c, size_t i)
-      : cluster_(c), index_(i), cfg_(*c.config().health_check), timer_(ioc), deadline_(ioc),
+      : cluster_(c),
+        index_(i),
+        cfg_(*c.config().health_check),
+        timer_(ioc),
+        deadline_(ioc),
         socket_(ioc) {}
 
   void start() { check(); }
@@ -56,9 +60,11 @@ class health_checker::probe : public std::enable_shared_from_this<probe> {
       boost::system::error_code e;
       self->socket_.close(e);  // the pending operation fails and finishes the check
     });
-    asio::async_connect(socket_, addrs,
-                        [self = shared_from_this()](const boost::system::error_code& ec,
-                                                    const tcp::endpoint&) { self->on_connect(ec); });
+    asio::async_connect(
+        socket_, addrs,
+        [self = shared_from_this()](const boost::system::error_code& ec, const tcp::endpoint&) {
+          self->on_connect(ec);
+        });
   }
 
   void on_connect(const boost::system::error_code& ec) {
@@ -115,9 +121,12 @@ class health_checker::probe : public std::enable_shared_from_this<probe> {
   bool stopped_ = false;
 };
 
-health_checker::health_checker(asio::io_context& ioc, upstream::cluster& c) : ioc_(ioc), cluster_(c) {}
+health_checker::health_checker(asio::io_context& ioc, upstream::cluster& c)
+    : ioc_(ioc), cluster_(c) {}
 
-health_checker::~health_checker() { stop(); }
+health_checker::~health_checker() {
+  stop();
+}
 
 void health_checker::start() {
   if (!cluster_.config().health_check) return;

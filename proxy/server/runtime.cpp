@@ -18,11 +18,16 @@ runtime::runtime(std::shared_ptr<const config::proxy_config> c)
 
 const char* to_string(shed_reason r) noexcept {
   switch (r) {
-    case shed_reason::queue_full: return "queue_full";
-    case shed_reason::queue_timeout: return "queue_timeout";
-    case shed_reason::evicted: return "evicted";
-    case shed_reason::no_endpoint: return "no_endpoint";
-    case shed_reason::count: break;
+    case shed_reason::queue_full:
+      return "queue_full";
+    case shed_reason::queue_timeout:
+      return "queue_timeout";
+    case shed_reason::evicted:
+      return "evicted";
+    case shed_reason::no_endpoint:
+      return "no_endpoint";
+    case shed_reason::count:
+      break;
   }
   return "unknown";
 }

@@ -46,7 +46,8 @@ server::server(std::shared_ptr<const config::proxy_config> cfg)
   signals_.add(SIGUSR1);
   for (auto& c : rt_->clusters) c->resolve_all();
   const uint32_t n = worker_count(*rt_->config);
-  if (rt_->config->access_log) access_log_ = std::make_unique<admin::access_log>(*rt_->config->access_log);
+  if (rt_->config->access_log)
+    access_log_ = std::make_unique<admin::access_log>(*rt_->config->access_log);
   for (uint32_t i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<worker>(i, rt_));
     workers_.back()->set_access_log(access_log_.get());
@@ -76,7 +77,8 @@ bool server::bind_listeners() {
     }
     for (auto& w : workers_) {
       if (auto ec = w->listen(*l, at)) {
-        log::error("listener {}: cannot listen on {}: {}", l->cfg.name, l->cfg.address, ec.message());
+        log::error("listener {}: cannot listen on {}: {}", l->cfg.name, l->cfg.address,
+                   ec.message());
         return false;
       }
     }
@@ -111,7 +113,8 @@ int server::run() {
     checkers_.back()->start();
   }
   schedule_control_tick();
-  signals_.async_wait([this](const boost::system::error_code& ec, int signo) { on_signal(ec, signo); });
+  signals_.async_wait(
+      [this](const boost::system::error_code& ec, int signo) { on_signal(ec, signo); });
   schedule_resolve();
   control_.run();
   for (auto& w : workers_) w->stop();
@@ -125,8 +128,10 @@ void server::on_signal(const boost::system::error_code& ec, int signo) {
   if (signo == SIGUSR1) {
     if (access_log_) {
       auto err = access_log_->reopen();
-      if (err.empty()) log::info("SIGUSR1: access log reopened");
-      else log::error("SIGUSR1: {}", err);
+      if (err.empty())
+        log::info("SIGUSR1: access log reopened");
+      else
+        log::error("SIGUSR1: {}", err);
     }
   } else if (signo == SIGHUP) {
     log::warn("SIGHUP: configuration reload is not available yet; keeping the running config");
@@ -150,7 +155,8 @@ void server::begin_drain() {
 
 void server::check_drained() {
   int64_t open = 0;
-  for (const auto& w : workers_) open += w->stats().connections_open.load(std::memory_order_relaxed);
+  for (const auto& w : workers_)
+    open += w->stats().connections_open.load(std::memory_order_relaxed);
   if (open == 0 || std::chrono::steady_clock::now() >= drain_deadline_) {
     if (open > 0) log::warn("drain timeout: closing {} connections", open);
     control_.stop();

@@ -47,12 +47,19 @@ void cluster::report(size_t i, const breaker::circuit_breaker::ticket& t, try_re
   }
   if (outliers_) {
     switch (r) {
-      case try_result::success: outliers_->report(i, health::outcome::success); break;
-      case try_result::connect_failure: outliers_->report(i, health::outcome::connect_failure); break;
+      case try_result::success:
+        outliers_->report(i, health::outcome::success);
+        break;
+      case try_result::connect_failure:
+        outliers_->report(i, health::outcome::connect_failure);
+        break;
       case try_result::server_error:
       case try_result::timeout:
-      case try_result::reset: outliers_->report(i, health::outcome::server_error); break;
-      case try_result::cancelled: break;
+      case try_result::reset:
+        outliers_->report(i, health::outcome::server_error);
+        break;
+      case try_result::cancelled:
+        break;
     }
   }
 }
@@ -85,7 +92,9 @@ breaker::breaker_state cluster::breaker_state(size_t i) const noexcept {
   return breakers_.empty() ? breaker::breaker_state::closed : breakers_[i]->state();
 }
 
-bool cluster::ejected(size_t i) const { return outliers_ && outliers_->ejected(i); }
+bool cluster::ejected(size_t i) const {
+  return outliers_ && outliers_->ejected(i);
+}
 
 health::health_status cluster::health(size_t i) const noexcept {
   return health_.empty() ? health::health_status::healthy : health_[i]->status();
@@ -103,9 +112,11 @@ void cluster::control_tick() {
     was_available_[i] = available;
     if (ramps_[i].ramping()) ramps_[i].update(e, now);
     if (available) {
-      if (e.max_concurrent == 0) free_slots += queue_.size();
+      if (e.max_concurrent == 0)
+        free_slots += queue_.size();
       else if (!e.at_capacity())
-        free_slots += e.max_concurrent - static_cast<uint32_t>(e.active.load(std::memory_order_relaxed));
+        free_slots +=
+            e.max_concurrent - static_cast<uint32_t>(e.active.load(std::memory_order_relaxed));
     }
   }
   // Safety net: a waiter whose wake-up was lost to a race gets it here.

@@ -32,14 +32,14 @@ struct endpoint {
   endpoint(const endpoint&) = delete;
   endpoint& operator=(const endpoint&) = delete;
 
-  const std::string address;        // as written in the config, used in metrics and admin
-  const config::host_port target;   // parsed host and port
-  const uint32_t weight;            // configured weight (> 0)
-  const uint32_t max_concurrent;    // 0 = unlimited
+  const std::string address;       // as written in the config, used in metrics and admin
+  const config::host_port target;  // parsed host and port
+  const uint32_t weight;           // configured weight (> 0)
+  const uint32_t max_concurrent;   // 0 = unlimited
 
-  std::atomic<int32_t> active{0};              // in-flight requests, all workers together
-  std::atomic<uint32_t> effective_weight;      // weight after slow start; balancers use this
-  std::atomic<uint32_t> unavailable{0};        // unavailable_reason bits
+  std::atomic<int32_t> active{0};          // in-flight requests, all workers together
+  std::atomic<uint32_t> effective_weight;  // weight after slow start; balancers use this
+  std::atomic<uint32_t> unavailable{0};    // unavailable_reason bits
 
   bool available() const noexcept { return unavailable.load(std::memory_order_relaxed) == 0; }
 

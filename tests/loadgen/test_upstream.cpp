@@ -239,7 +239,17 @@ struct upstream::impl {
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(64 * 1024 * 1024);
+      // Keep-alive timeout as nginx's keepalive_timeout: close a connection left idle.
+      asio::steady_timer idle(io);
+      if (cfg.idle_timeout_ms > 0) {
+        idle.expires_after(std::chrono::milliseconds(cfg.idle_timeout_ms));
+        idle.async_wait([&s](boost::system::error_code tec) {
+          boost::system::error_code ignored;
+          if (!tec) boost::beast::get_lowest_layer(s).close(ignored);
+        });
+      }
       auto [ec, n] = co_await http::async_read(s, buf, parser, use_tuple);
+      idle.cancel();
       if (ec) co_return;
       auto& req = parser.get();
       std::string session_id;

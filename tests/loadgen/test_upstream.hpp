@@ -27,7 +27,8 @@ struct upstream_config {
   std::string cache_status;  // Cache-Status value; empty: no header
   uint64_t stall_after = 0;  // the Nth request (1-based) waits stall_ms more
   int stall_ms = 0;
-  int cut_after = -1;  // streams: drop the connection after N tokens
+  int cut_after = -1;       // streams: drop the connection after N tokens
+  int idle_timeout_ms = 0;  // HTTP/1.1: close connections idle this long (0: never)
   std::string session_header = "x-session-id";
   std::string listen = "127.0.0.1:0";
   std::string tls_cert;  // PEM files: when set, TLS with ALPN h2 / http/1.1

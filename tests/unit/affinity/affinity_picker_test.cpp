@@ -90,12 +90,13 @@ TEST(affinity_cookie, forged_tampered_expired_or_stale_cookies_are_replaced) {
   rig r(affinity_key_kind::cookie);
   std::string tampered = r.cookie_of(4);
   tampered[3] = tampered[3] == 'A' ? 'B' : 'A';
-  cookie_signer stranger(config::affinity_cookie_config{.secret = "another-secret-value"}, "engines");
+  cookie_signer stranger(config::affinity_cookie_config{.secret = "another-secret-value"},
+                         "engines");
   cookie_signer same_key(r.cfg.cookie, "engines");
   for (const std::string& bad :
        {std::string("garbage"), tampered, stranger.encode(r.c[4].address, now),
-        r.cookie_of(4, now - 3600),                       // expired
-        same_key.encode("10.9.9.9:9000", now)}) {         // genuine, endpoint no longer there
+        r.cookie_of(4, now - 3600),                // expired
+        same_key.encode("10.9.9.9:9000", now)}) {  // genuine, endpoint no longer there
     const affinity_pick p = r.pick(r.request(bad));
     EXPECT_EQ(p.what, decision::new_pin) << bad;
     EXPECT_TRUE(p.set_cookie) << bad;
@@ -152,15 +153,18 @@ TEST(affinity_key, hits_spills_and_none) {
     EXPECT_EQ(first.what, decision::hit);
     EXPECT_FALSE(first.set_cookie);
     ASSERT_GE(first.index, 0);
-    EXPECT_EQ(first.index, r.picker->ring().home(*r.picker->resolve(r.request({}, "session-7"), {}, now).key));
+    EXPECT_EQ(first.index,
+              r.picker->ring().home(*r.picker->resolve(r.request({}, "session-7"), {}, now).key));
     // Hold requests of this one session: after the bound it spills, spread over others.
     std::set<int> spilled_to;
     for (int i = 0; i < 30; ++i) {
       const affinity_pick p = r.pick(r.request({}, "session-7"));
       ASSERT_GE(p.index, 0);
       r.c[p.index].try_acquire();
-      if (p.what == decision::spill) spilled_to.insert(p.index);
-      else EXPECT_EQ(p.index, first.index);
+      if (p.what == decision::spill)
+        spilled_to.insert(p.index);
+      else
+        EXPECT_EQ(p.index, first.index);
     }
     EXPECT_GE(spilled_to.size(), 3u);
     EXPECT_FALSE(spilled_to.count(first.index));

@@ -34,9 +34,9 @@ TEST(base64url, round_trips_and_is_strict) {
     EXPECT_EQ(*back, bytes);
   }
   EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");
-  EXPECT_FALSE(base64url_decode("-_9"));   // non-zero unused bits: a second spelling of "-_8"
-  EXPECT_FALSE(base64url_decode("AB+C"));  // standard alphabet
-  EXPECT_FALSE(base64url_decode("QQ=="));  // padding
+  EXPECT_FALSE(base64url_decode("-_9"));    // non-zero unused bits: a second spelling of "-_8"
+  EXPECT_FALSE(base64url_decode("AB+C"));   // standard alphabet
+  EXPECT_FALSE(base64url_decode("QQ=="));   // padding
   EXPECT_FALSE(base64url_decode("QUJDR"));  // 4k + 1 characters
   EXPECT_EQ(base64url_decode_lenient("QQ=="), "A");
   EXPECT_EQ(base64url_decode(""), "");

@@ -19,7 +19,8 @@ struct endpoints {
     }
   }
 
-  upstream::endpoint& add(const std::string& address, uint32_t weight, uint32_t max_concurrent = 0) {
+  upstream::endpoint& add(const std::string& address, uint32_t weight,
+                          uint32_t max_concurrent = 0) {
     const auto colon = address.rfind(':');
     owned.push_back(std::make_unique<upstream::endpoint>(
         address,

@@ -24,8 +24,7 @@ using config::balancer_kind;
 
 constexpr int keys = 40000;
 
-std::unique_ptr<hashing_balancer> make(balancer_kind kind, const endpoints& c,
-                                       double factor = 0) {
+std::unique_ptr<hashing_balancer> make(balancer_kind kind, const endpoints& c, double factor = 0) {
   return balancer::make_hashing_balancer(kind, c.set, factor);
 }
 
@@ -108,8 +107,10 @@ TEST_P(hashing, one_of_n_leaving_moves_about_one_nth) {
     int strays = 0;
     for (int k = 0; k < keys; ++k) strays += a[k] != all[gone].address && a[k] != b[k];
     const double stray_share = static_cast<double>(strays) / keys;
-    if (GetParam() == balancer_kind::ring_hash) EXPECT_EQ(strays, 0) << "n=" << n;
-    else EXPECT_LT(stray_share, 0.2 / n) << "n=" << n;
+    if (GetParam() == balancer_kind::ring_hash)
+      EXPECT_EQ(strays, 0) << "n=" << n;
+    else
+      EXPECT_LT(stray_share, 0.2 / n) << "n=" << n;
   }
 }
 

@@ -10,8 +10,8 @@ namespace spillway::affinity {
 namespace {
 
 std::string jwt(std::string_view payload_json) {
-  return base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." +
-         base64url_encode(payload_json) + ".c2lnbmF0dXJl";
+  return base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url_encode(payload_json) +
+         ".c2lnbmF0dXJl";
 }
 
 http::request_head with_header(std::string_view name, std::string_view value) {
@@ -56,7 +56,7 @@ TEST(jwt_claim, string_and_number_claims) {
 
 TEST(jwt_claim, malformed_tokens_give_no_key) {
   EXPECT_FALSE(jwt_claim("no-dots-at-all", "sub"));
-  EXPECT_FALSE(jwt_claim("a.b*d.c", "sub"));                               // not base64url
+  EXPECT_FALSE(jwt_claim("a.b*d.c", "sub"));                                    // not base64url
   EXPECT_FALSE(jwt_claim("a." + base64url_encode("{\"sub\":") + ".c", "sub"));  // cut JSON
   EXPECT_FALSE(jwt_claim("a." + base64url_encode("[1,2]") + ".c", "sub"));      // not an object
   EXPECT_FALSE(jwt_claim("a." + base64url_encode("\xff\xfe") + ".c", "sub"));   // not text
@@ -66,11 +66,14 @@ TEST(jwt_claim, malformed_tokens_give_no_key) {
 
 TEST(jwt_key, bearer_tokens_only_and_the_request_still_gets_no_key_when_bad) {
   const auto c = cfg_of(config::affinity_key_kind::jwt, "sub");
-  const auto a = affinity_key(c, with_header("Authorization", "Bearer " + jwt(R"({"sub":"u1"})")), {});
-  const auto b = affinity_key(c, with_header("authorization", "bearer  " + jwt(R"({"sub":"u1","x":2})")), {});
+  const auto a =
+      affinity_key(c, with_header("Authorization", "Bearer " + jwt(R"({"sub":"u1"})")), {});
+  const auto b =
+      affinity_key(c, with_header("authorization", "bearer  " + jwt(R"({"sub":"u1","x":2})")), {});
   ASSERT_TRUE(a);
   EXPECT_EQ(a, b);  // same claim, different token
-  EXPECT_NE(a, affinity_key(c, with_header("Authorization", "Bearer " + jwt(R"({"sub":"u2"})")), {}));
+  EXPECT_NE(a,
+            affinity_key(c, with_header("Authorization", "Bearer " + jwt(R"({"sub":"u2"})")), {}));
   EXPECT_FALSE(affinity_key(c, with_header("Authorization", "Basic dXNlcjpwYXNz"), {}));
   EXPECT_FALSE(affinity_key(c, with_header("Authorization", "Bearer not.a-token!.x"), {}));
   EXPECT_FALSE(affinity_key(c, with_header("Authorization", "Bearer"), {}));
@@ -112,8 +115,8 @@ TEST(prefix_key, stable_across_json_spelling_and_capped_at_max_blocks) {
 
 TEST(prefix_key, content_parts_completions_and_no_key_cases) {
   const std::string text(300, 't');
-  const auto parts = prefix_key(R"({"messages":[{"role":"user","content":[{"type":"text","text":")" +
-                                text + R"("}]}]})");
+  const auto parts = prefix_key(
+      R"({"messages":[{"role":"user","content":[{"type":"text","text":")" + text + R"("}]}]})");
   const auto plain = prefix_key(R"({"messages":[{"role":"user","content":")" + text + R"("}]})");
   EXPECT_TRUE(parts);
   EXPECT_EQ(parts, plain);

@@ -103,7 +103,7 @@ TEST(least_load, stale_and_failed_reports_fall_back_to_in_flight_counts) {
   EXPECT_EQ(r.lb.pick({}), 0);  // stale: 0 in flight beats 1
   r.report(0, 50, 10);
   EXPECT_EQ(r.lb.pick({}), 1);
-  r.store.invalidate(0);        // scrape failed
+  r.store.invalidate(0);  // scrape failed
   EXPECT_EQ(r.lb.pick({}), 0);
 }
 
@@ -119,11 +119,18 @@ TEST(least_load, never_picks_a_saturated_endpoint_while_another_is_not) {
       if (rng.below(6) == 0) r.c[i].unavailable = upstream::ejected;
       if (rng.below(6) == 0) excluded.push_back(static_cast<int>(i));
       switch (rng.below(4)) {
-        case 0: r.report(i, static_cast<double>(rng.below(4)), 0, 0.985); break;  // KV full
-        case 1: r.report(i, 0, 17 + static_cast<double>(rng.below(50)), 0.1); break;  // queue
-        case 2: r.report(i, static_cast<double>(rng.below(40)), static_cast<double>(rng.below(16)),
-                         rng.uniform() * 0.97); break;
-        default: break;  // no report
+        case 0:
+          r.report(i, static_cast<double>(rng.below(4)), 0, 0.985);
+          break;  // KV full
+        case 1:
+          r.report(i, 0, 17 + static_cast<double>(rng.below(50)), 0.1);
+          break;  // queue
+        case 2:
+          r.report(i, static_cast<double>(rng.below(40)), static_cast<double>(rng.below(16)),
+                   rng.uniform() * 0.97);
+          break;
+        default:
+          break;  // no report
       }
     }
     const balancer::pick_context ctx{.excluded = excluded};

@@ -14,7 +14,8 @@ using namespace std::chrono_literals;
 
 // Shaped like vLLM's /metrics: HELP/TYPE comments, labels, histograms, two engines (data parallel)
 // and one model with a label value holding braces, commas, quotes and escapes.
-const char* const vllm_text = R"(# HELP vllm:num_requests_running Number of requests in model execution batches.
+const char* const vllm_text =
+    R"(# HELP vllm:num_requests_running Number of requests in model execution batches.
 # TYPE vllm:num_requests_running gauge
 vllm:num_requests_running{engine="0",model_name="meta-llama/Llama-3.1-8B"} 3.0
 vllm:num_requests_running{engine="1",model_name="meta-llama/Llama-3.1-8B"} 2.0
@@ -56,8 +57,8 @@ TEST(prometheus_text, sample_lines) {
   ASSERT_TRUE(parse_sample_line("  x{} 1E3  ", m));
   EXPECT_EQ(m.value, 1000);
 
-  for (const char* bad : {"", "# HELP x y", "#x 1", "x", "x{a=\"1\" 2", "1x 2", "x 1 2 3",
-                          "x abc", "x 1 1.5", "x{a=\"1\"}2", "x ++1", "x 1e", "{a=\"1\"} 2"})
+  for (const char* bad : {"", "# HELP x y", "#x 1", "x", "x{a=\"1\" 2", "1x 2", "x 1 2 3", "x abc",
+                          "x 1 1.5", "x{a=\"1\"}2", "x ++1", "x 1e", "{a=\"1\"} 2"})
     EXPECT_FALSE(parse_sample_line(bad, m)) << bad;
 }
 

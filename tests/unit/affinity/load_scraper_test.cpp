@@ -46,22 +46,20 @@ class metrics_server {
       if (ec) return;
       auto sock = std::make_shared<tcp::socket>(std::move(s));
       auto buf = std::make_shared<asio::streambuf>();
-      asio::async_read_until(*sock, *buf, "\r\n\r\n",
-                             [this, sock, buf](boost::system::error_code e, std::size_t) {
-                               if (e) return;
-                               ++requests;
-                               last_request.assign(asio::buffers_begin(buf->data()),
-                                                   asio::buffers_end(buf->data()));
-                               auto reply = std::make_shared<std::string>(
-                                   "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
-                                   std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
-                                   body);
-                               asio::async_write(*sock, asio::buffer(*reply),
-                                                 [sock, reply](boost::system::error_code, std::size_t) {
-                                                   boost::system::error_code ignored;
-                                                   sock->shutdown(tcp::socket::shutdown_both, ignored);
-                                                 });
-                             });
+      asio::async_read_until(
+          *sock, *buf, "\r\n\r\n", [this, sock, buf](boost::system::error_code e, std::size_t) {
+            if (e) return;
+            ++requests;
+            last_request.assign(asio::buffers_begin(buf->data()), asio::buffers_end(buf->data()));
+            auto reply = std::make_shared<std::string>(
+                "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+            asio::async_write(*sock, asio::buffer(*reply),
+                              [sock, reply](boost::system::error_code, std::size_t) {
+                                boost::system::error_code ignored;
+                                sock->shutdown(tcp::socket::shutdown_both, ignored);
+                              });
+          });
       accept();
     });
   }
