@@ -6,6 +6,7 @@
 
 #include "common/log.hpp"
 #include "config/loader.hpp"
+#include "config/nginx_import.hpp"
 #include "proxy/server/server.hpp"
 
 namespace {
@@ -13,7 +14,8 @@ namespace {
 constexpr const char* usage =
     "usage: spillway --config FILE         run the proxy\n"
     "       spillway --check-config FILE   validate FILE; exit 0 when valid\n"
-    "       spillway --version\n";
+    "       spillway --version\n"
+    "       spillway import-nginx NGINX.CONF  translate an nginx config; YAML on stdout\n";
 
 int check_config(const std::string& path) {
   auto result = spillway::config::load_file(path);
@@ -25,6 +27,14 @@ int check_config(const std::string& path) {
   }
   std::printf("%s: ok\n", path.c_str());
   return 0;
+}
+
+int import_nginx(const std::string& path) {
+  auto result = spillway::config::import_nginx_file(path);
+  for (const auto& w : result.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  for (const auto& e : result.errors) std::fprintf(stderr, "error: %s\n", e.c_str());
+  std::fputs(result.yaml.c_str(), stdout);
+  return result.ok() ? 0 : 1;
 }
 
 int run(const std::string& path) {
@@ -49,6 +59,7 @@ int main(int argc, char** argv) {
   }
   if (argc == 3 && std::strcmp(argv[1], "--check-config") == 0) return check_config(argv[2]);
   if (argc == 3 && std::strcmp(argv[1], "--config") == 0) return run(argv[2]);
+  if (argc == 3 && std::strcmp(argv[1], "import-nginx") == 0) return import_nginx(argv[2]);
   std::fputs(usage, stderr);
   return 2;
 }
