@@ -252,6 +252,18 @@ TEST_F(LoadgenIntegration, ServerClosedConnectionsAreCounted) {
   EXPECT_GE(get(r.summary, {"connections", "reconnects"}), 18);
 }
 
+TEST_F(LoadgenIntegration, IdleConnectionsClosedByTheServerAreReopened) {
+  // The server drops keep-alive connections idle for 30 ms; arrivals come every 50 ms.
+  upstream up({.delay_ms = 1, .idle_timeout_ms = 30});
+  ASSERT_NE(up.start(), 0);
+  auto r = run_loadgen({url(up), "--rate", "20", "--duration", "1s"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(get(r.summary, {"completed"}), 20);
+  EXPECT_EQ(get(r.summary, {"failed"}), 0);
+  EXPECT_GE(get(r.summary, {"connections", "server_closed"}), 18);
+  EXPECT_GE(get(r.summary, {"connections", "reconnects"}), 18);
+}
+
 TEST_F(LoadgenIntegration, Http2ClosedAndStreamed) {
   upstream up({.delay_ms = 10, .itl_ms = 5, .tokens = 5});
   ASSERT_NE(up.start(), 0);

@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
       cfg.stall_ms = std::stoi(v);
     else if (k == "--cut-after")
       cfg.cut_after = std::stoi(v);
+    else if (k == "--idle-timeout-ms")
+      cfg.idle_timeout_ms = std::stoi(v);
     else if (k == "--session-header")
       cfg.session_header = v;
     else if (k == "--tls-cert")
