@@ -63,12 +63,15 @@ affinity_request affinity_picker::resolve(const http::request_head& head, std::s
 affinity_pick affinity_picker::pick_pinned(int home, uint64_t hash, bool cookie, bool refresh,
                                            std::span<const int> excluded) {
   const upstream::endpoint& e = *endpoints_[home];
-  if (!e.available() || contains(excluded, home)) {
+  // Excluded and full: the data path lost a race for its last slot (busy, not broken).
+  const bool tried = contains(excluded, home);
+  if (!e.available() || (tried && !e.at_capacity())) {
     affinity_pick p = on_pinned_unavailable(cfg_.on_unavailable, *ring_, hash, home, excluded);
     p.set_cookie = cookie && p.index >= 0;
     return p;
   }
-  if (!e.at_capacity() && balancer::load_bound::measure(endpoints_, cfg_.balance_factor).admits(e))
+  if (!tried && !e.at_capacity() &&
+      balancer::load_bound::measure(endpoints_, cfg_.balance_factor).admits(e))
     return {home, decision::hit, cookie && refresh};
   const balancer::hash_pick p = ring_->pick_hash(hash, excluded, home);
   return {p.index, decision::spill, false};

@@ -4,9 +4,10 @@
 // cookie.
 //
 //   key (header, jwt, prefix): home = the key's endpoint in hash order. Home eligible and within
-//     its load bound → hit. Home available but busy (over the bound or at max_concurrent) → the
-//     next endpoint in hash order within its bound: spill. Home unavailable (or excluded, i.e. it
-//     already failed this request) → rebalance: next in hash order, repin; fail: failed.
+//     its load bound → hit. Home available but busy (over the bound or at max_concurrent, also
+//     when excluded while full: a lost race for its last slot) → the next endpoint in hash order
+//     within its bound: spill. Home unavailable (or excluded otherwise: it already failed this
+//     request) → rebalance: next in hash order, repin; fail: failed.
 //   cookie: a valid cookie naming a current endpoint pins to it, with the same rules; the walk
 //     for spill and repin starts at hash(address), so replicas agree. A repin re-issues the
 //     cookie; a spill does not (the session returns once the endpoint has room). No valid cookie

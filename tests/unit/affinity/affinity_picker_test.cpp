@@ -146,6 +146,24 @@ TEST(affinity_cookie, busy_pin_spills_this_request_only) {
   EXPECT_EQ(r.pick(r.request(cookie)).what, decision::hit);
 }
 
+// The data path excludes an endpoint whose last slot it lost to another worker: busy, not broken.
+TEST(affinity_cookie, lost_race_for_the_last_slot_is_a_spill) {
+  rig r(affinity_key_kind::cookie, on_unavailable_action::fail);
+  endpoints c(std::vector<uint32_t>(4, 1), 2);  // max_concurrent 2
+  auto fallback = balancer::make_balancer(balancer_kind::least_conn, c.set, 1);
+  affinity_picker picker(r.cfg, balancer_kind::ring_hash, c.set, *fallback, r.signer.get());
+  const auto req = picker.resolve(r.request(r.signer->encode(c[1].address, now)), {}, now);
+  ASSERT_EQ(req.pinned, 1);
+  c[1].active = 2;  // full
+  const int skipped[] = {1};
+  const affinity_pick p = picker.pick(req, skipped);
+  EXPECT_EQ(p.what, decision::spill);
+  EXPECT_NE(p.index, 1);
+  EXPECT_GE(p.index, 0);
+  c[1].active = 1;  // excluded with room left: it failed this request
+  EXPECT_EQ(picker.pick(req, skipped).what, decision::failed);
+}
+
 TEST(affinity_key, hits_spills_and_none) {
   for (balancer_kind kind : {balancer_kind::ring_hash, balancer_kind::maglev}) {
     rig r(affinity_key_kind::header, on_unavailable_action::rebalance, kind);
