@@ -71,6 +71,7 @@ void collector::on_done(const request_ctx& r) {
   }
   if (jsonl_) write_jsonl(r);
   if (r.status > 0) ++status_counts[r.status];
+  if (r.status >= 400 && !error_examples.count(r.status)) error_examples[r.status] = r.body_text;
   if (first_scheduled < 0 || r.scheduled < first_scheduled) first_scheduled = r.scheduled;
   last_done = std::max(last_done, r.done);
   if (!r.cache_status.empty()) ++cache_status[r.cache_status];
@@ -181,6 +182,7 @@ void collector::merge(const collector& o) {
   unfinished_ += o.unfinished_;
   for (size_t i = 0; i < std::size(errors); ++i) errors[i] += o.errors[i];
   for (const auto& [k, v] : o.status_counts) status_counts[k] += v;
+  for (const auto& [k, v] : o.error_examples) error_examples.emplace(k, v);
   for (const auto& [k, v] : o.cache_status) cache_status[k] += v;
   for (const auto& [k, v] : o.engines) engines[k] += v;
   for (const auto& [s, m] : o.session_engines)

@@ -86,7 +86,8 @@ class collector {
   uint64_t sse_events = 0;
   uint64_t usage_reported = 0;  // OK requests whose answer carried usage.completion_tokens
   uint64_t errors[static_cast<size_t>(error_class::count_)] = {};
-  std::map<int, uint64_t> status_counts;  // every response status, OK or not
+  std::map<int, uint64_t> status_counts;      // every response status, OK or not
+  std::map<int, std::string> error_examples;  // first body seen for each status >= 400
   std::map<std::string, uint64_t> cache_status;
   std::map<std::string, uint64_t> engines;
   std::unordered_map<uint32_t, std::map<std::string, uint64_t>> session_engines;

@@ -144,6 +144,12 @@ std::string format_table(const options& o, const run_result& r) {
       errs += fmt::format("{}{}: {}", errs.empty() ? "" : "   ",
                           to_string(static_cast<error_class>(i)), c.errors[i]);
   if (!errs.empty()) out += "  errors        " + errs + "\n";
+  for (const auto& [status, body] : c.error_examples) {
+    std::string line = body.substr(0, 160);
+    for (char& ch : line)
+      if (ch == '\n' || ch == '\r') ch = ' ';
+    out += fmt::format("  e.g. {}      {}{}\n", status, line, body.size() > 160 ? " ..." : "");
+  }
   out += fmt::format(
       "  connections   {} opened   {} reconnects   {} closed by server   {} connect errors   {} "
       "stale retries\n",
@@ -236,6 +242,9 @@ json::object to_json(const options& o, const run_result& r) {
   json::object status;
   for (const auto& [k, v] : c.status_counts) status[std::to_string(k)] = v;
   j["status_codes"] = std::move(status);
+  json::object examples;
+  for (const auto& [k, v] : c.error_examples) examples[std::to_string(k)] = v;
+  j["error_examples"] = std::move(examples);
   json::object conns;
   conns["opened"] = c.conn.connects;
   conns["reconnects"] = c.conn.reconnects;

@@ -7,7 +7,8 @@ namespace spillway::loadgen {
 
 namespace {
 constexpr size_t max_kept_body = 1 << 20;  // non-streamed answers, read for `usage`
-}
+constexpr size_t max_kept_error = 1024;    // error answers, kept as an example for the report
+}  // namespace
 
 void on_response_status(request_ctx& r, int status, int64_t now) {
   r.status = status;
@@ -57,6 +58,9 @@ void on_response_body(request_ctx& r, std::string_view bytes, int64_t now, uint3
       }
       r.last_token = now;
     });
+  } else if (r.status >= 400) {
+    if (r.body_text.size() < max_kept_error)
+      r.body_text.append(bytes.substr(0, max_kept_error - r.body_text.size()));
   } else if (rules.openai && r.body_text.size() < max_kept_body) {
     r.body_text.append(bytes);
   }

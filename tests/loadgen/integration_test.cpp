@@ -219,6 +219,7 @@ TEST_F(LoadgenIntegration, ErrorClasses) {
   ASSERT_EQ(status.exit_code, 0) << status.err;
   EXPECT_EQ(get(status.summary, {"errors", "http_status"}), 8);
   EXPECT_EQ(get(status.summary, {"status_codes", "503"}), 8);
+  EXPECT_EQ(status.summary.at("error_examples").at("503").as_string(), "ok");  // the body
 
   auto slow = run_loadgen(
       {url(up, "/?delay_ms=3000"), "--rate", "10", "--duration", "500ms", "--timeout", "300ms"},
