@@ -74,11 +74,11 @@ TEST_F(LoadgenIntegration, ClosedLoopReportsAKnownFixedDelay) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const double p50 = get(r.summary, {"latency", "p50_ms"});
   EXPECT_GE(p50, 20.0);
-  EXPECT_LE(p50, 30.0);
+  EXPECT_LE(p50, 35.0);  // loopback and a loaded CI machine add a little, never less
   EXPECT_GE(get(r.summary, {"latency", "min_ms"}), 20.0);
   // Four requests in flight, 20 ms each: 200 req/s at most.
   const double rps = get(r.summary, {"request_throughput"});
-  EXPECT_GT(rps, 140.0);
+  EXPECT_GT(rps, 120.0);
   EXPECT_LE(rps, 201.0);
   EXPECT_EQ(get(r.summary, {"failed"}), 0);
   EXPECT_EQ(get(r.summary, {"connections", "opened"}), 4);  // keep-alive: no reconnects
@@ -94,7 +94,7 @@ TEST_F(LoadgenIntegration, OpenLoopSendsTheWholeScheduleOnTime) {
   EXPECT_EQ(up.requests(), 150u);
   const double p50 = get(r.summary, {"latency", "p50_ms"});
   EXPECT_GE(p50, 10.0);
-  EXPECT_LE(p50, 20.0);
+  EXPECT_LE(p50, 25.0);
   // Mostly on time; a loaded CI machine may wake the timer late now and then.
   EXPECT_LT(get(r.summary, {"send_lag", "p50_ms"}), 5.0);
   EXPECT_EQ(get(r.summary, {"waited_for_connection"}), 0);
