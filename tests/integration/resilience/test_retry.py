@@ -198,8 +198,10 @@ class RetryTest(ResilienceTestCase):
         self.assertLessEqual(max(first), 0.1 + 0.08, f"first retry waits {sorted(first)}")
         self.assertLessEqual(max(second), 0.2 + 0.08, f"second retry waits {sorted(second)}")
         self.assertGreater(max(first) - min(first), 0.03, f"no jitter: {sorted(first)}")
-        self.assertGreater(sum(second) / n, sum(first) / n + 0.015,
-                           f"backoff does not grow: mean {sum(first) / n:.3f}s then {sum(second) / n:.3f}s")
+        # Growth: some second retries wait beyond the first retry's 100 ms ceiling (each one has a
+        # 40% chance to exceed 120 ms; all 20 missing it has a chance of 4e-5).
+        self.assertGreater(max(second), 0.12,
+                           f"backoff does not grow: first waits {sorted(first)}, second {sorted(second)}")
 
     def test_retry_replays_the_request_body(self):
         a = self.tracked("A", Behaviour(status=503))
