@@ -33,7 +33,8 @@ std::unique_ptr<balancer> make_balancer(config::balancer_kind kind, const endpoi
     case balancer_kind::least_load:
       return std::make_unique<least_load>(
           endpoints, options.reports,
-          options.clock != nullptr ? *options.clock : system_clock_source::instance());
+          options.clock != nullptr ? *options.clock : system_clock_source::instance(),
+          options.least_load);
     case balancer_kind::least_conn:
       break;
   }

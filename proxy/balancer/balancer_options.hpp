@@ -9,6 +9,7 @@
 #include "common/clock.hpp"
 #include "proxy/balancer/balancer.hpp"
 #include "proxy/balancer/bounded_load.hpp"
+#include "proxy/balancer/least_load.hpp"
 #include "proxy/health/load_report.hpp"
 
 namespace spillway::balancer {
@@ -19,6 +20,8 @@ struct balancer_options {
   const health::load_report_store* reports = nullptr;
   /// least_load: the clock the scraper stamps reports with (null: the steady clock).
   const clock_source* clock = nullptr;
+  /// least_load: saturation thresholds.
+  least_load_options least_load{};
   /// ring_hash and maglev: bounded-load factor (the cluster's affinity.balance_factor);
   /// <= 0 turns the bound off.
   double balance_factor = 1.25;

@@ -1,7 +1,6 @@
 #include "proxy/balancer/ring_hash.hpp"
 
 #include <algorithm>
-#include <numeric>
 
 #include "proxy/balancer/key_hash.hpp"
 
