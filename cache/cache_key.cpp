@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <array>
+#include <memory>
 
 namespace spillway::cache {
 
@@ -101,10 +102,32 @@ key_result make_key(const key_request& req, const config::route_cache_config& ro
   return r;
 }
 
+namespace {
+
+// OpenSSL 3 looks the algorithm up on every EVP_sha256() use ("implicit fetch"); fetch it once
+// and keep one digest context per thread.
+const EVP_MD* sha256_md() {
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (md) return md;
+#endif
+  return EVP_sha256();
+}
+
+struct md_ctx_deleter {
+  void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+};
+
+}  // namespace
+
 std::string sha256_hex(std::string_view data) {
+  thread_local std::unique_ptr<EVP_MD_CTX, md_ctx_deleter> ctx(EVP_MD_CTX_new());
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), md, &len) != 1)
+    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
   static constexpr char hex[] = "0123456789abcdef";
   std::string out(size_t{len} * 2, '0');
   for (unsigned int i = 0; i < len; ++i) {

@@ -124,19 +124,22 @@ class tree_builder {
 void append_string(std::string_view s, std::string& out) {
   static constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
+  size_t run = 0;  // start of the pending run of bytes copied as they are
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x20 && u != '"' && u != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    if (u == '"' || u == '\\') {
       out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
+      out.push_back(static_cast<char>(u));
+    } else {
       out.append("\\u00");
       out.push_back(hex[u >> 4]);
       out.push_back(hex[u & 15]);
-    } else {
-      out.push_back(c);
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
 

@@ -29,6 +29,12 @@ struct sse_options {
   bool include_usage = false;  // the request's stream_options.include_usage
 };
 
+/// Whether to answer a client as an event stream: it asked for one and the entry is a 2xx
+/// answer (an error answer, which only coalesced followers see, goes out as it came, in JSON).
+inline bool answer_as_stream(const entry& e, bool stream_requested) noexcept {
+  return stream_requested && e.status >= 200 && e.status <= 299;
+}
+
 /// Body of a non-streamed answer. render_failed when chunks are not OpenAI-shaped JSON.
 error_code render_json(const entry& e, std::string& body);
 /// Content type to send with render_json's body.

@@ -171,6 +171,15 @@ TEST(render, text_completion_synthesised) {
   EXPECT_EQ(parse(back).as_object()["choices"].as_array()[0].as_object()["text"], "abc");
 }
 
+TEST(render, error_answers_are_never_streamed) {
+  entry ok = json_entry(chat_completion);
+  EXPECT_TRUE(answer_as_stream(ok, true));
+  EXPECT_FALSE(answer_as_stream(ok, false));
+  entry err = json_entry(R"({"error":{"message":"busy"}})");
+  err.status = 429;
+  EXPECT_FALSE(answer_as_stream(err, true));
+}
+
 TEST(render, other_json_goes_out_as_one_event) {
   const char* body = R"({"object":"list","data":[{"embedding":[0.1]}]})";
   std::vector<std::string> payloads;
