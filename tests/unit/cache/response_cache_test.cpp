@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
 #include <map>
 
 #include "tests/unit/cache/task_queue.hpp"
@@ -201,6 +202,26 @@ TEST_F(cache_fixture, purge_drops_both_tiers) {
   EXPECT_EQ(cache.lookup_memory("chat:a").state, lookup_state::miss);
   EXPECT_EQ(cache.lookup_memory("embed:a").state, lookup_state::fresh);
   EXPECT_EQ(remote->data.size(), 1u);
+}
+
+TEST_F(cache_fixture, maintenance_expires_stalled_flights) {
+  boost::asio::io_context io;
+  response_cache c({.memory_max_bytes = 1 << 20, .flight_idle_timeout = 5s}, clock);
+  auto lead = c.join("k", q.get(), nullptr);
+  error_code got;
+  auto sub = c.join("k", q.get(), [&](const flight_event& ev) {
+    if (ev.t == flight_event::type::error) got = ev.ec;
+  });
+  c.start_maintenance(io.get_executor(), 1ms);
+  io.run_for(20ms);  // a few sweeps: nothing is idle yet
+  q.run();
+  EXPECT_FALSE(got);
+  clock.advance(5s);
+  io.run_for(20ms);
+  q.run();
+  EXPECT_EQ(got, cache_errc::flight_timeout);
+  c.stop();
+  io.run_for(5ms);
 }
 
 TEST_F(cache_fixture, options_from_config) {
