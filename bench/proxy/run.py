@@ -567,6 +567,10 @@ def phase_idle(bench, names, results):
 
 # ---------------------------------------------------------------- report
 
+def pct_cell(v):
+    return "–" if v is None else f"{v:,.0f}%"
+
+
 def fmt(v, digits=0):
     if v is None or (isinstance(v, float) and v != v):
         return "–"
@@ -592,7 +596,7 @@ def versions(args, names):
         v["haproxy"] = run(["haproxy", "-v"], 10).splitlines()[0].split(" - ")[0].split()[2]
     if "spillway" in names:
         try:
-            v["spillway"] = run([args.spillway, "--version"], 10).strip().splitlines()[0]
+            v["spillway"] = run([args.spillway, "--version"], 10).strip().splitlines()[0].replace("spillway ", "")
         except Exception:  # noqa: BLE001 - report only
             v["spillway"] = "?"
     try:
@@ -646,7 +650,7 @@ def report(args, names, results, vers, started, notes):
         idle = results["idle"].get(n)
         row = [LABEL[n], fmt(rps[n]) + spread([x["rps"] for x in c])]
         row += [ratio(rps[n], rps.get(b)) if n != "direct" else "–" for b in ("nginx", "haproxy")]
-        row.append(f"{fmt(med(x['proxy_pct'] for x in c))}%" if n != "direct" else "–")
+        row.append(pct_cell(med(x["proxy_pct"] for x in c)) if n != "direct" else "–")
         row.append(fmt(cpu.get(n), 2) + spread([x["cpu_ms_per_1k"] for x in c], 2) if n != "direct" else "–")
         us = med(x["user_share"] for x in c) if n != "direct" else None
         row.append(f"{us * 100:.0f}%" if us is not None else "–")
@@ -711,8 +715,8 @@ def report(args, names, results, vers, started, notes):
     for n in names:
         c = closed.get(n, [])
         L.append(f"| {LABEL[n]} | {', '.join(fmt(x['rps']) for x in c)} | {sum(x['errors'] for x in c)} | "
-                 f"{fmt(med(x['proxy_pct'] for x in c))}% | {fmt(med(x['others_pct'] for x in c))}% | "
-                 f"{fmt(med(x['load_core_pct'] for x in c))}% | "
+                 f"{pct_cell(med(x['proxy_pct'] for x in c))} | {pct_cell(med(x['others_pct'] for x in c))} | "
+                 f"{pct_cell(med(x['load_core_pct'] for x in c))} | "
                  f"{fmt(med(x['gen_cpu_ms_per_1k'] for x in c), 2)} | {fmt(med(x['up_cpu_ms_per_1k'] for x in c), 2)} |")
     L.append("")
     if rates:
@@ -732,7 +736,7 @@ def report(args, names, results, vers, started, notes):
                          f"{spread([x['p99'] for x in f])} | {fmt(med(x['p999'] for x in f))} | "
                          f"{fmt(med(x['rps'] for x in f))} | {fmt(med(x['samples'] for x in f))} | "
                          f"{sum(x['late'] for x in f)} | {sum(x['errors'] for x in f)} | "
-                         f"{fmt(med(x['cpu_ms_per_1k'] for x in f), 2)} | {fmt(med(x['others_pct'] for x in f))}% |")
+                         f"{fmt(med(x['cpu_ms_per_1k'] for x in f), 2)} | {pct_cell(med(x['others_pct'] for x in f))} |")
         L.append("")
     if results["idle"]:
         L.append("Idle keep-alive connections (one request each, then silent): VmRSS of all the proxy's "
@@ -890,6 +894,9 @@ def main(argv):
             phase_syscalls(bench, names, results)
         if "idle" not in args.skip:
             phase_idle(bench, names, results)
+    except SystemExit:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     except Exception:
         log(f"failed; logs and configs kept in {work}")
         raise
