@@ -254,15 +254,15 @@ TEST_F(LoadgenIntegration, ServerClosedConnectionsAreCounted) {
 }
 
 TEST_F(LoadgenIntegration, IdleConnectionsClosedByTheServerAreReopened) {
-  // The server drops keep-alive connections idle for 30 ms; arrivals come every 50 ms.
-  upstream up({.delay_ms = 1, .idle_timeout_ms = 30});
+  // The server drops keep-alive connections idle for 20 ms; arrivals come every 100 ms.
+  upstream up({.delay_ms = 1, .idle_timeout_ms = 20});
   ASSERT_NE(up.start(), 0);
-  auto r = run_loadgen({url(up), "--rate", "20", "--duration", "1s"}, dir);
+  auto r = run_loadgen({url(up), "--rate", "10", "--duration", "1s"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(get(r.summary, {"completed"}), 20);
+  EXPECT_EQ(get(r.summary, {"completed"}), 10);
   EXPECT_EQ(get(r.summary, {"failed"}), 0);
-  EXPECT_GE(get(r.summary, {"connections", "server_closed"}), 18);
-  EXPECT_GE(get(r.summary, {"connections", "reconnects"}), 18);
+  EXPECT_GE(get(r.summary, {"connections", "server_closed"}), 6);
+  EXPECT_GE(get(r.summary, {"connections", "reconnects"}), 6);
 }
 
 TEST_F(LoadgenIntegration, Http2ClosedAndStreamed) {
@@ -366,9 +366,10 @@ TEST_F(LoadgenIntegration, ReportFiles) {
 }
 
 TEST_F(LoadgenIntegration, CompareDirectAndProxied) {
-  // Two upstreams stand in for "direct" and "through a proxy that adds 10 ms".
+  // Two upstreams stand in for "direct" and "through a proxy that adds 100 ms" (large enough
+  // to stand out of the noise of a loaded machine between the two runs).
   upstream direct({.delay_ms = 5, .itl_ms = 10, .tokens = 4});
-  upstream proxied({.delay_ms = 15, .itl_ms = 10, .tokens = 4});
+  upstream proxied({.delay_ms = 105, .itl_ms = 10, .tokens = 4});
   ASSERT_NE(direct.start(), 0);
   ASSERT_NE(proxied.start(), 0);
   const std::string json_path = dir.file("cmp.json");
@@ -380,8 +381,8 @@ TEST_F(LoadgenIntegration, CompareDirectAndProxied) {
   EXPECT_NE(p.out.find("added"), std::string::npos);
   auto j = json::parse(read_text(json_path)).as_object();
   const double added = get(j, {"added_latency", "ttft", "p50_ms"});
-  EXPECT_GE(added, 7.0);
-  EXPECT_LE(added, 13.0);
+  EXPECT_GE(added, 85.0);
+  EXPECT_LE(added, 130.0);
   // Events 10 ms apart arrive one per read on both sides.
   EXPECT_NEAR(get(j, {"sse_chunk_ratio"}), 1.0, 0.15);
   EXPECT_EQ(direct.requests(), proxied.requests());
