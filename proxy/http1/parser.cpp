@@ -55,6 +55,7 @@ void request_parser::on_field_impl(bhttp::field f, boost::beast::string_view nam
                                    boost::beast::string_view value_bv, error_code& ec) {
   const std::string_view name(name_bv.data(), name_bv.size());
   const std::string_view value(value_bv.data(), value_bv.size());
+  if (is_header_done()) return;  // trailers are not merged into the head (RFC 9110 §6.5.1)
   // NUL, CR and LF in values are refused by Beast (bad_value) and by raw_head_is_clean.
   switch (f) {
     case bhttp::field::content_length:
@@ -124,7 +125,11 @@ void response_parser::on_request_impl(bhttp::verb, boost::beast::string_view,
 }
 
 void response_parser::on_response_impl(int status, boost::beast::string_view reason, int version,
-                                       error_code&) {
+                                       error_code& ec) {
+  if (status < 100 || status > 599) {
+    ec = bhttp::error::bad_status;
+    return;
+  }
   head_.status = status;
   head_.reason.assign(reason);
   head_.version = version;
@@ -169,6 +174,7 @@ void response_parser::on_finish_impl(error_code&) {
 // ---------------------------------------------------------------- raw checks
 
 bool raw_head_is_clean(std::string_view head) noexcept {
+  if (head.empty()) return true;
   const char* p = head.data();
   const char* end = p + head.size();
   if (std::memchr(p, '\0', head.size()) != nullptr) return false;

@@ -115,9 +115,10 @@ void session::send_request() {
 
 void session::build_upstream_head() {
   using f = http::field_id;
-  // Everything written comes from the received head plus a bounded set of additions.
-  head_writer o(
-      up_out_, req_head_bytes_ + req_.target.size() + client_ip_.size() + request_id_.size() + 256);
+  // Everything written comes from the received head plus a bounded set of additions; a
+  // forwarded field is at most 2 bytes longer than it was received ("a:b" becomes "a: b").
+  head_writer o(up_out_, req_head_bytes_ + 2 * req_.headers.size() + req_.target.size() +
+                             client_ip_.size() + request_id_.size() + 256);
   o.put(req_.method).put(' ').put(req_.target).put(" HTTP/1.1\r\n"sv);
   const auto connection = req_.headers.find(f::connection);
   const bool check_connection = connection && http::connection_lists_fields(*connection);
@@ -318,7 +319,7 @@ void session::on_response_head() {
 
 void session::build_client_head() {
   using f = http::field_id;
-  head_writer o(down_out_, res_head_bytes_ + request_id_.size() + 128);
+  head_writer o(down_out_, res_head_bytes_ + 2 * res_.headers.size() + request_id_.size() + 128);
   o.put("HTTP/1.1 "sv).number(static_cast<uint64_t>(res_.status)).put(' ').put(res_.reason);
   o.put("\r\n"sv);
   const bool no_body = req_.method == "HEAD" || res_.status == 204 || res_.status == 304;
@@ -373,7 +374,7 @@ void session::release_upstream(bool reusable) {
     upstream::cluster& cl = cluster();
     cl.at(endpoint_).release();
     slot_held_ = false;
-    worker_.stats().endpoints[cluster_][endpoint_]->by_status[status_sent_].add();
+    worker_.stats().endpoints[cluster_][endpoint_]->by_status[std::clamp(status_sent_, 0, admin::max_status - 1)].add();
     if (cl.queue().size() > 0) cl.wake_waiter();
   }
   if (!up_) return;

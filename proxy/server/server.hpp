@@ -54,9 +54,9 @@ class server {
   std::vector<std::unique_ptr<health_checker>> checkers_;
   std::chrono::steady_clock::time_point drain_deadline_{};
   bool draining_ = false;
+  std::unique_ptr<admin::access_log> access_log_;  // outlives the workers that write to it
   std::vector<std::unique_ptr<worker>> workers_;
   std::unique_ptr<admin::admin_server> admin_;
-  std::unique_ptr<admin::access_log> access_log_;
 };
 
 }  // namespace spillway::server
