@@ -179,7 +179,10 @@ bool write_checkpoint(const model_config& c, uint64_t seed, const std::string& p
   ok = ok && w.random(l * h * d, fan(d), 0.0f);                                 // w1
   ok = ok && w.random(l * d * h, fan(h), 0.0f);                                 // w2
   ok = ok && w.random(l * h * d, fan(d), 0.0f);                                 // w3
-  ok = ok && w.random(d, 0.1f, 1.0f);                                           // rms_final
+  // With a shared classifier the residual stream still holds the input token's embedding, so a
+  // random model keeps repeating it; a negative final norm gain turns that echo into an
+  // aversion and the output wanders through the vocabulary instead.
+  ok = ok && w.random(d, 0.1f, c.shared_classifier ? -1.0f : 1.0f);  // rms_final
   // Legacy RoPE tables (run.c skips them; written with their true values for other readers).
   const int hs = c.head_size();
   std::vector<float> re, im;
