@@ -303,7 +303,14 @@ class UpstreamConn:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            r, _, _ = select.select([self.sock], [], [], min(remaining, 0.02))
+            try:
+                r, _, _ = select.select([self.sock], [], [], min(remaining, 0.02))
+            except (OSError, ValueError):
+                # The serving thread saw the close first and closed the socket (it marks the
+                # connection closed before closing it).
+                if self.closed_at is not None:
+                    return True
+                raise
             if r:
                 try:
                     data = self.sock.recv(65536)
