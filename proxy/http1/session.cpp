@@ -230,7 +230,8 @@ void session::on_deadline(deadline_kind k) {
     case upstream_connect:
       return upstream_failed(upstream_error(errc::connect_timeout, true));
     case first_byte:
-      return upstream_failed(upstream_error(errc::first_byte_timeout, false));
+      // Retried only when the route lists `timeout` (the endpoint may have seen the request).
+      return upstream_failed(upstream_error(errc::first_byte_timeout, true));
     case upstream_idle:
       return upstream_failed(upstream_error(errc::upstream_idle_timeout, false));
     case total:

@@ -100,6 +100,7 @@ class session final : public std::enable_shared_from_this<session>,
   void on_read_upstream(const error_code& ec, size_t n);
   void parse_response();
   bool retry_on_status();
+  void take_replay();
   void on_response_head();
   void build_client_head();
   void do_write_client();

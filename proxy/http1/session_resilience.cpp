@@ -201,7 +201,9 @@ bool session::try_retry(const retry::failed_try& f, std::string_view retry_after
   }
   if (!replay_valid_ && !sent_log_.empty()) return false;
   if (!another_endpoint_possible()) return false;
-  if (!retry_slot_held_) {
+  // A connect failure put no load on any endpoint: its retry is not charged to the budget.
+  const bool charged = f.kind != retry::failure_kind::connect_failure;
+  if (charged && !retry_slot_held_) {
     if (!rs.budget.try_acquire_retry()) {
       rs.retries.count(retry::retry_reason::budget_exhausted);
       return false;
@@ -210,8 +212,7 @@ bool session::try_retry(const retry::failed_try& f, std::string_view retry_after
   }
   rs.retries.count(*reason);
   last_error_ = e;
-  replay_.swap(sent_log_);
-  sent_log_.clear();
+  take_replay();
   const auto delay = rs.policy.delay(retries_done_++, retry_after, std::chrono::system_clock::now(),
                                      worker_.rng());
   const auto ms = std::chrono::ceil<std::chrono::milliseconds>(delay);
@@ -222,6 +223,14 @@ bool session::try_retry(const retry::failed_try& f, std::string_view retry_after
     set_deadline(retry_wait_done, ms);
   }
   return true;
+}
+
+void session::take_replay() {
+  // What the failed connection was sent is what the next one must be sent. When nothing went
+  // out (a connect failure), an earlier replay still waiting in replay_ is kept.
+  if (sent_log_.empty()) return;
+  replay_.swap(sent_log_);
+  sent_log_.clear();
 }
 
 bool session::retry_on_status() {
@@ -278,8 +287,7 @@ void session::upstream_failed(error e) {
 
   if (stale_pooled) {
     up_fresh_retry_done_ = true;
-    replay_.swap(sent_log_);
-    sent_log_.clear();
+    take_replay();
     tried_.pop_back();
     --attempts_;
     force_fresh_ = true;
