@@ -16,9 +16,13 @@ cleanup() {
 trap cleanup EXIT
 
 bash "$ROOT/scripts/install-deps.sh"
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPILLWAY_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target spillway spillway-engine spillway-loadgen
-BIN=$BUILD/bin
+if [[ -n ${DEMO_BIN:-} ]]; then  # prebuilt binaries (development)
+  BIN=$DEMO_BIN
+else
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPILLWAY_TESTS=OFF >/dev/null
+  cmake --build "$BUILD" -j"$(nproc)" --target spillway spillway-engine spillway-loadgen
+  BIN=$BUILD/bin
+fi
 
 wait_http() {  # url
   for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
@@ -54,7 +58,8 @@ echo
 
 echo "== load: 10 s, 16 concurrent, streamed completions"
 "$BIN/spillway-loadgen" http://127.0.0.1:8080/v1/completions --concurrency 16 --duration 10s \
-  --openai --stream --max-tokens 16 --quiet || true
+  --openai --stream --max-tokens 16 --tenants 4 --system-prompt-words 24 --session-words 0 \
+  --tail-words 8 || true
 
 echo "== per-engine share (spillway_upstream_requests_total)"
 curl -s http://127.0.0.1:9901/metrics | grep '^spillway_upstream_requests_total' || true
@@ -68,6 +73,10 @@ for _ in $(seq 20); do
   [[ $code == 200 ]] && ok=$((ok + 1))
 done
 echo "$ok of 20 requests answered 200 with one engine down"
+sleep 2
+echo "== what the proxy knows about engine-c now (ejected, breaker, active health)"
+curl -s http://127.0.0.1:9901/metrics |
+  grep -E '^spillway_(endpoint_ejected|circuit_breaker_state|endpoint_healthy|retries_total)\{.*(9003|reason="connect_failure")' || true
 
 echo "== graceful drain on SIGTERM"
 kill -TERM "$SPILLWAY"
