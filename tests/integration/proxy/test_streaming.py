@@ -65,6 +65,11 @@ class StreamingTest(ProxyTestCase):
         got = [ev for _, ev in collect.events]
         expected = [f'data: {{"index": {i}}}'.encode() for i in range(EVENTS)] + [b"data: [DONE]"]
         self.assertEqual(got, expected, "events lost, merged or reordered")
+        # The upstream thread records the last send time just after sending it; the client may
+        # have read the event first.
+        deadline = time.monotonic() + 2.0
+        while len(sent_at) < EVENTS + 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.assertEqual(len(sent_at), EVENTS + 1)
         # The first event reaches the client well before the upstream finishes...
         self.assertLess(collect.events[0][0], sent_at[-1] - 3 * GAP,
