@@ -24,8 +24,8 @@ constexpr uint64_t GiB = 1024 * MiB;
 /// Where a value came from, for messages that name file, line and key.
 struct source_mark {
   std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based
+  int line = 0;     // 1-based; 0 when unknown
+  int column = 0;   // 1-based
   std::string key;  // dotted path, e.g. clusters[0].endpoints[1].weight
 };
 
@@ -64,6 +64,27 @@ struct admin_config {
 // ---------------------------------------------------------------- clusters
 
 enum class balancer_kind { least_conn, round_robin, random, p2c, ring_hash, maglev, least_load };
+
+/// The YAML name of a balancer (as `clusters[].balancer` spells it).
+inline const char* to_string(balancer_kind k) noexcept {
+  switch (k) {
+    case balancer_kind::least_conn:
+      return "least_conn";
+    case balancer_kind::round_robin:
+      return "round_robin";
+    case balancer_kind::random:
+      return "random";
+    case balancer_kind::p2c:
+      return "p2c";
+    case balancer_kind::ring_hash:
+      return "ring_hash";
+    case balancer_kind::maglev:
+      return "maglev";
+    case balancer_kind::least_load:
+      return "least_load";
+  }
+  return "least_conn";
+}
 
 struct endpoint_config {
   std::string address;  // host:port; host names resolve
@@ -151,9 +172,9 @@ struct cluster_config {
 // ---------------------------------------------------------------- routes
 
 struct route_match {
-  std::string path_prefix;                  // empty with path empty: matches everything
-  std::string path;                         // exact path; wins over path_prefix when set
-  std::vector<std::string> methods;         // upper-case; empty = any
+  std::string path_prefix;           // empty with path empty: matches everything
+  std::string path;                  // exact path; wins over path_prefix when set
+  std::vector<std::string> methods;  // upper-case; empty = any
   std::vector<std::pair<std::string, std::string>> headers;  // lower-case name, exact value
 };
 
@@ -181,7 +202,7 @@ struct retry_config {
   retry_backoff_config backoff;
   bool respect_retry_after = true;
   duration max_retry_after = 10s;
-  double budget = 0.2;  // fraction of active requests that may be retries
+  double budget = 0.2;       // fraction of active requests that may be retries
   uint32_t min_retries = 3;  // the budget never drops below this many concurrent retries
 };
 
@@ -197,8 +218,8 @@ enum class rate_limit_key_kind { client_address, header, jwt };
 struct rate_limit_config {
   rate_limit_key_kind key = rate_limit_key_kind::client_address;
   std::string key_arg;
-  double rate_per_second = 0;  // YAML: 50/s, 600/m, 3600/h
-  uint32_t burst = 0;          // 0: equal to one second of rate
+  double rate_per_second = 0;      // YAML: 50/s, 600/m, 3600/h
+  uint32_t burst = 0;              // 0: equal to one second of rate
   uint64_t tokens_per_minute = 0;  // 0: no token budget
   bool shared = false;
 };

@@ -77,7 +77,8 @@ long response_length(std::string_view buf, bool& ok) {
   std::size_t pos = head.find("\r\n");
   while (pos != std::string_view::npos && pos < head.size()) {
     std::size_t next = head.find("\r\n", pos + 2);
-    std::string_view line = head.substr(pos + 2, next == std::string_view::npos ? head.npos : next - pos - 2);
+    std::string_view line =
+        head.substr(pos + 2, next == std::string_view::npos ? head.npos : next - pos - 2);
     constexpr std::string_view name = "content-length:";
     if (line.size() > name.size() &&
         std::equal(name.begin(), name.end(), line.begin(),
@@ -111,7 +112,8 @@ int main(int argc, char** argv) {
   if (port <= 0 || rate <= 0 || conns <= 0 || seconds <= 0 || warmup < 0) return 2;
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
-  const std::string request = "GET / HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n\r\n";
+  const std::string request =
+      "GET / HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n\r\n";
   int ep = epoll_create1(0);
   std::vector<connection> pool(static_cast<std::size_t>(conns));
   std::deque<std::size_t> idle;
@@ -155,14 +157,16 @@ int main(int argc, char** argv) {
       late += lag > late_after;
       c.busy = true;
       c.len = 0;
-      if (send(c.fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+      if (send(c.fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+          static_cast<ssize_t>(request.size())) {
         ++errors;
         c.busy = false;
         continue;  // the read side sees the failure and reconnects
       }
       ++sent;
     }
-    bool outstanding = std::any_of(pool.begin(), pool.end(), [](const connection& c) { return c.busy; });
+    bool outstanding =
+        std::any_of(pool.begin(), pool.end(), [](const connection& c) { return c.busy; });
     if (next_due >= end_due && pending.empty() && !outstanding) break;
     if (now > hard_stop) {
       for (auto& c : pool) errors += c.busy;
@@ -188,7 +192,8 @@ int main(int argc, char** argv) {
         whole = response_length(std::string_view(c.buf, c.len), ok);
         if (whole == 0) continue;
       }
-      if (got <= 0 || whole < 0 || !c.busy) {  // closed, reset, unparsable or unsolicited: reconnect
+      if (got <= 0 || whole < 0 ||
+          !c.busy) {                  // closed, reset, unparsable or unsolicited: reconnect
         errors += c.busy || got > 0;  // a server may close an idle keep-alive connection
         epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
         close(c.fd);
@@ -214,12 +219,13 @@ int main(int argc, char** argv) {
 
   std::sort(lat.begin(), lat.end());
   auto us = [](ns_t v) { return static_cast<long long>(v / 1000); };
-  std::printf("due=%llu sent=%llu done=%llu errors=%llu late=%llu max_lag_us=%lld samples=%zu "
-              "achieved_rps=%.1f p50_us=%lld p90_us=%lld p99_us=%lld p999_us=%lld max_us=%lld\n",
-              static_cast<unsigned long long>(due_count), static_cast<unsigned long long>(sent),
-              static_cast<unsigned long long>(done), static_cast<unsigned long long>(errors),
-              static_cast<unsigned long long>(late), us(max_lag), lat.size(),
-              static_cast<double>(lat.size()) / seconds, us(percentile(lat, 50)), us(percentile(lat, 90)),
-              us(percentile(lat, 99)), us(percentile(lat, 99.9)), us(lat.empty() ? 0 : lat.back()));
+  std::printf(
+      "due=%llu sent=%llu done=%llu errors=%llu late=%llu max_lag_us=%lld samples=%zu "
+      "achieved_rps=%.1f p50_us=%lld p90_us=%lld p99_us=%lld p999_us=%lld max_us=%lld\n",
+      static_cast<unsigned long long>(due_count), static_cast<unsigned long long>(sent),
+      static_cast<unsigned long long>(done), static_cast<unsigned long long>(errors),
+      static_cast<unsigned long long>(late), us(max_lag), lat.size(),
+      static_cast<double>(lat.size()) / seconds, us(percentile(lat, 50)), us(percentile(lat, 90)),
+      us(percentile(lat, 99)), us(percentile(lat, 99.9)), us(lat.empty() ? 0 : lat.back()));
   return 0;
 }

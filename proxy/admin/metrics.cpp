@@ -53,26 +53,6 @@ void render_route(std::string& out, const server::server& srv, std::string_view 
   }
 }
 
-const char* balancer_name(config::balancer_kind k) {
-  switch (k) {
-    case config::balancer_kind::least_conn:
-      return "least_conn";
-    case config::balancer_kind::round_robin:
-      return "round_robin";
-    case config::balancer_kind::random:
-      return "random";
-    case config::balancer_kind::p2c:
-      return "p2c";
-    case config::balancer_kind::ring_hash:
-      return "ring_hash";
-    case config::balancer_kind::maglev:
-      return "maglev";
-    case config::balancer_kind::least_load:
-      return "least_load";
-  }
-  return "least_conn";
-}
-
 }  // namespace
 
 std::string render_metrics(const server::server& srv) {
@@ -246,7 +226,7 @@ std::string render_clusters(const server::server& srv) {
       });
     }
     clusters.push_back(boost::json::object{{"name", cl->name()},
-                                           {"balancer", balancer_name(cl->config().balancer)},
+                                           {"balancer", config::to_string(cl->config().balancer)},
                                            {"queued", cl->queue().size()},
                                            {"endpoints", std::move(endpoints)}});
   }

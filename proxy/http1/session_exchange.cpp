@@ -66,7 +66,7 @@ void session::start_exchange() {
   const auto& timeouts = rt_.config->routes[route_].timeouts;
   if (timeouts.total.count() > 0) set_deadline(total, timeouts.total);
   // Requests already waiting go first: a newcomer does not overtake the queue.
-  if (cluster_ >= 0 && cluster().queue().size() > 0) return enqueue();
+  if (cluster_ >= 0 && cluster().queues() && cluster().queue().size() > 0) return enqueue();
   pick_and_connect();
 }
 
@@ -374,8 +374,11 @@ void session::release_upstream(bool reusable) {
     upstream::cluster& cl = cluster();
     cl.at(endpoint_).release();
     slot_held_ = false;
-    worker_.stats().endpoints[cluster_][endpoint_]->by_status[std::clamp(status_sent_, 0, admin::max_status - 1)].add();
-    if (cl.queue().size() > 0) cl.wake_waiter();
+    worker_.stats()
+        .endpoints[cluster_][endpoint_]
+        ->by_status[std::clamp(status_sent_, 0, admin::max_status - 1)]
+        .add();
+    if (cl.queues() && cl.queue().size() > 0) cl.wake_waiter();
   }
   if (!up_) return;
   ++up_gen_;

@@ -98,7 +98,7 @@ bool session::should_queue() const {
   // Waiting helps only when an endpoint we may still use is healthy but full.
   const upstream::cluster& cl = *rt_.clusters[cluster_];
   for (size_t i = 0; i < cl.size(); ++i) {
-    const auto& e = const_cast<upstream::cluster&>(cl).at(i);
+    const auto& e = cl.at(i);
     if (!e.available() || !e.at_capacity()) continue;
     bool tried = false;
     for (int t : tried_) tried = tried || t == static_cast<int>(i);

@@ -64,7 +64,7 @@ bool server::ready() const noexcept {
   if (draining_) return false;
   for (const auto& c : rt_->clusters)
     for (size_t i = 0; i < c->size(); ++i)
-      if (const_cast<upstream::cluster&>(*c).at(i).available()) return true;
+      if (c->at(i).available()) return true;
   return false;
 }
 

@@ -13,6 +13,7 @@ cluster::cluster(const config::cluster_config& cfg, size_t index, const clock_so
     auto hp = config::parse_host_port(e.address).value_or(config::host_port{});
     uint32_t cap = e.max_concurrent.value_or(cfg.max_concurrent.value_or(0));
     endpoints_.push_back(std::make_unique<endpoint>(e.address, hp, e.weight, cap));
+    queues_ = queues_ || cap != 0;
     endpoints_.back()->effective_weight.store(e.weight * weight_scale, std::memory_order_relaxed);
     raw_.push_back(endpoints_.back().get());
     ramps_.emplace_back(cfg.slow_start, weight_scale);
@@ -62,12 +63,6 @@ void cluster::report(size_t i, const breaker::circuit_breaker::ticket& t, try_re
         break;
     }
   }
-}
-
-bool cluster::any_available() const noexcept {
-  for (const auto& e : endpoints_)
-    if (e->available()) return true;
-  return false;
 }
 
 bool cluster::has_free_slot() const noexcept {

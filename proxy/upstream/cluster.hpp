@@ -47,6 +47,10 @@ class cluster {
   size_t index() const noexcept { return index_; }
   size_t size() const noexcept { return endpoints_.size(); }
   endpoint& at(size_t i) noexcept { return *endpoints_[i]; }
+  const endpoint& at(size_t i) const noexcept { return *endpoints_[i]; }
+  /// True when some endpoint has a max_concurrent: only then can requests wait in the queue,
+  /// so the request path skips the queue's lock otherwise.
+  bool queues() const noexcept { return queues_; }
   const balancer::endpoint_set& endpoint_set() const noexcept { return raw_; }
 
   /// Resolves every endpoint's host name (blocking getaddrinfo). Keeps the previous addresses of
@@ -63,8 +67,6 @@ class cluster {
   /// Outcome of a try admitted with `t`: feeds the breaker and the outlier detector.
   void report(size_t i, const breaker::circuit_breaker::ticket& t, try_result r);
 
-  /// True when some endpoint is usable apart from being at max_concurrent (so waiting helps).
-  bool any_available() const noexcept;
   /// True when some available endpoint is below max_concurrent.
   bool has_free_slot() const noexcept;
 
@@ -96,6 +98,7 @@ class cluster {
   std::vector<health::slow_start_ramp> ramps_;
   std::vector<bool> was_available_;  // control thread: last availability seen by control_tick
   waiters queue_;
+  bool queues_ = false;
   std::vector<std::unique_ptr<endpoint>> endpoints_;
   balancer::endpoint_set raw_;
   mutable std::mutex addresses_mutex_;

@@ -29,23 +29,7 @@ struct test_cluster {
 };
 
 inline const char* kind_name(config::balancer_kind k) {
-  switch (k) {
-    case config::balancer_kind::least_conn:
-      return "least_conn";
-    case config::balancer_kind::round_robin:
-      return "round_robin";
-    case config::balancer_kind::random:
-      return "random";
-    case config::balancer_kind::p2c:
-      return "p2c";
-    case config::balancer_kind::ring_hash:
-      return "ring_hash";
-    case config::balancer_kind::maglev:
-      return "maglev";
-    case config::balancer_kind::least_load:
-      return "least_load";
-  }
-  return "?";
+  return config::to_string(k);
 }
 
 }  // namespace spillway::balancer::test
