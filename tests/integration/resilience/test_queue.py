@@ -118,8 +118,10 @@ class QueueTest(ResilienceTestCase):
         a.behaviour.gate = threading.Event()
         self.addCleanup(a.behaviour.gate.set)
         b = self.tracked("B", Behaviour(health=503))
-        check = {"path": "/health", "interval": "200ms", "timeout": "200ms", "healthy_threshold": 1,
-                 "unhealthy_threshold": 1}
+        # A must stay healthy while its one slot is busy: a slow check answer under a loaded
+        # CI machine must not mark it down, so it takes three failed checks of 500 ms.
+        check = {"path": "/health", "interval": "500ms", "timeout": "500ms", "healthy_threshold": 1,
+                 "unhealthy_threshold": 3}
         p = self.proxy([cluster("engines", [a, b], max_concurrent=1, health_check=check,
                                 queue={"max_size": 10, "timeout": "10s"})],
                        [route("default", "engines", timeouts=LONG)])
