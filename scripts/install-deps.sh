@@ -9,10 +9,12 @@ packages=(
   # libraries (SPEC §1)
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libyaml-cpp-dev libfmt-dev libhiredis-dev libnghttp2-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libbrotli-dev zlib1g-dev
   # test and benchmark peers
   redis-server nginx-light haproxy varnish wrk nghttp2-client curl valgrind
   python3 python3-h2 hyperfine procps iproute2 docker-compose
+  # status page test (headless browser)
+  chromium chromium-driver fonts-dejavu-core
 )
 
 missing=()
