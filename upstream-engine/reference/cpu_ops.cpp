@@ -53,8 +53,14 @@ void matmul(float* out, const float* x, const float* w, int rows, int in_dim, in
             thread_pool& pool) {
   // Input rows in chunks small enough to stay in cache while the weights stream past.
   constexpr int row_chunk = 32;
+  // At least ~128k multiply-adds per thread: handing a smaller share to another thread costs
+  // more in wake-up latency than it saves (most decode-step matrices at batch 1).
+  constexpr size_t min_share = 128 * 1024;
+  const size_t per_output = static_cast<size_t>(rows) * static_cast<size_t>(in_dim);
+  const size_t grain =
+      std::max<size_t>(16, (min_share / std::max<size_t>(1, per_output) + 15) / 16 * 16);
   (void)kernels();  // resolve before the threads race to
-  pool.parallel_for(static_cast<size_t>(out_dim), 16, [&](size_t i0, size_t i1) {
+  pool.parallel_for(static_cast<size_t>(out_dim), grain, [&](size_t i0, size_t i1) {
     for (int b0 = 0; b0 < rows; b0 += row_chunk)
       kernels().matmul_block(out, x, w, b0, std::min(rows, b0 + row_chunk), in_dim, out_dim,
                              static_cast<int>(i0), static_cast<int>(i1));
