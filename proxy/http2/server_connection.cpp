@@ -1,0 +1,503 @@
+#include "proxy/http2/server_connection.hpp"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <boost/beast/http/field.hpp>
+#include <cstring>
+#include <unordered_map>
+#include <vector>
+
+namespace spillway::http2 {
+
+const char* to_string(abuse a) noexcept {
+  switch (a) {
+    case abuse::rapid_reset:
+      return "rapid_reset";
+    case abuse::continuation_flood:
+      return "continuation_flood";
+    case abuse::header_list_too_large:
+      return "header_list_too_large";
+    case abuse::settings_flood:
+      return "settings_flood";
+    case abuse::ping_flood:
+      return "ping_flood";
+    case abuse::empty_data_flood:
+      return "empty_data_flood";
+    case abuse::protocol_error:
+      return "protocol_error";
+    case abuse::count:
+      break;
+  }
+  return "unknown";
+}
+
+bool starts_with_preface(std::string_view bytes) noexcept {
+  constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  const size_t n = std::min(bytes.size(), preface.size());
+  return bytes.substr(0, n) == preface.substr(0, n);
+}
+
+namespace {
+
+/// Events allowed at once (`burst`) and refilled at `rate` per second.
+class token_bucket {
+ public:
+  bool take(steady::time_point now, uint32_t burst, uint32_t rate) noexcept {
+    if (last_ == steady::time_point{}) {
+      tokens_ = burst;
+    } else {
+      const double dt = std::chrono::duration<double>(now - last_).count();
+      tokens_ = std::min<double>(burst, tokens_ + dt * rate);
+    }
+    last_ = now;
+    if (tokens_ < 1.0) return false;
+    tokens_ -= 1.0;
+    return true;
+  }
+
+ private:
+  double tokens_ = 0.0;
+  steady::time_point last_{};
+};
+
+struct stream_state {
+  explicit stream_state(int32_t i) : id(i) {}
+  int32_t id;
+  // request
+  http::request_head head;
+  std::string authority;
+  std::string cookies;
+  http::header_list trailers;
+  bool in_trailers = false;
+  size_t header_bytes = 0;
+  bool too_large = false;
+  bool dispatched = false;  // the handler saw on_request
+  // response
+  std::string out;
+  size_t out_off = 0;
+  bool body_ended = false;
+  bool deferred = false;   // the data source returned DEFERRED and waits for resume
+  bool told_full = false;  // send_body() returned false; on_writable() owed
+  http::header_list response_trailers;
+  bool has_response_trailers = false;
+
+  size_t buffered() const noexcept { return out.size() - out_off; }
+};
+
+bool is_connection_specific(std::string_view name) noexcept {
+  return http::is_hop_by_hop(name);
+}
+
+}  // namespace
+
+struct server_connection::impl {
+  impl(server_connection& o, handler& hd, const limits& l, steady::time_point (*c)())
+      : owner(o), h(hd), lim(l), clock(c) {}
+  ~impl() {
+    if (session) nghttp2_session_del(session);
+  }
+
+  server_connection& owner;
+  handler& h;
+  limits lim;
+  steady::time_point (*clock)();
+  nghttp2_session* session = nullptr;
+  std::unordered_map<int32_t, std::unique_ptr<stream_state>> streams;
+  std::vector<int32_t> writable;  // streams owed on_writable() after the current produce()
+  token_bucket resets, settings, pings, empty_data;
+  bool ended = false;   // terminated for abuse or a protocol error
+  std::string scratch;  // lower-cased response header names
+
+  stream_state* find(int32_t id) {
+    auto it = streams.find(id);
+    return it == streams.end() ? nullptr : it->second.get();
+  }
+
+  void end_for(abuse a) {
+    owner.abuse_[static_cast<size_t>(a)]++;
+    if (ended) return;
+    ended = true;
+    owner.ended_for_ = a;
+    nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+
+  void count(abuse a) { owner.abuse_[static_cast<size_t>(a)]++; }
+
+  // RFC 9113 §8.3.1 → an origin-form HTTP/1.1 request head.
+  void finish_head(stream_state& st, bool end_stream) {
+    auto& head = st.head;
+    head.version = 11;
+    head.keep_alive = true;
+    if (!st.authority.empty() && !head.headers.find(http::field_id::host))
+      head.headers.add("host", st.authority, http::field_id::host);
+    if (!st.cookies.empty()) head.headers.add("cookie", st.cookies, http::field_id::cookie);
+    if (auto cl = head.headers.find(http::field_id::content_length)) {
+      uint64_t v = 0;
+      for (char c : *cl) v = v * 10 + static_cast<uint64_t>(c - '0');  // nghttp2 checked digits
+      head.content_length = v;
+    }
+    head.chunked = !end_stream && !head.content_length;
+  }
+
+  void answer_431(int32_t id) {
+    static const nghttp2_nv nv[] = {
+        {const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(":status")),
+         const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>("431")), 7, 3,
+         NGHTTP2_NV_FLAG_NONE}};
+    nghttp2_submit_response(session, id, nv, 1, nullptr);
+  }
+
+  // nghttp2 callbacks ---------------------------------------------------------------------
+
+  static impl& self(void* p) { return *static_cast<impl*>(p); }
+
+  static int on_begin_headers(nghttp2_session*, const nghttp2_frame* f, void* p) {
+    auto& me = self(p);
+    if (f->hd.type != NGHTTP2_HEADERS) return 0;
+    if (f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      me.streams.emplace(f->hd.stream_id, std::make_unique<stream_state>(f->hd.stream_id));
+    } else if (auto* st = me.find(f->hd.stream_id)) {
+      st->in_trailers = true;
+      st->header_bytes = 0;
+    }
+    return 0;
+  }
+
+  static int on_header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name,
+                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* p) {
+    auto& me = self(p);
+    auto* st = me.find(f->hd.stream_id);
+    if (!st) return 0;
+    st->header_bytes += namelen + valuelen + 32;  // RFC 9113 §6.5.2
+    if (st->header_bytes > me.lim.max_header_list_bytes) {
+      if (!st->too_large) me.count(abuse::header_list_too_large);
+      st->too_large = true;
+      // Past 16 times the limit the block is an attack, not a mistake: stop decoding it.
+      if (st->header_bytes > 16ull * me.lim.max_header_list_bytes || st->in_trailers)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      return 0;
+    }
+    if (st->too_large) return 0;
+    const std::string_view n(reinterpret_cast<const char*>(name), namelen);
+    const std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+    if (st->in_trailers) {
+      if (!n.empty() && n[0] != ':') st->trailers.add(n, v);
+      return 0;
+    }
+    if (!n.empty() && n[0] == ':') {
+      if (n == ":method")
+        st->head.method.assign(v);
+      else if (n == ":path")
+        st->head.target.assign(v);
+      else if (n == ":authority")
+        st->authority.assign(v);
+      return 0;  // :scheme and :protocol are not forwarded
+    }
+    if (n == "cookie") {  // RFC 9113 §8.2.3: one field for HTTP/1.1
+      if (!st->cookies.empty()) st->cookies.append("; ");
+      st->cookies.append(v);
+      return 0;
+    }
+    st->head.headers.add(n, v, boost::beast::http::string_to_field(n));
+    return 0;
+  }
+
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* f, void* p) {
+    auto& me = self(p);
+    const auto now = me.clock();
+    const bool end_stream = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    switch (f->hd.type) {
+      case NGHTTP2_HEADERS: {
+        auto* st = me.find(f->hd.stream_id);
+        if (!st) return 0;
+        if (f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+          if (st->too_large) {
+            me.answer_431(st->id);
+            return 0;
+          }
+          me.finish_head(*st, end_stream);
+          st->dispatched = true;
+          me.h.on_request(st->id, st->head, end_stream);
+        } else if (end_stream && st->dispatched) {
+          me.h.on_body_end(st->id, &st->trailers);
+        }
+        return 0;
+      }
+      case NGHTTP2_DATA: {
+        if (f->hd.length == 0 && !end_stream &&
+            !me.empty_data.take(now, me.lim.empty_data_burst, me.lim.empty_data_per_second)) {
+          me.end_for(abuse::empty_data_flood);
+          return 0;
+        }
+        auto* st = me.find(f->hd.stream_id);
+        if (end_stream && st && st->dispatched) me.h.on_body_end(st->id, nullptr);
+        return 0;
+      }
+      case NGHTTP2_RST_STREAM:
+        if (!me.resets.take(now, me.lim.reset_burst, me.lim.resets_per_second))
+          me.end_for(abuse::rapid_reset);
+        return 0;
+      case NGHTTP2_SETTINGS:
+        if (!(f->hd.flags & NGHTTP2_FLAG_ACK) &&
+            !me.settings.take(now, me.lim.settings_burst, me.lim.settings_per_second))
+          me.end_for(abuse::settings_flood);
+        return 0;
+      case NGHTTP2_PING:
+        if (!(f->hd.flags & NGHTTP2_FLAG_ACK) &&
+            !me.pings.take(now, me.lim.ping_burst, me.lim.pings_per_second))
+          me.end_for(abuse::ping_flood);
+        return 0;
+      default:
+        return 0;
+    }
+  }
+
+  static int on_data_chunk(nghttp2_session* s, uint8_t, int32_t id, const uint8_t* data, size_t len,
+                           void* p) {
+    auto& me = self(p);
+    auto* st = me.find(id);
+    if (!st || !st->dispatched) {
+      nghttp2_session_consume(s, id, len);  // nobody reads it: keep the windows open
+      return 0;
+    }
+    me.h.on_body(id, {reinterpret_cast<const char*>(data), len});
+    return 0;
+  }
+
+  static int on_invalid_frame(nghttp2_session*, const nghttp2_frame*, int, void* p) {
+    self(p).count(abuse::protocol_error);
+    return 0;
+  }
+
+  static int on_stream_close(nghttp2_session*, int32_t id, uint32_t code, void* p) {
+    auto& me = self(p);
+    auto it = me.streams.find(id);
+    if (it == me.streams.end()) return 0;
+    const bool dispatched = it->second->dispatched;
+    me.streams.erase(it);
+    if (dispatched) me.h.on_stream_closed(id, code);
+    return 0;
+  }
+
+  static ssize_t read_body(nghttp2_session* s, int32_t id, uint8_t* buf, size_t length,
+                           uint32_t* flags, nghttp2_data_source* src, void* p) {
+    auto& me = self(p);
+    auto* st = static_cast<stream_state*>(src->ptr);
+    const size_t n = std::min(st->buffered(), length);
+    std::memcpy(buf, st->out.data() + st->out_off, n);
+    st->out_off += n;
+    if (st->out_off == st->out.size()) {
+      st->out.clear();
+      st->out_off = 0;
+    }
+    if (st->told_full && st->buffered() < me.lim.stream_buffer / 2) {
+      st->told_full = false;
+      me.writable.push_back(id);
+    }
+    if (st->buffered() == 0) {
+      if (!st->body_ended) {
+        if (n > 0) return static_cast<ssize_t>(n);
+        st->deferred = true;
+        return NGHTTP2_ERR_DEFERRED;
+      }
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (st->has_response_trailers) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        std::vector<nghttp2_nv> nv;
+        me.to_nv(st->response_trailers, nv);
+        nghttp2_submit_trailer(s, id, nv.data(), nv.size());
+      }
+    }
+    return static_cast<ssize_t>(n);
+  }
+
+  // Response fields for nghttp2: lower-case names (RFC 9113 §8.2.1), connection-specific ones
+  // dropped (§8.2.2). Names point into `scratch`, values into `fields`.
+  void to_nv(const http::header_list& fields, std::vector<nghttp2_nv>& nv) {
+    scratch.clear();
+    size_t total = 0;
+    for (size_t i = 0; i < fields.size(); ++i) total += fields.name(i).size();
+    scratch.reserve(total);
+    std::vector<std::pair<size_t, size_t>> names;
+    for (size_t i = 0; i < fields.size(); ++i) {
+      const auto n = fields.name(i);
+      if (is_connection_specific(n)) {
+        names.emplace_back(0, 0);
+        continue;
+      }
+      names.emplace_back(scratch.size(), n.size());
+      for (char c : n) scratch.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
+    }
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (names[i].second == 0) continue;
+      const auto v = fields.value(i);
+      nv.push_back({reinterpret_cast<uint8_t*>(scratch.data() + names[i].first),
+                    const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(v.data())),
+                    names[i].second, v.size(), NGHTTP2_NV_FLAG_NONE});
+    }
+  }
+};
+
+server_connection::server_connection(handler& h, const limits& l, steady::time_point (*clock)())
+    : impl_(std::make_unique<impl>(*this, h, l, clock)) {
+  nghttp2_session_callbacks* cb = nullptr;
+  nghttp2_session_callbacks_new(&cb);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &impl::on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cb, &impl::on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &impl::on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &impl::on_data_chunk);
+  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, &impl::on_invalid_frame);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, &impl::on_stream_close);
+  nghttp2_option* opt = nullptr;
+  nghttp2_option_new(&opt);
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_max_continuations(opt, l.max_continuations);
+  nghttp2_option_set_max_settings(opt, 32);        // entries in one SETTINGS frame
+  nghttp2_option_set_max_outbound_ack(opt, 1000);  // unread PING/SETTINGS acks
+  nghttp2_session_server_new2(&impl_->session, cb, impl_.get(), opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cb);
+}
+
+server_connection::~server_connection() = default;
+
+void server_connection::start() {
+  const nghttp2_settings_entry s[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, impl_->lim.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, impl_->lim.stream_window},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, impl_->lim.max_header_list_bytes},
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+  };
+  nghttp2_submit_settings(impl_->session, NGHTTP2_FLAG_NONE, s, std::size(s));
+  const auto conn = static_cast<int32_t>(
+      std::max<uint32_t>(impl_->lim.connection_window, NGHTTP2_INITIAL_CONNECTION_WINDOW_SIZE));
+  nghttp2_session_set_local_window_size(impl_->session, NGHTTP2_FLAG_NONE, 0, conn);
+}
+
+error server_connection::receive(std::span<const uint8_t> data) {
+  const auto rv = nghttp2_session_mem_recv(impl_->session, data.data(), data.size());
+  if (rv < 0) {
+    switch (rv) {
+      case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
+        impl_->end_for(abuse::continuation_flood);
+        break;
+      case NGHTTP2_ERR_FLOODED:
+        impl_->end_for(abuse::ping_flood);
+        break;
+      default:
+        abuse_[static_cast<size_t>(abuse::protocol_error)]++;
+        if (!impl_->ended) {
+          impl_->ended = true;
+          nghttp2_session_terminate_session(impl_->session, NGHTTP2_PROTOCOL_ERROR);
+        }
+    }
+    return downstream_error(errc::bad_request);
+  }
+  if (impl_->ended) return downstream_error(errc::bad_request);
+  return {};
+}
+
+bool server_connection::produce(std::string& out) {
+  const size_t before = out.size();
+  for (;;) {
+    const uint8_t* data = nullptr;
+    const auto n = nghttp2_session_mem_send(impl_->session, &data);
+    if (n <= 0) break;
+    out.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+  }
+  // Outside nghttp2's send loop, so the handler may call back in.
+  auto owed = std::move(impl_->writable);
+  impl_->writable.clear();
+  for (int32_t id : owed)
+    if (impl_->find(id)) impl_->h.on_writable(id);
+  return out.size() > before;
+}
+
+bool server_connection::finished() const noexcept {
+  return !nghttp2_session_want_read(impl_->session) && !nghttp2_session_want_write(impl_->session);
+}
+
+bool server_connection::respond(int32_t id, const http::response_head& head, bool end_stream) {
+  auto* st = impl_->find(id);
+  if (!st) return false;
+  char status[4];
+  const int code = std::clamp(head.status, 100, 999);
+  status[0] = static_cast<char>('0' + code / 100);
+  status[1] = static_cast<char>('0' + code / 10 % 10);
+  status[2] = static_cast<char>('0' + code % 10);
+  std::vector<nghttp2_nv> nv;
+  nv.reserve(head.headers.size() + 1);
+  nv.push_back({const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(":status")),
+                reinterpret_cast<uint8_t*>(status), 7, 3, NGHTTP2_NV_FLAG_NONE});
+  impl_->to_nv(head.headers, nv);
+  nghttp2_data_provider prd{};
+  prd.source.ptr = st;
+  prd.read_callback = &impl::read_body;
+  return nghttp2_submit_response(impl_->session, id, nv.data(), nv.size(),
+                                 end_stream ? nullptr : &prd) == 0;
+}
+
+bool server_connection::send_body(int32_t id, std::string_view data) {
+  auto* st = impl_->find(id);
+  if (!st) return false;
+  st->out.append(data);
+  if (st->deferred) {
+    st->deferred = false;
+    nghttp2_session_resume_data(impl_->session, id);
+  }
+  if (st->buffered() >= impl_->lim.stream_buffer) {
+    st->told_full = true;
+    return false;
+  }
+  return true;
+}
+
+void server_connection::end_body(int32_t id, const http::header_list* trailers) {
+  auto* st = impl_->find(id);
+  if (!st) return;
+  st->body_ended = true;
+  if (trailers && trailers->size() > 0) {
+    st->response_trailers = *trailers;
+    st->has_response_trailers = true;
+  }
+  if (st->deferred) {
+    st->deferred = false;
+    nghttp2_session_resume_data(impl_->session, id);
+  }
+}
+
+void server_connection::consume(int32_t id, size_t n) {
+  nghttp2_session_consume(impl_->session, id, n);
+}
+
+void server_connection::reset(int32_t id, uint32_t h2_error) {
+  nghttp2_submit_rst_stream(impl_->session, NGHTTP2_FLAG_NONE, id, h2_error);
+}
+
+void server_connection::shutdown() {
+  nghttp2_submit_goaway(impl_->session, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(impl_->session), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+}
+
+size_t server_connection::buffered(int32_t id) const noexcept {
+  auto* st = impl_->find(id);
+  return st ? st->buffered() : 0;
+}
+
+bool server_connection::blocked_on_window() const noexcept {
+  for (const auto& [id, st] : impl_->streams)
+    if (st->buffered() > 0 &&
+        nghttp2_session_get_stream_remote_window_size(impl_->session, id) <= 0)
+      return true;
+  return nghttp2_session_get_remote_window_size(impl_->session) <= 0 &&
+         std::any_of(impl_->streams.begin(), impl_->streams.end(),
+                     [](const auto& e) { return e.second->buffered() > 0; });
+}
+
+size_t server_connection::open_streams() const noexcept {
+  return impl_->streams.size();
+}
+
+}  // namespace spillway::http2
