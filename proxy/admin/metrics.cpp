@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 
 #include "proxy/admin/admin_server.hpp"
+#include "proxy/admin/status.hpp"
+#include "proxy/health/load_report.hpp"
 #include "proxy/server/server.hpp"
 
 namespace spillway::admin {
@@ -118,6 +120,22 @@ std::string render_metrics(const server::server& srv) {
                      escape_label(cl->name()), escape_label(cl->at(e).address),
                      cl->at(e).active.load(std::memory_order_relaxed));
 
+  out.append(
+      "# HELP spillway_upstream_request_duration_seconds Time an endpoint held a request, per "
+      "try.\n"
+      "# TYPE spillway_upstream_request_duration_seconds histogram\n");
+  for (size_t c = 0; c < rt.clusters.size(); ++c) {
+    const auto& cl = *rt.clusters[c];
+    for (size_t e = 0; e < cl.size(); ++e) {
+      std::vector<const histogram*> parts;
+      for (const auto& w : srv.workers()) parts.push_back(&w->stats().endpoints[c][e]->duration);
+      render_histogram(out, "spillway_upstream_request_duration_seconds",
+                       fmt::format("cluster=\"{}\",endpoint=\"{}\"", escape_label(cl.name()),
+                                   escape_label(cl.at(e).address)),
+                       parts);
+    }
+  }
+
   // Retries made, by what failed; retries wanted but refused (budget, attempts) are counted
   // apart so the first metric is exactly the extra load sent upstream.
   for (const bool made : {true, false}) {
@@ -205,10 +223,19 @@ std::string render_metrics(const server::server& srv) {
 std::string render_clusters(const server::server& srv) {
   boost::json::array clusters;
   for (const auto& cl : srv.rt().clusters) {
+    const auto* reports = load_reports(srv, cl->index());
     boost::json::array endpoints;
     for (size_t e = 0; e < cl->size(); ++e) {
       const auto& ep = cl->at(e);
       const uint32_t bits = ep.unavailable.load(std::memory_order_relaxed);
+      boost::json::value load = nullptr;  // engine-reported load, null when none is fresh
+      if (reports && e < reports->size()) {
+        const auto lv = reports->read(e, std::chrono::steady_clock::now());
+        if (lv.fresh)
+          load = boost::json::object{{"waiting", lv.waiting},
+                                     {"running", lv.running},
+                                     {"kv_usage", lv.kv_permille / 1000.0}};
+      }
       endpoints.push_back(boost::json::object{
           {"address", ep.address},
           {"weight", ep.weight},
@@ -223,6 +250,7 @@ std::string render_clusters(const server::server& srv) {
           {"available", ep.available()},
           {"active", ep.active.load(std::memory_order_relaxed)},
           {"max_concurrent", ep.max_concurrent},
+          {"load", std::move(load)},
       });
     }
     clusters.push_back(boost::json::object{{"name", cl->name()},
