@@ -3,8 +3,6 @@
 #include <boost/json.hpp>
 
 #include "proxy/admin/admin_server.hpp"
-#include "proxy/admin/status.hpp"
-#include "proxy/health/load_report.hpp"
 #include "proxy/server/server.hpp"
 
 namespace spillway::admin {
@@ -223,19 +221,10 @@ std::string render_metrics(const server::server& srv) {
 std::string render_clusters(const server::server& srv) {
   boost::json::array clusters;
   for (const auto& cl : srv.rt().clusters) {
-    const auto* reports = load_reports(srv, cl->index());
     boost::json::array endpoints;
     for (size_t e = 0; e < cl->size(); ++e) {
       const auto& ep = cl->at(e);
       const uint32_t bits = ep.unavailable.load(std::memory_order_relaxed);
-      boost::json::value load = nullptr;  // engine-reported load, null when none is fresh
-      if (reports && e < reports->size()) {
-        const auto lv = reports->read(e, std::chrono::steady_clock::now());
-        if (lv.fresh)
-          load = boost::json::object{{"waiting", lv.waiting},
-                                     {"running", lv.running},
-                                     {"kv_usage", lv.kv_permille / 1000.0}};
-      }
       endpoints.push_back(boost::json::object{
           {"address", ep.address},
           {"weight", ep.weight},
@@ -250,7 +239,6 @@ std::string render_clusters(const server::server& srv) {
           {"available", ep.available()},
           {"active", ep.active.load(std::memory_order_relaxed)},
           {"max_concurrent", ep.max_concurrent},
-          {"load", std::move(load)},
       });
     }
     clusters.push_back(boost::json::object{{"name", cl->name()},

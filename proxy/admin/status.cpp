@@ -4,7 +4,7 @@
 #include <boost/json.hpp>
 
 #include "proxy/admin/admin_server.hpp"
-#include "proxy/health/load_report.hpp"
+#include "proxy/health/load_report.hpp"  // for_each_sample
 #include "proxy/server/server.hpp"
 
 #ifndef SPILLWAY_VERSION
@@ -53,12 +53,6 @@ window_view compare(const status_totals::series& older, const status_totals::ser
   return v;
 }
 
-const health::load_report_store* load_reports(const server::server&, size_t) noexcept {
-  // The load scraper's stores are not owned by the runtime yet; once they are, answer the
-  // store of cluster `c` here and the page shows the reports.
-  return nullptr;
-}
-
 namespace {
 
 status_totals::series sum_series(const std::array<counter, max_status>& by_status,
@@ -72,6 +66,16 @@ status_totals::series sum_series(const std::array<counter, max_status>& by_statu
   return acc;
 }
 
+/// Totals of the same runtime, so every series lines up (a reload may reshape everything).
+bool comparable(const status_totals& a, const status_totals& b) {
+  if (a.runtime != b.runtime || a.routes.size() != b.routes.size() ||
+      a.endpoints.size() != b.endpoints.size())
+    return false;
+  for (size_t c = 0; c < a.endpoints.size(); ++c)
+    if (a.endpoints[c].size() != b.endpoints[c].size()) return false;
+  return true;
+}
+
 /// `result` label value of a spillway_cache_requests_total sample.
 std::string result_label(std::string_view labels) {
   const auto at = labels.find("result=\"");
@@ -82,6 +86,29 @@ std::string result_label(std::string_view labels) {
 
 json::value opt(const std::optional<double>& v) {
   return v ? json::value(*v) : json::value(nullptr);
+}
+
+/// Each endpoint's `reported_load` as /admin/clusters shows it ([cluster][endpoint]; null when
+/// absent), so the page follows whatever the load scraper reports without a second reader.
+std::vector<std::vector<json::value>> reported_loads(const server::server& srv) {
+  std::vector<std::vector<json::value>> out(srv.rt().clusters.size());
+  for (size_t c = 0; c < out.size(); ++c) out[c].resize(srv.rt().clusters[c]->size());
+  boost::system::error_code ec;
+  const json::value doc = json::parse(render_clusters(srv), ec);
+  if (ec || !doc.is_object()) return out;
+  const auto* clusters = doc.as_object().if_contains("clusters");
+  if (!clusters || !clusters->is_array()) return out;
+  for (size_t c = 0; c < out.size() && c < clusters->as_array().size(); ++c) {
+    const auto& cl = clusters->as_array()[c];
+    const auto* eps = cl.is_object() ? cl.as_object().if_contains("endpoints") : nullptr;
+    if (!eps || !eps->is_array()) continue;
+    for (size_t e = 0; e < out[c].size() && e < eps->as_array().size(); ++e) {
+      const auto& ep = eps->as_array()[e];
+      if (const auto* load = ep.is_object() ? ep.as_object().if_contains("reported_load") : nullptr)
+        out[c][e] = *load;
+    }
+  }
+  return out;
 }
 
 json::object view_json(const window_view& v) {
@@ -114,6 +141,7 @@ void status_tracker::stop() {
 void status_tracker::tick() {
   if (!running_) return;
   ring_.push_back(take());
+  if (!comparable(ring_.front(), ring_.back())) ring_.erase(ring_.begin(), ring_.end() - 1);
   // Keep one sample at or beyond the window's start, so a full window is always available.
   while (ring_.size() > 2 && ring_.back().at - ring_[1].at >= window) ring_.pop_front();
   timer_.expires_after(sample_every);
@@ -126,6 +154,7 @@ status_totals status_tracker::take() const {
   status_totals t;
   t.at = clock_.now();
   const auto& rt = server_.rt();
+  t.runtime = &rt;
   t.routes.resize(rt.config->routes.size());
   t.endpoints.resize(rt.clusters.size());
   for (size_t c = 0; c < rt.clusters.size(); ++c) t.endpoints[c].resize(rt.clusters[c]->size());
@@ -152,9 +181,11 @@ status_totals status_tracker::take() const {
 
 std::string status_tracker::render_json() {
   const status_totals now = take();
-  const status_totals* base = ring_.empty() ? nullptr : &ring_.front();
-  for (const auto& s : ring_)  // the newest sample at least `window` old
-    if (now.at - s.at >= window) base = &s;
+  const status_totals* base = nullptr;
+  for (const auto& s : ring_) {  // the newest sample at least `window` old, else the oldest
+    if (!comparable(s, now)) continue;
+    if (!base || now.at - s.at >= window) base = &s;
+  }
   const double seconds = base ? std::chrono::duration<double>(now.at - base->at).count() : 0;
   const auto view = [&](const status_totals::series& newer,
                         const status_totals::series* older) -> window_view {
@@ -163,10 +194,10 @@ std::string status_tracker::render_json() {
   };
 
   const auto& rt = server_.rt();
+  auto loads = reported_loads(server_);
   json::array clusters;
   for (size_t c = 0; c < rt.clusters.size(); ++c) {
     auto& cl = *rt.clusters[c];  // queue() has no const overload
-    const health::load_report_store* reports = load_reports(server_, c);
     status_totals::series cluster_now, cluster_base;
     json::array endpoints;
     for (size_t e = 0; e < cl.size(); ++e) {
@@ -182,14 +213,6 @@ std::string status_tracker::render_json() {
         for (size_t b = 0; b < old->latency.size(); ++b) cluster_base.latency[b] += old->latency[b];
       }
       const uint32_t bits = ep.unavailable.load(std::memory_order_relaxed);
-      json::value load = nullptr;
-      if (reports && e < reports->size()) {
-        const auto lv = reports->read(e, clock_.now());
-        if (lv.fresh)
-          load = json::object{{"waiting", lv.waiting},
-                              {"running", lv.running},
-                              {"kv_usage", static_cast<double>(lv.kv_permille) / 1000.0}};
-      }
       json::object o{
           {"address", ep.address},
           {"weight", ep.weight},
@@ -203,7 +226,7 @@ std::string status_tracker::render_json() {
           {"available", ep.available()},
           {"active", ep.active.load(std::memory_order_relaxed)},
           {"max_concurrent", ep.max_concurrent},
-          {"load", std::move(load)},
+          {"reported_load", std::move(loads[c][e])},
           {"requests_total", cur.requests},
           {"errors_total", cur.errors},
       };
@@ -221,11 +244,11 @@ std::string status_tracker::render_json() {
 
   json::array routes;
   for (size_t r = 0; r < now.routes.size(); ++r) {
-    json::object ro{{"name", rt.config->routes[r].name},
-                    {"cluster", rt.route_cluster[r] >= 0
-                                    ? json::value(rt.clusters[rt.route_cluster[r]]->name())
-                                    : json::value(nullptr)},
-                    {"requests_total", now.routes[r].requests}};
+    json::object ro{
+        {"name", rt.config->routes[r].name},
+        {"cluster", rt.route_cluster[r] >= 0 ? json::value(rt.clusters[rt.route_cluster[r]]->name())
+                                             : json::value(nullptr)},
+        {"requests_total", now.routes[r].requests}};
     for (auto& [k, v] : view_json(view(now.routes[r], base ? &base->routes[r] : nullptr)))
       ro[k] = v;
     routes.push_back(std::move(ro));

@@ -5,9 +5,9 @@
 // `window` seconds) whatever the page's polling rhythm.
 #pragma once
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -22,9 +22,6 @@
 
 namespace spillway::server {
 class server;
-}
-namespace spillway::health {
-class load_report_store;
 }
 
 namespace spillway::admin {
@@ -44,6 +41,7 @@ struct status_totals {
     bucket_counts latency{};
   };
   steady_time at{};
+  const void* runtime = nullptr;               // totals of another runtime (reload) do not compare
   std::vector<series> routes;                  // config order
   std::vector<std::vector<series>> endpoints;  // [cluster][endpoint]
   std::map<std::string, uint64_t> cache;       // spillway_cache_requests_total by result
@@ -59,9 +57,6 @@ struct window_view {
 };
 window_view compare(const status_totals::series& older, const status_totals::series& newer,
                     double seconds) noexcept;
-
-/// The engine-reported load of cluster `c`'s endpoints, or null when none is collected.
-const health::load_report_store* load_reports(const server::server& srv, size_t c) noexcept;
 
 class status_tracker {
  public:

@@ -55,6 +55,8 @@ td.address { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-s
 .b-unhealthy, .b-breaker-open, .b-ejected { color: var(--bad); background: var(--bad-bg); }
 .b-unknown { color: var(--muted); background: var(--grey-bg); }
 .b-half-open, .b-draining { color: var(--warn); background: var(--warn-bg); }
+tr.down td { background: #fffafa; }
+tr.down td.address { color: var(--muted); }
 .err-hi { color: var(--bad); font-weight: 600; }
 .dim { color: var(--muted); }
 .bar { display: inline-block; width: 60px; height: 6px; background: var(--grey-bg);
@@ -125,11 +127,12 @@ function errCell(v) {
 }
 function loadCell(load) {
   const td = el("td", "load");
-  if (!load) { td.textContent = DASH; td.classList.add("dim"); return td; }
+  if (!load || load.fresh === false) { td.textContent = DASH; td.classList.add("dim"); return td; }
   td.textContent = load.running + " run / " + load.waiting + " wait";
+  const kv = load.kv_cache_usage || 0;
   const bar = el("span", "bar"), fill = el("i");
-  fill.style.width = Math.round(load.kv_usage * 100) + "%";
-  bar.title = "KV cache " + pct(load.kv_usage);
+  fill.style.width = Math.round(kv * 100) + "%";
+  bar.title = "KV cache " + pct(kv);
   bar.appendChild(fill);
   td.appendChild(bar);
   return td;
@@ -150,7 +153,7 @@ function clusterSection(c) {
   const thead = el("thead"); thead.appendChild(head); t.appendChild(thead);
   const body = el("tbody");
   for (const ep of c.endpoints) {
-    const tr = el("tr", "endpoint");
+    const tr = el("tr", ep.available ? "endpoint" : "endpoint down");
     tr.dataset.address = ep.address;
     tr.dataset.health = ep.health;
     tr.appendChild(el("td", "address", ep.address));
@@ -160,7 +163,7 @@ function clusterSection(c) {
     tr.appendChild(el("td", "weight", String(ep.weight)));
     tr.appendChild(el("td", "effective", num(ep.effective_weight, ep.effective_weight % 1 ? 2 : 0)));
     tr.appendChild(el("td", "active", ep.max_concurrent ? ep.active + " / " + ep.max_concurrent : String(ep.active)));
-    tr.appendChild(loadCell(ep.load));
+    tr.appendChild(loadCell(ep.reported_load));
     tr.appendChild(el("td", "rate", rate(ep.rate)));
     tr.appendChild(errCell(ep.error_rate));
     tr.appendChild(el("td", "p50", dur(ep.p50)));
@@ -230,6 +233,8 @@ refresh();
 
 }  // namespace
 
-std::string_view status_page_html() noexcept { return page; }
+std::string_view status_page_html() noexcept {
+  return page;
+}
 
 }  // namespace spillway::admin
