@@ -4,6 +4,7 @@ the page's script ran, the DOM must list every endpoint with its state and a req
 matches the traffic; a screenshot (decoded here with zlib) must show the rendered page."""
 
 import html.parser
+import json
 import os
 import re
 import shutil
@@ -127,7 +128,6 @@ class StatusPageTest(ProxyTestCase):
         return r.stdout.decode("utf-8", "replace")
 
     def status(self, p):
-        import json
         return json.loads(admin_call(p.admin_port, "GET", "/admin/status")[2])
 
     def test_page_lists_endpoints_with_state_and_rate(self):
@@ -210,6 +210,36 @@ class StatusPageTest(ProxyTestCase):
         colours = set(region)
         self.assertIn((0xE3, 0xF5, 0xEA), colours, "no healthy badge painted")
         self.assertIn((0xFD, 0xE7, 0xE5), colours, "no unhealthy badge painted")
+
+    def test_reported_engine_load_shown(self):
+        def engine(req, conn):
+            if req.target == "/metrics":
+                conn.respond(200, "# TYPE vllm:num_requests_waiting gauge\n"
+                                  "vllm:num_requests_waiting{model_name=\"m\"} 3\n"
+                                  "vllm:num_requests_running{model_name=\"m\"} 5\n"
+                                  "vllm:kv_cache_usage_perc{model_name=\"m\"} 0.25\n")
+            else:
+                conn.respond(200, b"ok")
+        e = self.upstream("E", engine)
+        p = self.proxy([cluster("engines", [e], load_report={"interval": "200ms"})],
+                       [route("chat", "engines")])
+        clusters = json.loads(admin_call(p.admin_port, "GET", "/admin/clusters")[2])
+        if "reported_load" not in clusters["clusters"][0]["endpoints"][0]:
+            self.skipTest("/admin/clusters has no reported_load: load reports are not collected "
+                          "by this build (SPEC §2.1 load_report pending)")
+        deadline = time.monotonic() + 20
+        while True:
+            load = self.status(p)["clusters"][0]["endpoints"][0]["reported_load"]
+            if load and load.get("fresh"):
+                break
+            self.assertLess(time.monotonic(), deadline, f"no fresh load report: {load}")
+            time.sleep(0.1)
+        self.assertEqual((load["waiting"], load["running"]), (3, 5), load)
+        self.assertAlmostEqual(load["kv_cache_usage"], 0.25, places=3)
+        parser = EndpointRows()
+        parser.feed(self.chromium("--dump-dom", f"http://127.0.0.1:{p.admin_port}/"))
+        self.assertEqual(parser.rows[e.address]["load"].strip(), "5 run / 3 wait",
+                         parser.rows[e.address])
 
 
 if __name__ == "__main__":
