@@ -122,7 +122,7 @@ json::object view_json(const window_view& v) {
 
 status_tracker::status_tracker(boost::asio::io_context& ioc, const server::server& srv,
                                const clock_source& clock)
-    : ioc_(ioc), server_(srv), clock_(clock), started_(clock.now()), timer_(ioc) {}
+    : server_(srv), clock_(clock), started_(clock.now()), timer_(ioc) {}
 
 void status_tracker::start() {
   running_ = true;

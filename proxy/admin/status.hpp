@@ -76,7 +76,6 @@ class status_tracker {
   void tick();
   status_totals take() const;
 
-  boost::asio::io_context& ioc_;
   const server::server& server_;
   const clock_source& clock_;
   steady_time started_;

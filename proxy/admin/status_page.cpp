@@ -62,6 +62,9 @@ tr.down td.address { color: var(--muted); }
 .bar { display: inline-block; width: 60px; height: 6px; background: var(--grey-bg);
   border-radius: 3px; vertical-align: middle; margin-left: 6px; overflow: hidden; }
 .bar i { display: block; height: 100%; background: var(--info); }
+svg.spark { display: block; margin-top: 4px; }
+svg.spark polyline { fill: none; stroke: var(--info); stroke-width: 1.5; }
+svg.spark.err polyline { stroke: var(--bad); }
 footer { color: var(--muted); font-size: 12px; padding: 0 24px 24px; }
 </style>
 </head>
@@ -75,8 +78,10 @@ footer { color: var(--muted); font-size: 12px; padding: 0 24px 24px; }
 </header>
 <main>
   <div class="summary">
-    <div class="tile"><div class="k">requests/s</div><div class="v" id="sum-rate">—</div></div>
-    <div class="tile"><div class="k">error rate</div><div class="v" id="sum-errors">—</div></div>
+    <div class="tile"><div class="k">requests/s</div><div class="v" id="sum-rate">—</div>
+      <svg class="spark" id="spark-rate" width="120" height="24"></svg></div>
+    <div class="tile"><div class="k">error rate</div><div class="v" id="sum-errors">—</div>
+      <svg class="spark err" id="spark-errors" width="120" height="24"></svg></div>
     <div class="tile"><div class="k">endpoints up</div><div class="v" id="sum-up">—</div></div>
     <div class="tile"><div class="k">queued</div><div class="v" id="sum-queued">—</div></div>
     <div class="tile"><div class="k">cache hit ratio</div><div class="v" id="sum-cache">—</div></div>
@@ -174,6 +179,21 @@ function clusterSection(c) {
   s.appendChild(t);
   return s;
 }
+const history = {rate: [], errors: []};  // last two minutes of the summary tiles
+function spark(id, values) {
+  const svg = document.getElementById(id), w = 120, h = 24;
+  const max = Math.max(...values, 1e-9);
+  const n = values.length;  // newest at the right edge
+  const pts = values.map((v, i) => (w - (n - 1 - i) * w / 119).toFixed(1) + "," +
+                                   (h - 1 - v / max * (h - 2)).toFixed(1)).join(" ");
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  line.setAttribute("points", pts);
+  svg.replaceChildren(line);
+}
+function record(key, v) {
+  history[key].push(v);
+  if (history[key].length > 120) history[key].shift();
+}
 function render(doc) {
   document.getElementById("version").textContent = doc.version;
   document.getElementById("uptime").textContent = uptime(doc.uptime_s);
@@ -202,6 +222,10 @@ function render(doc) {
     tr.appendChild(el("td", "total", String(rt.requests_total)));
     return tr;
   }));
+  record("rate", r);
+  record("errors", reqs > 0 ? errs / reqs : 0);
+  spark("spark-rate", history.rate);
+  spark("spark-errors", history.errors);
   document.getElementById("sum-rate").textContent = rate(r);
   document.getElementById("sum-errors").textContent = reqs > 0 ? pct(errs / reqs) : DASH;
   document.getElementById("sum-up").textContent = up + " / " + all;
