@@ -6,6 +6,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "common/log.hpp"
+#include "proxy/admin/status.hpp"
 #include "proxy/server/server.hpp"
 
 namespace spillway::admin {
@@ -17,7 +18,8 @@ using tcp = asio::ip::tcp;
 
 class admin_server::connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(tcp::socket s, const server::server& srv) : socket_(std::move(s)), server_(srv) {}
+  connection(tcp::socket s, const server::server& srv, status_tracker& status)
+      : socket_(std::move(s)), server_(srv), status_(status) {}
 
   void start() { do_read(); }
 
@@ -62,6 +64,10 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
       return text(bhttp::status::ok, render_metrics(server_), "text/plain; version=0.0.4");
     if (get && path == "/admin/clusters")
       return text(bhttp::status::ok, render_clusters(server_), "application/json");
+    if (get && path == "/")
+      return text(bhttp::status::ok, std::string(status_page_html()), "text/html; charset=utf-8");
+    if (get && path == "/admin/status")
+      return text(bhttp::status::ok, status_.render_json(), "application/json");
     if (req_.method() == bhttp::verb::post && path.starts_with("/admin/clusters/"))
       return endpoint_action(path.substr(std::string_view("/admin/clusters/").size()));
     text(bhttp::status::not_found,
@@ -131,13 +137,17 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
 
   tcp::socket socket_;
   const server::server& server_;
+  status_tracker& status_;
   beast::flat_buffer buffer_;
   bhttp::request<bhttp::string_body> req_;
   bhttp::response<bhttp::string_body> res_;
 };
 
 admin_server::admin_server(asio::io_context& ioc, const server::server& srv)
-    : ioc_(ioc), server_(srv), acceptor_(ioc) {}
+    : ioc_(ioc),
+      server_(srv),
+      acceptor_(ioc),
+      status_(std::make_unique<status_tracker>(ioc, srv)) {}
 
 admin_server::~admin_server() = default;
 
@@ -151,12 +161,14 @@ boost::system::error_code admin_server::listen(const tcp::endpoint& at) {
   acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return ec;
   do_accept();
+  status_->start();
   return {};
 }
 
 void admin_server::close() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  status_->stop();
 }
 
 void admin_server::do_accept() {
@@ -165,7 +177,7 @@ void admin_server::do_accept() {
       if (ec == asio::error::operation_aborted) return;
       log::warn("admin: accept: {}", ec.message());
     } else {
-      std::make_shared<connection>(std::move(s), server_)->start();
+      std::make_shared<connection>(std::move(s), server_, *status_)->start();
     }
     if (acceptor_.is_open()) do_accept();
   });

@@ -1,4 +1,5 @@
-// Admin listener (SPEC §2.4): /healthz, /readyz, /metrics, /admin/clusters. Runs on the
+// Admin listener (SPEC §2.4): /healthz, /readyz, /metrics, /admin/clusters, the status page
+// (/ and /admin/status, status.hpp). Runs on the
 // control thread's io_context, never on a data-plane worker; one request at a time per
 // connection, small bodies, Beast's own message types (not a hot path).
 #pragma once
@@ -13,6 +14,8 @@ class server;
 }
 
 namespace spillway::admin {
+
+class status_tracker;
 
 class admin_server {
  public:
@@ -29,6 +32,7 @@ class admin_server {
   boost::asio::io_context& ioc_;
   const server::server& server_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  std::unique_ptr<status_tracker> status_;
 };
 
 /// Prometheus text exposition of every worker's counters, summed.

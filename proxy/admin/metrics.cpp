@@ -118,6 +118,22 @@ std::string render_metrics(const server::server& srv) {
                      escape_label(cl->name()), escape_label(cl->at(e).address),
                      cl->at(e).active.load(std::memory_order_relaxed));
 
+  out.append(
+      "# HELP spillway_upstream_request_duration_seconds Time an endpoint held a request, per "
+      "try.\n"
+      "# TYPE spillway_upstream_request_duration_seconds histogram\n");
+  for (size_t c = 0; c < rt.clusters.size(); ++c) {
+    const auto& cl = *rt.clusters[c];
+    for (size_t e = 0; e < cl.size(); ++e) {
+      std::vector<const histogram*> parts;
+      for (const auto& w : srv.workers()) parts.push_back(&w->stats().endpoints[c][e]->duration);
+      render_histogram(out, "spillway_upstream_request_duration_seconds",
+                       fmt::format("cluster=\"{}\",endpoint=\"{}\"", escape_label(cl.name()),
+                                   escape_label(cl.at(e).address)),
+                       parts);
+    }
+  }
+
   // Retries made, by what failed; retries wanted but refused (budget, attempts) are counted
   // apart so the first metric is exactly the extra load sent upstream.
   for (const bool made : {true, false}) {

@@ -51,6 +51,7 @@ struct route_stats {
 
 struct endpoint_stats {
   std::array<counter, max_status> by_status;  // 0 = no response (connect failure, reset)
+  histogram duration;                         // slot taken to slot released, per try
 };
 
 struct worker_stats {

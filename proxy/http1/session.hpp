@@ -153,6 +153,7 @@ class session final : public std::enable_shared_from_this<session>,
   int cluster_ = -1;
   int endpoint_ = -1;
   bool slot_held_ = false;
+  steady::time_point try_started_{};  // when the slot was taken (per-endpoint latency)
   std::vector<int> tried_;
   unsigned attempts_ = 0;
   std::unique_ptr<upstream_pool::upstream_connection> up_;

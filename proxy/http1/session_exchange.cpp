@@ -374,10 +374,9 @@ void session::release_upstream(bool reusable) {
     upstream::cluster& cl = cluster();
     cl.at(endpoint_).release();
     slot_held_ = false;
-    worker_.stats()
-        .endpoints[cluster_][endpoint_]
-        ->by_status[std::clamp(status_sent_, 0, admin::max_status - 1)]
-        .add();
+    auto& es = *worker_.stats().endpoints[cluster_][endpoint_];
+    es.by_status[std::clamp(status_sent_, 0, admin::max_status - 1)].add();
+    es.duration.observe(std::chrono::duration<double>(steady::now() - try_started_).count());
     if (cl.queues() && cl.queue().size() > 0) cl.wake_waiter();
   }
   if (!up_) return;

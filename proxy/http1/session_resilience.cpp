@@ -70,6 +70,7 @@ void session::pick_and_connect() {
   if (idx < 0) return no_endpoint();
   endpoint_ = idx;
   slot_held_ = true;
+  try_started_ = steady::now();
   try_open_ = true;
   ++attempts_;
   tried_.push_back(idx);
