@@ -1,10 +1,10 @@
 #include "proxy/admin/admin_server.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/json.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/json.hpp>
 
 #include "common/log.hpp"
 #include "proxy/server/server.hpp"
@@ -113,8 +113,8 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
     boost::json::object body{{"status", r.ok ? "reloaded" : "failed"}};
     body["warnings"] = boost::json::value_from(r.warnings);
     if (!r.ok) body["errors"] = boost::json::value_from(r.errors);
-    text(r.ok ? bhttp::status::ok : bhttp::status::bad_request,
-         boost::json::serialize(body) + "\n", "application/json");
+    text(r.ok ? bhttp::status::ok : bhttp::status::bad_request, boost::json::serialize(body) + "\n",
+         "application/json");
   }
 
   bool authorised() {

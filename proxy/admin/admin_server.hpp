@@ -1,5 +1,5 @@
-// Admin listener (SPEC §2.4): /healthz, /readyz, /metrics, /admin/clusters, /admin/reload. Runs on the
-// control thread's io_context, never on a data-plane worker; one request at a time per
+// Admin listener (SPEC §2.4): /healthz, /readyz, /metrics, /admin/clusters, /admin/reload. Runs on
+// the control thread's io_context, never on a data-plane worker; one request at a time per
 // connection, small bodies, Beast's own message types (not a hot path).
 #pragma once
 

@@ -18,12 +18,11 @@ void generation::adopt_idle(generation& previous) {
   for (size_t c = 0; c < rt_->clusters.size(); ++c) {
     const int p = before.cluster_index(rt_->clusters[c]->name());
     if (p < 0) continue;
-    const auto map = upstream::match_endpoints(
-        upstream::endpoint_addresses(before.clusters[p]->config()),
-        upstream::endpoint_addresses(rt_->clusters[c]->config()));
+    const auto map =
+        upstream::match_endpoints(upstream::endpoint_addresses(before.clusters[p]->config()),
+                                  upstream::endpoint_addresses(rt_->clusters[c]->config()));
     for (size_t e = 0; e < map.size(); ++e)
-      if (map[e] >= 0)
-        pools_[c]->adopt(e, *previous.pools_[p], static_cast<size_t>(map[e]));
+      if (map[e] >= 0) pools_[c]->adopt(e, *previous.pools_[p], static_cast<size_t>(map[e]));
   }
   for (auto& pool : previous.pools_) pool->clear();
 }

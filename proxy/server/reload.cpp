@@ -37,9 +37,8 @@ server::reload_result server::reload(std::string_view trigger) {
   if (!draining_) start_health_checks();
 
   ++reloads_ok_;
-  const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                            started)
-                      .count();
+  const auto ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   log::info("{}: configuration reloaded from {} in {:.1f} ms ({} clusters, {} routes)", trigger,
             config_path_, ms, rt_->clusters.size(), rt_->config->routes.size());
   for (const auto& w : out.warnings) log::warn("  {}", w);

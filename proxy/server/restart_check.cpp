@@ -6,7 +6,9 @@ namespace spillway::server {
 
 namespace {
 
-std::string workers_text(uint32_t n) { return n == 0 ? "auto" : std::to_string(n); }
+std::string workers_text(uint32_t n) {
+  return n == 0 ? "auto" : std::to_string(n);
+}
 
 std::string tls_text(const std::optional<config::tls_config>& t) {
   return t ? t->certificate + "," + t->private_key : "none";
@@ -63,8 +65,8 @@ std::vector<std::string> needs_restart(const config::proxy_config& running,
              : std::string("none");
   };
   if (log_text(running.access_log) != log_text(loaded.access_log))
-    out.push_back(fmt::format("access_log: {} -> {} needs a restart",
-                              log_text(running.access_log), log_text(loaded.access_log)));
+    out.push_back(fmt::format("access_log: {} -> {} needs a restart", log_text(running.access_log),
+                              log_text(loaded.access_log)));
   return out;
 }
 

@@ -32,9 +32,8 @@ std::vector<std::string> endpoint_addresses(const config::cluster_config& c) {
 
 bool same_breaker(const config::circuit_breaker_config& a,
                   const config::circuit_breaker_config& b) noexcept {
-  return a.window == b.window && a.min_requests == b.min_requests &&
-         a.error_rate == b.error_rate && a.open_duration == b.open_duration &&
-         a.half_open_requests == b.half_open_requests;
+  return a.window == b.window && a.min_requests == b.min_requests && a.error_rate == b.error_rate &&
+         a.open_duration == b.open_duration && a.half_open_requests == b.half_open_requests;
 }
 
 }  // namespace spillway::upstream

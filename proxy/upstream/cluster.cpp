@@ -63,8 +63,7 @@ void cluster::build(const cluster* previous, const std::vector<int>& previous_in
     } else {
       auto hp = config::parse_host_port(e.address).value_or(config::host_port{});
       endpoints_.push_back(std::make_shared<endpoint>(e.address, hp, e.weight, cap));
-      endpoints_.back()->effective_weight.store(e.weight * weight_scale,
-                                                std::memory_order_relaxed);
+      endpoints_.back()->effective_weight.store(e.weight * weight_scale, std::memory_order_relaxed);
       ramps_.emplace_back(cfg.slow_start, weight_scale);
     }
     queues_ = queues_ || cap != 0;

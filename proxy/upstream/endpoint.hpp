@@ -34,10 +34,10 @@ struct endpoint {
   endpoint(const endpoint&) = delete;
   endpoint& operator=(const endpoint&) = delete;
 
-  const std::string address;                // as written in the config, used in metrics and admin
-  const config::host_port target;           // parsed host and port
-  std::atomic<uint32_t> weight;             // configured weight (> 0); changes on reload
-  std::atomic<uint32_t> max_concurrent;     // 0 = unlimited; changes on reload
+  const std::string address;             // as written in the config, used in metrics and admin
+  const config::host_port target;        // parsed host and port
+  std::atomic<uint32_t> weight;          // configured weight (> 0); changes on reload
+  std::atomic<uint32_t> max_concurrent;  // 0 = unlimited; changes on reload
 
   std::atomic<int32_t> active{0};          // in-flight requests, all workers together
   std::atomic<uint32_t> effective_weight;  // weight after slow start; balancers use this

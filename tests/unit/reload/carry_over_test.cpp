@@ -20,8 +20,7 @@ TEST(MatchEndpoints, RemovedAndAddedEndpointsDoNotMatch) {
 }
 
 TEST(MatchEndpoints, EachPreviousEndpointMatchesOnce) {
-  EXPECT_EQ(match_endpoints({"a:1", "a:1"}, {"a:1", "a:1", "a:1"}),
-            (std::vector<int>{0, 1, -1}));
+  EXPECT_EQ(match_endpoints({"a:1", "a:1"}, {"a:1", "a:1", "a:1"}), (std::vector<int>{0, 1, -1}));
 }
 
 TEST(SameBreaker, AnyChangedSettingMakesANewBreaker) {
