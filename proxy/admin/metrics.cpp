@@ -205,8 +205,12 @@ std::string render_metrics(const server::server& srv) {
                  "/admin/reload) by result.\n"
                  "# TYPE spillway_config_reloads_total counter\n"
                  "spillway_config_reloads_total{{result=\"ok\"}} {}\n"
-                 "spillway_config_reloads_total{{result=\"error\"}} {}\n",
-                 srv.reloads(true), srv.reloads(false));
+                 "spillway_config_reloads_total{{result=\"error\"}} {}\n"
+                 "# HELP spillway_config_retired_runtimes Configurations replaced by a reload "
+                 "that requests in flight still use.\n"
+                 "# TYPE spillway_config_retired_runtimes gauge\n"
+                 "spillway_config_retired_runtimes {}\n",
+                 srv.reloads(true), srv.reloads(false), srv.retired_runtimes());
   return out;
 }
 

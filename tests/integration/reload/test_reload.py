@@ -182,10 +182,64 @@ class ReloadTest(ResilienceTestCase):
         share2 = s2["B"] / (s2["A"] + s2["B"])
         self.assertTrue(0.6 <= share1 <= 0.9, f"A's share after weights 3:1 is {share1:.2f} {s1}")
         self.assertTrue(0.6 <= share2 <= 0.9, f"B's share after weights 1:3 is {share2:.2f} {s2}")
+        print(f"requests per upstream after weights 3:1 {s1}, after 1:3 {s2}")
         self.assertNothingInFlight(admin, timeout=5.0)
         endpoints = [e["address"] for e in admin.clusters()["clusters"][0]["endpoints"]]
         self.assertEqual(endpoints, [a.address, b.address])
         self.assertEqual(self.reloads(admin, "ok"), 2)
+
+    def test_repeated_reloads_under_load(self):
+        """Many reloads in a row while requests and streams run: clusters, routes, endpoints and
+        policies come and go; nothing fails and every replaced runtime is freed."""
+        ups = [self.tracked(n) for n in ("A", "B", "C")]
+        for u in ups:
+            u.behaviour.stream = slow_sse_or_plain
+        a, b, c = ups
+        retry = {"attempts": 2, "on": ["connect_failure", "reset", 503],
+                 "backoff": {"base": "10ms", "max": "50ms"}}
+        p = self.proxy([cluster("engines", [a, b], balancer="least_conn")],
+                       [route("default", "engines", retry=retry,
+                              timeouts={"first_byte": "5s", "idle": "5s"})])
+        admin = self.admin(p)
+        first = copy.deepcopy(p.config)
+        variants = []
+        for i in range(12):
+            cfg = copy.deepcopy(first)
+            eng = cfg["clusters"][0]
+            eng["balancer"] = ["least_conn", "round_robin", "p2c", "random"][i % 4]
+            eng["endpoints"] = [{"address": u.address, "weight": 1 + (i + k) % 3}
+                                for k, u in enumerate(ups) if (i + k) % 3 != 2]
+            if i % 2:
+                eng["circuit_breaker"] = {"min_requests": 5 + i % 3, "error_rate": "90%"}
+                eng["outlier_detection"] = {"consecutive_5xx": 50}
+            if i % 3 == 0:
+                eng["health_check"] = {"path": "/health", "interval": "1s", "timeout": "1s",
+                                       "healthy_threshold": 1, "unhealthy_threshold": 3}
+            if i % 2 == 0:
+                cfg["clusters"].insert(0, cluster("side", [c]))
+                cfg["routes"].insert(0, route("side", "side", prefix="/side"))
+            variants.append(cfg)
+        streams = [StreamClient(p.port, f"/stream/{i}") for i in range(4)]
+        load = SteadyLoad(p.port, rate=30, duration=5.0, prefix="/load", timeout=15.0).start()
+        for i, cfg in enumerate(variants):
+            self.write_config(p, cfg)
+            if i % 2:
+                self.sighup_and_wait(p, admin)
+            else:
+                status, body = admin_post(p, "/admin/reload")
+                self.assertEqual(status, 200, body)
+            time.sleep(0.3)
+        outcomes = load.join()
+        for s in streams:
+            self.assertTrue(s.join(20.0), "a stream did not finish")
+            self.assertIsNone(s.error, s.error)
+            self.assertTrue(s.result[2], f"stream cut short: {s.result!r}")
+        failed = [o for o in outcomes if o.status != 200]
+        self.assertEqual(failed, [], f"{len(failed)} of {len(outcomes)} requests failed")
+        self.assertEqual(self.reloads(admin, "ok"), len(variants))
+        self.assertNothingInFlight(admin, timeout=5.0)
+        admin.wait_value("spillway_config_retired_runtimes", 0, timeout=5.0,
+                         what="once the last exchange on a replaced config ended")
 
     def test_broken_config_changes_nothing(self):
         a = self.tracked("A")
@@ -291,11 +345,14 @@ class ReloadTest(ResilienceTestCase):
         self.sighup_and_wait(p, admin)
         ep = admin.endpoint("engines", a.address)
         self.assertEqual((ep["active"], ep["weight"]), (3, 5), ep)
+        self.assertEqual(admin.value("spillway_config_retired_runtimes"), 1,
+                         "the replaced config is not held by the requests in flight")
         self.assertEqual(one_request(p.port, "/new").status, 200)
         gate.set()
         self.assertTrue(bg.join(15.0))
         self.assertEqual([o.status for o in bg.outcomes], [200, 200, 200], bg.outcomes)
         self.assertNothingInFlight(admin, timeout=5.0)
+        admin.wait_value("spillway_config_retired_runtimes", 0, timeout=5.0)
         self.assertEqual(
             admin.value("spillway_upstream_requests_total", cluster="engines",
                         endpoint=a.address, code="200"), 4,
