@@ -358,6 +358,35 @@ class ReloadTest(ResilienceTestCase):
                         endpoint=a.address, code="200"), 4,
             "requests that straddled the reload were not counted on the endpoint")
 
+    def test_queued_requests_survive_reload(self):
+        """Requests waiting in the cluster queue when the config is replaced are served once a
+        slot frees up (on the shared endpoint), not left to time out."""
+        gate = threading.Event()
+        a = self.tracked("A", Behaviour())
+        a.behaviour.gate, a.behaviour.gate_prefix = gate, "/block"
+        self.addCleanup(gate.set)
+        p = self.proxy([cluster("engines", [a], max_concurrent=1,
+                                queue={"max_size": 10, "timeout": "20s"})],
+                       [route("default", "engines", timeouts={"first_byte": "20s", "idle": "20s"})])
+        admin = self.admin(p)
+        bg = Background(p.port, timeout=25.0)
+        bg.start("/block/0")
+        admin.wait_for(lambda: admin.endpoint("engines", a.address)["active"] == 1, 5.0, "1 in flight")
+        for i in range(1, 3):
+            bg.start(f"/block/{i}")
+        admin.wait_value("spillway_queue_depth", 2, timeout=5.0, cluster="engines")
+        cfg = copy.deepcopy(p.config)
+        cfg["clusters"][0]["endpoints"] = [{"address": a.address, "weight": 2}]
+        self.write_config(p, cfg)
+        self.sighup_and_wait(p, admin)
+        started = time.monotonic()
+        gate.set()
+        self.assertTrue(bg.join(20.0))
+        self.assertEqual([o.status for o in bg.outcomes], [200, 200, 200], bg.outcomes)
+        self.assertLess(time.monotonic() - started, 10.0, "queued requests waited for a timeout")
+        self.assertEqual(a.max_in_flight, 1, "max_concurrent was not kept across the reload")
+        self.assertNothingInFlight(admin, timeout=5.0)
+
     def test_listener_change_needs_restart_and_token_is_honoured(self):
         a = self.tracked("A")
         p = self.proxy([cluster("engines", [a])], [route("default", "engines")], start=False)
