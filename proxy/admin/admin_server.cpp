@@ -4,6 +4,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/json.hpp>
 
 #include "common/log.hpp"
 #include "proxy/admin/status.hpp"
@@ -18,7 +19,7 @@ using tcp = asio::ip::tcp;
 
 class admin_server::connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(tcp::socket s, const server::server& srv, status_tracker& status)
+  connection(tcp::socket s, server::server& srv, status_tracker& status)
       : socket_(std::move(s)), server_(srv), status_(status) {}
 
   void start() { do_read(); }
@@ -68,6 +69,7 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
       return text(bhttp::status::ok, std::string(status_page_html()), "text/html; charset=utf-8");
     if (get && path == "/admin/status")
       return text(bhttp::status::ok, status_.render_json(), "application/json");
+    if (req_.method() == bhttp::verb::post && path == "/admin/reload") return reload();
     if (req_.method() == bhttp::verb::post && path.starts_with("/admin/clusters/"))
       return endpoint_action(path.substr(std::string_view("/admin/clusters/").size()));
     text(bhttp::status::not_found,
@@ -110,6 +112,17 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
     not_found();
   }
 
+  /// POST /admin/reload: 200 with warnings, or 400 with every error (file, line, key).
+  void reload() {
+    if (!authorised()) return;
+    auto r = server_.reload("POST /admin/reload");
+    boost::json::object body{{"status", r.ok ? "reloaded" : "failed"}};
+    body["warnings"] = boost::json::value_from(r.warnings);
+    if (!r.ok) body["errors"] = boost::json::value_from(r.errors);
+    text(r.ok ? bhttp::status::ok : bhttp::status::bad_request, boost::json::serialize(body) + "\n",
+         "application/json");
+  }
+
   bool authorised() {
     const auto& admin = server_.rt().config->admin;
     if (!admin || admin->token.empty()) return true;
@@ -136,14 +149,14 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
   }
 
   tcp::socket socket_;
-  const server::server& server_;
+  server::server& server_;
   status_tracker& status_;
   beast::flat_buffer buffer_;
   bhttp::request<bhttp::string_body> req_;
   bhttp::response<bhttp::string_body> res_;
 };
 
-admin_server::admin_server(asio::io_context& ioc, const server::server& srv)
+admin_server::admin_server(asio::io_context& ioc, server::server& srv)
     : ioc_(ioc),
       server_(srv),
       acceptor_(ioc),

@@ -1,5 +1,5 @@
-// Admin listener (SPEC §2.4): /healthz, /readyz, /metrics, /admin/clusters, the status page
-// (/ and /admin/status, status.hpp). Runs on the
+// Admin listener (SPEC §2.4): /healthz, /readyz, /metrics, /admin/clusters, /admin/reload, the
+// status page (/ and /admin/status, status.hpp). Runs on the
 // control thread's io_context, never on a data-plane worker; one request at a time per
 // connection, small bodies, Beast's own message types (not a hot path).
 #pragma once
@@ -19,7 +19,7 @@ class status_tracker;
 
 class admin_server {
  public:
-  admin_server(boost::asio::io_context& ioc, const server::server& srv);
+  admin_server(boost::asio::io_context& ioc, server::server& srv);
   ~admin_server();
 
   boost::system::error_code listen(const boost::asio::ip::tcp::endpoint& at);
@@ -30,7 +30,7 @@ class admin_server {
   void do_accept();
 
   boost::asio::io_context& ioc_;
-  const server::server& server_;
+  server::server& server_;  // non-const for POST /admin/reload
   boost::asio::ip::tcp::acceptor acceptor_;
   std::unique_ptr<status_tracker> status_;
 };

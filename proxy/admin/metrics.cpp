@@ -64,8 +64,8 @@ std::string render_metrics(const server::server& srv) {
       "# HELP spillway_requests_total Requests answered, by route and status code.\n"
       "# TYPE spillway_requests_total counter\n");
   for (size_t r = 0; r < routes.size(); ++r)
-    render_route(out, srv, routes[r].name, [r](const server::worker& w) -> const route_stats& {
-      return *w.stats().routes[r];
+    render_route(out, srv, routes[r].name, [&rt, r](const server::worker& w) -> const route_stats& {
+      return *rt.stats[w.id()].routes[r];
     });
   render_route(out, srv, "",
                [](const server::worker& w) -> const route_stats& { return w.stats().unrouted; });
@@ -75,7 +75,7 @@ std::string render_metrics(const server::server& srv) {
       "# TYPE spillway_request_duration_seconds histogram\n");
   for (size_t r = 0; r < routes.size(); ++r) {
     std::vector<const histogram*> parts;
-    for (const auto& w : srv.workers()) parts.push_back(&w->stats().routes[r]->duration);
+    for (const auto& w : srv.workers()) parts.push_back(&rt.stats[w->id()].routes[r]->duration);
     render_histogram(out, "spillway_request_duration_seconds",
                      fmt::format("route=\"{}\"", escape_label(routes[r].name)), parts);
   }
@@ -85,7 +85,7 @@ std::string render_metrics(const server::server& srv) {
       "# TYPE spillway_time_to_first_byte_seconds histogram\n");
   for (size_t r = 0; r < routes.size(); ++r) {
     std::vector<const histogram*> parts;
-    for (const auto& w : srv.workers()) parts.push_back(&w->stats().routes[r]->ttfb);
+    for (const auto& w : srv.workers()) parts.push_back(&rt.stats[w->id()].routes[r]->ttfb);
     render_histogram(out, "spillway_time_to_first_byte_seconds",
                      fmt::format("route=\"{}\"", escape_label(routes[r].name)), parts);
   }
@@ -99,7 +99,8 @@ std::string render_metrics(const server::server& srv) {
     for (size_t e = 0; e < cl.size(); ++e) {
       for (int code = 0; code < max_status; ++code) {
         uint64_t n = 0;
-        for (const auto& w : srv.workers()) n += w->stats().endpoints[c][e]->by_status[code].get();
+        for (const auto& w : srv.workers())
+          n += rt.stats[w->id()].endpoints[c][e]->by_status[code].get();
         if (n)
           fmt::format_to(
               std::back_inserter(out),
@@ -126,7 +127,8 @@ std::string render_metrics(const server::server& srv) {
     const auto& cl = *rt.clusters[c];
     for (size_t e = 0; e < cl.size(); ++e) {
       std::vector<const histogram*> parts;
-      for (const auto& w : srv.workers()) parts.push_back(&w->stats().endpoints[c][e]->duration);
+      for (const auto& w : srv.workers())
+        parts.push_back(&rt.stats[w->id()].endpoints[c][e]->duration);
       render_histogram(out, "spillway_upstream_request_duration_seconds",
                        fmt::format("cluster=\"{}\",endpoint=\"{}\"", escape_label(cl.name()),
                                    escape_label(cl.at(e).address)),
@@ -215,6 +217,17 @@ std::string render_metrics(const server::server& srv) {
                  "# TYPE spillway_downstream_connections_open gauge\n"
                  "spillway_downstream_connections_open {}\n",
                  accepted, refused, open);
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP spillway_config_reloads_total Configuration reloads (SIGHUP, POST "
+                 "/admin/reload) by result.\n"
+                 "# TYPE spillway_config_reloads_total counter\n"
+                 "spillway_config_reloads_total{{result=\"ok\"}} {}\n"
+                 "spillway_config_reloads_total{{result=\"error\"}} {}\n"
+                 "# HELP spillway_config_retired_runtimes Configurations replaced by a reload "
+                 "that requests in flight still use.\n"
+                 "# TYPE spillway_config_retired_runtimes gauge\n"
+                 "spillway_config_retired_runtimes {}\n",
+                 srv.reloads(true), srv.reloads(false), srv.retired_runtimes());
   return out;
 }
 
@@ -227,7 +240,7 @@ std::string render_clusters(const server::server& srv) {
       const uint32_t bits = ep.unavailable.load(std::memory_order_relaxed);
       endpoints.push_back(boost::json::object{
           {"address", ep.address},
-          {"weight", ep.weight},
+          {"weight", ep.weight.load(std::memory_order_relaxed)},
           {"effective_weight",
            static_cast<double>(ep.effective_weight.load(std::memory_order_relaxed)) /
                upstream::cluster::weight_scale},
@@ -238,7 +251,7 @@ std::string render_clusters(const server::server& srv) {
           {"draining", (bits & upstream::draining) != 0},
           {"available", ep.available()},
           {"active", ep.active.load(std::memory_order_relaxed)},
-          {"max_concurrent", ep.max_concurrent},
+          {"max_concurrent", ep.max_concurrent.load(std::memory_order_relaxed)},
       });
     }
     clusters.push_back(boost::json::object{{"name", cl->name()},

@@ -54,11 +54,16 @@ struct endpoint_stats {
   histogram duration;                         // slot taken to slot released, per try
 };
 
+/// One worker's counters by one runtime's route and endpoint indexes (server::runtime::stats).
+/// A reload shares the blocks of routes (same name) and endpoints (same cluster and address)
+/// that stay, so their counters continue and requests still finishing on the old runtime count.
+struct request_stats {
+  std::vector<std::shared_ptr<route_stats>> routes;
+  std::vector<std::vector<std::shared_ptr<endpoint_stats>>> endpoints;  // [cluster][endpoint]
+};
+
 struct worker_stats {
-  worker_stats(size_t routes, const std::vector<size_t>& cluster_sizes);
-  std::vector<std::unique_ptr<route_stats>> routes;
   route_stats unrouted;  // requests answered before a route was chosen (400, 404, ...)
-  std::vector<std::vector<std::unique_ptr<endpoint_stats>>> endpoints;  // [cluster][endpoint]
   counter connections_accepted;
   counter connections_refused;  // max_connections
   std::atomic<int64_t> connections_open{0};

@@ -159,7 +159,7 @@ status_totals status_tracker::take() const {
   t.endpoints.resize(rt.clusters.size());
   for (size_t c = 0; c < rt.clusters.size(); ++c) t.endpoints[c].resize(rt.clusters[c]->size());
   for (const auto& w : server_.workers()) {
-    const auto& st = w->stats();
+    const auto& st = rt.stats[w->id()];
     for (size_t r = 0; r < t.routes.size() && r < st.routes.size(); ++r)
       t.routes[r] = sum_series(st.routes[r]->by_status, st.routes[r]->duration, t.routes[r]);
     for (size_t c = 0; c < t.endpoints.size() && c < st.endpoints.size(); ++c)

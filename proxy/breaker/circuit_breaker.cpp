@@ -133,6 +133,11 @@ void circuit_breaker::close_locked() {
   set_state_locked(breaker_state::closed);
 }
 
+void circuit_breaker::detach() {
+  std::lock_guard lock(mutex_);
+  target_ = nullptr;
+}
+
 void circuit_breaker::set_state_locked(breaker_state s) {
   state_.store(s, std::memory_order_relaxed);
   if (target_ == nullptr) return;

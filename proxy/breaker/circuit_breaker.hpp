@@ -75,6 +75,10 @@ class circuit_breaker {
   };
   window_totals totals() const;
 
+  /// Stops writing the endpoint's breaker_open bit (a reload replaced this breaker; the new one
+  /// owns the bit). Outcomes of requests still in flight are then recorded here to no effect.
+  void detach();
+
  private:
   struct bucket {
     int64_t slot = -1;  // time slot index this bucket holds; -1 = empty
@@ -91,7 +95,7 @@ class circuit_breaker {
 
   const config::circuit_breaker_config cfg_;
   const clock_source& clock_;
-  upstream::endpoint* const target_;
+  upstream::endpoint* target_;  // guarded by mutex_; null once detached
   const std::chrono::nanoseconds bucket_width_;
 
   mutable std::mutex mutex_;

@@ -23,6 +23,15 @@ health_state::health_state(const config::health_check_config& cfg, upstream::end
   set(health_status::unknown);
 }
 
+health_state::health_state(const config::health_check_config& cfg, upstream::endpoint* target,
+                           const health_state* previous)
+    : healthy_threshold_(std::max<uint32_t>(cfg.healthy_threshold, 1)),
+      unhealthy_threshold_(std::max<uint32_t>(cfg.unhealthy_threshold, 1)),
+      target_(target),
+      status_(previous ? previous->status_ : health_status::healthy),
+      successes_(previous ? previous->successes_ : 0),
+      failures_(previous ? previous->failures_ : 0) {}
+
 bool health_state::record(bool success) {
   if (success) {
     failures_ = 0;

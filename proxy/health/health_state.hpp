@@ -23,6 +23,11 @@ class health_state {
  public:
   /// `target` (optional, must outlive this) starts with the health_unknown bit set.
   health_state(const config::health_check_config& cfg, upstream::endpoint* target = nullptr);
+  /// Reload of an endpoint that stays: continues from `previous` (status and streaks), or, when
+  /// the endpoint had no health check before (null), starts healthy, as it was serving. Leaves
+  /// the endpoint's bits as they are.
+  health_state(const config::health_check_config& cfg, upstream::endpoint* target,
+               const health_state* previous);
 
   /// Records one check result; returns true when the status changed.
   bool record(bool success);

@@ -88,9 +88,32 @@ std::size_t outlier_detector::ejected_count() const {
   return ejected_now_;
 }
 
+void outlier_detector::adopt(const outlier_detector& previous,
+                             const std::vector<int>& previous_index) {
+  std::scoped_lock lock(mutex_, previous.mutex_);
+  for (std::size_t i = 0; i < endpoints_.size() && i < previous_index.size(); ++i) {
+    const int p = previous_index[i];
+    if (p < 0 || static_cast<std::size_t>(p) >= previous.endpoints_.size()) continue;
+    const slot& from = previous.slots_[static_cast<std::size_t>(p)];
+    slot& to = slots_[i];
+    to.consecutive.store(from.consecutive.load(std::memory_order_relaxed),
+                         std::memory_order_relaxed);
+    to.ejected = from.ejected;
+    to.ejections = from.ejections;
+    to.until = from.until;
+    to.last_change = from.last_change;
+    if (to.ejected) ++ejected_now_;
+  }
+}
+
+void outlier_detector::detach() {
+  std::lock_guard lock(mutex_);
+  detached_ = true;
+}
+
 void outlier_detector::set_bit(std::size_t index, bool on) {
   upstream::endpoint* e = endpoints_[index];
-  if (e == nullptr) return;
+  if (e == nullptr || detached_) return;
   if (on)
     e->unavailable.fetch_or(upstream::ejected, std::memory_order_relaxed);
   else

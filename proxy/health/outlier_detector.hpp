@@ -48,6 +48,13 @@ class outlier_detector {
   /// Most endpoints that may be ejected at once.
   std::size_t max_ejected() const noexcept { return max_ejected_; }
 
+  /// Reload: takes over the state (failure streak, ejection, ejection count and times) of the
+  /// endpoints `previous` also has; `previous_index[i]` is endpoint i's index there, or -1.
+  /// Call before this detector is shared; the endpoint bits are already right.
+  void adopt(const outlier_detector& previous, const std::vector<int>& previous_index);
+  /// Stops writing endpoints' ejected bits (a reload replaced this detector).
+  void detach();
+
  private:
   struct slot {
     std::atomic<uint32_t> consecutive{0};
@@ -68,6 +75,7 @@ class outlier_detector {
   std::unique_ptr<slot[]> slots_;
   mutable std::mutex mutex_;
   std::size_t ejected_now_ = 0;
+  bool detached_ = false;  // guarded by mutex_
 };
 
 }  // namespace spillway::health

@@ -42,6 +42,11 @@ class slow_start_ramp {
   }
 
   bool ramping() const noexcept { return ramping_; }
+  /// Reload: continues a ramp `previous` had under way (this ramp's window applies).
+  void continue_from(const slow_start_ramp& previous) noexcept {
+    started_ = previous.started_;
+    ramping_ = previous.ramping_ && window_.count() > 0;
+  }
 
   /// Writes the weight for `now` into e.effective_weight; returns false once the ramp is over.
   bool update(upstream::endpoint& e, steady_time now) noexcept;

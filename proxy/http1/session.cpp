@@ -18,14 +18,14 @@ constexpr size_t watch_limit = 64 * 1024;
 }  // namespace
 
 session::session(server::worker& w, server::listener_shared& l, tcp::socket socket)
-    : worker_(w), listener_(l), rt_(w.rt()), socket_(std::move(socket)), timer_(w.io()) {
+    : worker_(w), listener_(l), gen_(w.current()), socket_(std::move(socket)), timer_(w.io()) {
   deadlines_.fill(steady::time_point::max());
 }
 
 session::~session() {
   listener_.connections.fetch_sub(1, std::memory_order_relaxed);
   worker_.stats().connections_open.fetch_sub(1, std::memory_order_relaxed);
-  if (slot_held_) rt_.clusters[cluster_]->at(endpoint_).release();
+  if (slot_held_) rt().clusters[cluster_]->at(endpoint_).release();
 }
 
 void session::start() {
@@ -99,6 +99,7 @@ void session::process_head() {
     route_ = -1;
     cluster_ = -1;
     endpoint_ = -1;
+    gen_ = worker_.current();
     attempts_ = 0;
     started_ = steady::now();
     first_byte_at_ = {};
@@ -142,12 +143,12 @@ void session::on_request_head(size_t head_bytes) {
   }
   if (!normalise_target())
     return send_local(400, "bad_request", "request target must be origin-form for this host", true);
-  route_ = rt_.routes.match(req_);
+  route_ = rt().routes.match(req_);
   if (route_ < 0)
     return send_local(404, "no_route",
                       "no route for " + req_.method + " " + std::string(req_.path()),
                       req_.has_body());
-  cluster_ = rt_.route_cluster[route_];
+  cluster_ = rt().route_cluster[route_];
   start_exchange();
 }
 
@@ -243,7 +244,7 @@ void session::on_deadline(deadline_kind k) {
       return upstream_failed(upstream_error(errc::total_timeout, false));
     case queue_wait:
       if (phase_ != phase::queued) return;
-      if (!rt_.clusters[queued_cluster_]->queue().cancel(queue_id_)) return;  // already woken
+      if (!rt().clusters[queued_cluster_]->queue().cancel(queue_id_)) return;  // already woken
       queue_id_ = 0;
       return shed(server::shed_reason::queue_timeout);
     case retry_wait_done:
@@ -260,8 +261,8 @@ void session::on_deadline(deadline_kind k) {
 void session::record(int status, std::string_view error) {
   if (recorded_) return;
   recorded_ = true;
-  auto& stats = worker_.stats();
-  admin::route_stats& rs = route_ >= 0 ? *stats.routes[route_] : stats.unrouted;
+  admin::route_stats& rs =
+      route_ >= 0 ? *rt().stats[worker_.id()].routes[route_] : worker_.stats().unrouted;
   rs.by_status[std::clamp(status, 0, admin::max_status - 1)].add();
   const auto now = steady::now();
   const double duration = std::chrono::duration<double>(now - started_).count();
@@ -281,7 +282,7 @@ void session::record(int status, std::string_view error) {
   r.ttfb_ms = got_first_byte ? ttfb * 1e3 : -1;
   r.attempts = attempts_;
   r.error = error;
-  if (route_ >= 0) r.route = rt_.config->routes[route_].name;
+  if (route_ >= 0) r.route = rt().config->routes[route_].name;
   if (cluster_ >= 0 && route_ >= 0) r.cluster = cluster().name();
   if (cluster_ >= 0 && endpoint_ >= 0 && attempts_ > 0)
     r.endpoint = cluster().at(endpoint_).address;

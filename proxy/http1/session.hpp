@@ -86,8 +86,9 @@ class session final : public std::enable_shared_from_this<session>,
   bool try_retry(const retry::failed_try& f, std::string_view retry_after, error e);
   void finish_try(upstream::try_result r);
   void end_exchange_accounting();
-  upstream::cluster& cluster() const noexcept { return *rt_.clusters[cluster_]; }
-  server::route_state& route_state() const noexcept { return *rt_.route_states[route_]; }
+  const server::runtime& rt() const noexcept { return gen_->rt(); }
+  upstream::cluster& cluster() const noexcept { return *rt().clusters[cluster_]; }
+  server::route_state& route_state() const noexcept { return *rt().route_states[route_]; }
   void do_connect(std::vector<tcp::endpoint> addrs, size_t next);
   void on_connect(const error_code& ec, std::vector<tcp::endpoint> addrs, size_t next);
   void send_request();
@@ -130,7 +131,9 @@ class session final : public std::enable_shared_from_this<session>,
 
   server::worker& worker_;
   server::listener_shared& listener_;
-  const server::runtime& rt_;
+  // The runtime snapshot (and this worker's balancers and pools for it) the current exchange
+  // runs on; taken from the worker when a request starts, so a reload never changes it mid-way.
+  std::shared_ptr<server::generation> gen_;
   tcp::socket socket_;
   std::string client_ip_;
 

@@ -63,7 +63,7 @@ void session::start_exchange() {
   fallback_next_ = 0;
   route_state().budget.request_started();
   budget_counted_ = true;
-  const auto& timeouts = rt_.config->routes[route_].timeouts;
+  const auto& timeouts = rt().config->routes[route_].timeouts;
   if (timeouts.total.count() > 0) set_deadline(total, timeouts.total);
   // Requests already waiting go first: a newcomer does not overtake the queue.
   if (cluster_ >= 0 && cluster().queues() && cluster().queue().size() > 0) return enqueue();
@@ -223,7 +223,7 @@ void session::on_write_upstream(const error_code& ec, size_t) {
 
 void session::request_sent() {
   phase_ = phase::await_response;
-  set_deadline(first_byte, rt_.config->routes[route_].timeouts.first_byte);
+  set_deadline(first_byte, rt().config->routes[route_].timeouts.first_byte);
   do_read_upstream();
   // Watch the client: a disconnect must cancel the upstream request at once.
   if (in_.size() < watch_limit) do_read_client();
@@ -263,7 +263,7 @@ void session::on_read_upstream(const error_code& ec, size_t n) {
     first_byte_at_ = steady::now();
     clear_deadline(first_byte);
   }
-  const auto& timeouts = rt_.config->routes[route_].timeouts;
+  const auto& timeouts = rt().config->routes[route_].timeouts;
   set_deadline(upstream_idle, timeouts.idle);
   parse_response();
 }
@@ -374,7 +374,7 @@ void session::release_upstream(bool reusable) {
     upstream::cluster& cl = cluster();
     cl.at(endpoint_).release();
     slot_held_ = false;
-    auto& es = *worker_.stats().endpoints[cluster_][endpoint_];
+    auto& es = *rt().stats[worker_.id()].endpoints[cluster_][endpoint_];
     es.by_status[std::clamp(status_sent_, 0, admin::max_status - 1)].add();
     es.duration.observe(std::chrono::duration<double>(steady::now() - try_started_).count());
     if (cl.queues() && cl.queue().size() > 0) cl.wake_waiter();
@@ -383,7 +383,7 @@ void session::release_upstream(bool reusable) {
   ++up_gen_;
   if (reusable) {
     ++up_->requests;
-    worker_.pool(cluster_).give_back(endpoint_, std::move(up_), steady::now());
+    gen_->pool(cluster_).give_back(endpoint_, std::move(up_), steady::now());
   } else {
     error_code ignored;
     up_->socket.close(ignored);
@@ -435,6 +435,7 @@ void session::next_request() {
   }
   phase_ = phase::read_head;
   head_started_ = false;
+  gen_ = worker_.current();  // an idle connection does not keep a replaced runtime alive
   set_deadline(client, listener_.cfg.timeouts.idle);
   if (in_.size() > 0) return process_head();
   do_read_client();

@@ -47,7 +47,7 @@ retry::failure_kind kind_for(errc e) {
 void session::pick_and_connect() {
   if (cluster_ < 0) return no_endpoint();
   upstream::cluster& cl = cluster();
-  balancer::balancer& lb = worker_.lb(cluster_);
+  balancer::balancer& lb = gen_->lb(cluster_);
   int idx = -1;
   std::vector<int> skipped;  // breaker refusals and capacity races: excluded for this pick only
   while (true) {
@@ -75,7 +75,7 @@ void session::pick_and_connect() {
   ++attempts_;
   tried_.push_back(idx);
   if (!force_fresh_) {
-    up_ = worker_.pool(cluster_).take(idx);
+    up_ = gen_->pool(cluster_).take(idx);
     if (up_) {
       up_reused_ = true;
       return send_request();
@@ -97,7 +97,7 @@ void session::finish_try(try_result r) {
 
 bool session::should_queue() const {
   // Waiting helps only when an endpoint we may still use is healthy but full.
-  const upstream::cluster& cl = *rt_.clusters[cluster_];
+  const upstream::cluster& cl = *rt().clusters[cluster_];
   for (size_t i = 0; i < cl.size(); ++i) {
     const auto& e = cl.at(i);
     if (!e.available() || !e.at_capacity()) continue;
@@ -135,7 +135,7 @@ bool session::try_fallback() {
 
 void session::enqueue() {
   upstream::cluster& cl = cluster();
-  const auto& prio_cfg = rt_.config->routes[route_].priority;
+  const auto& prio_cfg = rt().config->routes[route_].priority;
   const auto value = req_.headers.find(prio_cfg.header).value_or(std::string_view{});
   const auto cls = queue::priority_of(value, prio_cfg.default_class);
   auto self = std::static_pointer_cast<queue::queued_request>(shared_from_this());
@@ -187,7 +187,7 @@ void session::shed(server::shed_reason r) {
 // ---------------------------------------------------------------- retries
 
 bool session::another_endpoint_possible() {
-  if (cluster_ >= 0 && worker_.lb(cluster_).pick({tried_, 0, false}) >= 0) return true;
+  if (cluster_ >= 0 && gen_->lb(cluster_).pick({tried_, 0, false}) >= 0) return true;
   if (cluster_ >= 0 && should_queue()) return true;
   return fallback_next_ < route_state().fallbacks.size();
 }
@@ -255,7 +255,7 @@ bool session::retry_on_status() {
 void session::end_exchange_accounting() {
   finish_try(try_result::cancelled);
   if (queue_id_ != 0 && queued_cluster_ >= 0) {
-    rt_.clusters[queued_cluster_]->queue().cancel(queue_id_);
+    rt().clusters[queued_cluster_]->queue().cancel(queue_id_);
     queue_id_ = 0;
   }
   if (route_ < 0) return;

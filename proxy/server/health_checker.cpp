@@ -68,6 +68,7 @@ class health_checker::probe : public std::enable_shared_from_this<probe> {
   }
 
   void on_connect(const boost::system::error_code& ec) {
+    if (stopped_) return;  // a reload may have replaced the cluster
     if (ec) return finish(false);
     req_ = {};
     req_.method(bhttp::verb::get);

@@ -1,6 +1,10 @@
 // Everything the data plane derives from one loaded configuration: clusters with their shared
 // endpoint state, and the route table. Immutable after construction except for the endpoints'
 // atomics; shared by all workers through std::shared_ptr.
+//
+// Reload builds a new runtime from the previous one (carry-over rules in
+// upstream/carry_over.hpp) and swaps it in; exchanges keep the snapshot they started on, so a
+// replaced runtime lives until its last exchange ends.
 #pragma once
 
 #include <array>
@@ -9,6 +13,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "proxy/admin/stats.hpp"
 #include "proxy/retry/retry_budget.hpp"
 #include "proxy/retry/retry_policy.hpp"
 #include "proxy/router/router.hpp"
@@ -16,9 +21,14 @@
 
 namespace spillway::server {
 
+/// A listener's settings and connection count. Listeners cannot change without a restart, so
+/// a reloaded runtime shares these with the one it replaces (`owner` keeps `cfg` alive).
 struct listener_shared {
-  explicit listener_shared(const config::listener_config& c) : cfg(c) {}
+  listener_shared(const config::listener_config& c,
+                  std::shared_ptr<const config::proxy_config> owner_config)
+      : cfg(c), owner(std::move(owner_config)) {}
   const config::listener_config& cfg;
+  std::shared_ptr<const config::proxy_config> owner;
   std::atomic<int64_t> connections{0};
 };
 
@@ -40,16 +50,25 @@ struct route_state {
 };
 
 struct runtime {
-  explicit runtime(std::shared_ptr<const config::proxy_config> c);
+  /// `workers`: how many workers record into `stats`.
+  runtime(std::shared_ptr<const config::proxy_config> c, size_t workers);
+  /// Reload: continues `previous` (control thread, before this runtime is published). Clusters
+  /// of the same name carry their endpoints over; listeners are kept from `previous`.
+  runtime(std::shared_ptr<const config::proxy_config> c, size_t workers, const runtime& previous);
 
   std::shared_ptr<const config::proxy_config> config;
   std::vector<std::unique_ptr<upstream::cluster>> clusters;
   router::route_table routes;
   std::vector<int> route_cluster;  // primary cluster index of each route
   std::vector<std::unique_ptr<route_state>> route_states;
-  std::vector<std::unique_ptr<listener_shared>> listeners;
+  std::vector<std::shared_ptr<listener_shared>> listeners;
+  std::vector<admin::request_stats> stats;  // [worker]; each written by its worker only
 
   int cluster_index(const std::string& name) const noexcept;
+
+ private:
+  void build_routes();
+  void build_stats(size_t workers, const runtime* previous);
 };
 
 }  // namespace spillway::server

@@ -38,7 +38,7 @@ bool resolve_listen_address(const std::string& text, tcp::endpoint& out) {
 }  // namespace
 
 server::server(std::shared_ptr<const config::proxy_config> cfg)
-    : rt_(std::make_shared<runtime>(std::move(cfg))),
+    : rt_(std::make_shared<runtime>(cfg, worker_count(*cfg))),
       signals_(control_, SIGTERM, SIGINT, SIGHUP),
       drain_timer_(control_),
       resolve_timer_(control_),
@@ -46,6 +46,7 @@ server::server(std::shared_ptr<const config::proxy_config> cfg)
   signals_.add(SIGUSR1);
   for (auto& c : rt_->clusters) c->resolve_all();
   const uint32_t n = worker_count(*rt_->config);
+  config_path_ = rt_->config->source_file;
   if (rt_->config->access_log)
     access_log_ = std::make_unique<admin::access_log>(*rt_->config->access_log);
   for (uint32_t i = 0; i < n; ++i) {
@@ -108,10 +109,7 @@ int server::run() {
     log::info("admin on {}", rt_->config->admin->address);
   }
   for (auto& w : workers_) w->start();
-  for (auto& c : rt_->clusters) {
-    checkers_.push_back(std::make_unique<health_checker>(control_, *c));
-    checkers_.back()->start();
-  }
+  start_health_checks();
   schedule_control_tick();
   signals_.async_wait(
       [this](const boost::system::error_code& ec, int signo) { on_signal(ec, signo); });
@@ -134,7 +132,7 @@ void server::on_signal(const boost::system::error_code& ec, int signo) {
         log::error("SIGUSR1: {}", err);
     }
   } else if (signo == SIGHUP) {
-    log::warn("SIGHUP: configuration reload is not available yet; keeping the running config");
+    if (!draining_) reload("SIGHUP");
   } else {
     log::info("signal {}: draining (up to {} ms)", signo, rt_->config->drain_timeout.count());
     begin_drain();
@@ -173,6 +171,12 @@ void server::schedule_control_tick() {
   control_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     for (auto& c : rt_->clusters) c->control_tick();
+    // Requests of a replaced runtime may still wait in its queues; workers release slots on
+    // the shared endpoints, so they are woken here.
+    std::erase_if(retired_, [](const std::weak_ptr<const runtime>& w) { return w.expired(); });
+    for (const auto& w : retired_)
+      if (auto old = w.lock())
+        for (auto& c : old->clusters) c->wake_for_free_slots();
     schedule_control_tick();
   });
 }

@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
@@ -34,6 +35,21 @@ class server {
   int run();
 
   const runtime& rt() const noexcept { return *rt_; }
+
+  /// Outcome of a configuration reload (SIGHUP, POST /admin/reload).
+  struct reload_result {
+    bool ok = false;
+    std::vector<std::string> errors;    // "file:line:col: key: message"; nothing changed
+    std::vector<std::string> warnings;  // loader warnings and settings that need a restart
+  };
+  /// Re-reads and validates the config file; on success swaps a new runtime in (workers pick
+  /// it up through their mailboxes; exchanges in flight finish on the old one). On failure
+  /// nothing changes. Control thread only. Implemented in reload.cpp.
+  reload_result reload(std::string_view trigger);
+  /// Reloads so far by result (spillway_config_reloads_total).
+  uint64_t reloads(bool ok) const noexcept { return ok ? reloads_ok_ : reloads_failed_; }
+  /// Runtimes replaced by a reload that exchanges still hold.
+  size_t retired_runtimes() const noexcept;
   const std::vector<std::unique_ptr<worker>>& workers() const noexcept { return workers_; }
   bool ready() const noexcept;
 
@@ -44,6 +60,7 @@ class server {
   void check_drained();
   void schedule_resolve();
   void schedule_control_tick();
+  void start_health_checks();
 
   std::shared_ptr<const runtime> rt_;
   boost::asio::io_context control_;
@@ -57,6 +74,10 @@ class server {
   std::unique_ptr<admin::access_log> access_log_;  // outlives the workers that write to it
   std::vector<std::unique_ptr<worker>> workers_;
   std::unique_ptr<admin::admin_server> admin_;
+  std::string config_path_;
+  std::vector<std::weak_ptr<const runtime>> retired_;  // control thread
+  uint64_t reloads_ok_ = 0;
+  uint64_t reloads_failed_ = 0;
 };
 
 }  // namespace spillway::server

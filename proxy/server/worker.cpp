@@ -54,23 +54,11 @@ worker::worker(size_t id, std::shared_ptr<const runtime> rt)
       // No locking inside Asio: only this worker's thread touches its io_context; other
       // threads talk to it through atomics polled by the tick.
       io_(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE)),
-      rt_(std::move(rt)),
-      stats_(rt_->config->routes.size(),
-             [&] {
-               std::vector<size_t> sizes;
-               for (const auto& c : rt_->clusters) sizes.push_back(c->size());
-               return sizes;
-             }()),
       rng_(0x5eed0000ULL + id * 7919 + static_cast<uint64_t>(::time(nullptr))),
       tick_(std::make_unique<asio::steady_timer>(*io_)) {
   event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (event_fd_ >= 0) event_ = std::make_unique<asio::posix::stream_descriptor>(*io_, event_fd_);
-  for (const auto& c : rt_->clusters) {
-    balancers_.push_back(
-        balancer::make_balancer(c->config().balancer, c->endpoint_set(), rng_.next()));
-    pools_.push_back(std::make_unique<upstream_pool::connection_pool>(
-        c->size(), c->config().pool.max_idle, c->config().pool.idle_timeout));
-  }
+  current_ = std::make_shared<generation>(std::move(rt), rng_);
 }
 
 worker::~worker() {
@@ -78,10 +66,12 @@ worker::~worker() {
   join();
   if (access_log_) access_log_->write(log_buffer_);
   acceptors_.clear();
-  for (auto& p : pools_) p->clear();
+  for (size_t c = 0; c < current_->clusters(); ++c) current_->pool(c).clear();
   tick_.reset();
   event_.reset();  // closes event_fd_
   io_.reset();
+  mailbox_.clear();
+  current_.reset();
 }
 
 boost::system::error_code worker::listen(listener_shared& l, const tcp::endpoint& at) {
@@ -121,6 +111,14 @@ void worker::begin_drain() {
   drain_requested_.store(true, std::memory_order_release);
   post([this] {
     if (!draining_) drain_now();
+  });
+}
+
+void worker::swap_runtime(std::shared_ptr<const runtime> rt) {
+  post([this, rt = std::move(rt)]() mutable {
+    auto next = std::make_shared<generation>(std::move(rt), rng_);
+    if (!draining_) next->adopt_idle(*current_);
+    current_ = std::move(next);
   });
 }
 
@@ -169,7 +167,7 @@ void worker::drain_now() {
     boost::system::error_code ignored;
     a->socket.close(ignored);
   }
-  for (auto& p : pools_) p->clear();
+  for (size_t c = 0; c < current_->clusters(); ++c) current_->pool(c).clear();
   // drain() may close (and unlink) the session; advance before calling it.
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     auto& s = *it++;
@@ -186,7 +184,7 @@ void worker::do_tick() {
     if (access_log_ && !log_buffer_.empty()) access_log_->write(log_buffer_);
     if (++ticks_ % 10 == 0) {
       const auto now = std::chrono::steady_clock::now();
-      for (auto& p : pools_) p->sweep(now);
+      for (size_t c = 0; c < current_->clusters(); ++c) current_->pool(c).sweep(now);
     }
     do_tick();
   });

@@ -20,6 +20,7 @@
 #include "proxy/admin/access_log.hpp"
 #include "proxy/admin/stats.hpp"
 #include "proxy/balancer/balancer.hpp"
+#include "proxy/server/generation.hpp"
 #include "proxy/server/runtime.hpp"
 #include "proxy/upstream_pool/connection_pool.hpp"
 
@@ -52,6 +53,11 @@ class worker {
   /// Stops the event loop at once. Thread-safe.
   void stop();
 
+  /// Reload: from now on new requests on this worker run on `rt` (a new generation, built on
+  /// this worker's thread; idle pooled connections to endpoints that stay move over). Exchanges
+  /// in flight finish on the generation they started with. Thread-safe (posts).
+  void swap_runtime(std::shared_ptr<const runtime> rt);
+
   /// Runs `fn` on this worker's thread, later, never inline. Thread-safe. The io_context has no
   /// locking of its own, so work from other threads arrives through a mutex-guarded list and an
   /// eventfd the worker waits on.
@@ -59,9 +65,9 @@ class worker {
 
   size_t id() const noexcept { return id_; }
   boost::asio::io_context& io() noexcept { return *io_; }
-  const runtime& rt() const noexcept { return *rt_; }
-  balancer::balancer& lb(size_t cluster) noexcept { return *balancers_[cluster]; }
-  upstream_pool::connection_pool& pool(size_t cluster) noexcept { return *pools_[cluster]; }
+  /// Worker thread: the generation new requests start on.
+  const std::shared_ptr<generation>& current() const noexcept { return current_; }
+  const runtime& rt() const noexcept { return current_->rt(); }
   admin::worker_stats& stats() noexcept { return stats_; }
   const admin::worker_stats& stats() const noexcept { return stats_; }
   xoshiro256& rng() noexcept { return rng_; }
@@ -88,9 +94,7 @@ class worker {
   // Destroyed explicitly in ~worker after the I/O objects below, so that the sessions its
   // pending handlers own die while stats and runtime still exist.
   std::unique_ptr<boost::asio::io_context> io_;
-  std::shared_ptr<const runtime> rt_;
-  std::vector<std::unique_ptr<balancer::balancer>> balancers_;
-  std::vector<std::unique_ptr<upstream_pool::connection_pool>> pools_;
+  std::shared_ptr<generation> current_;
   std::vector<std::unique_ptr<acceptor>> acceptors_;
   admin::worker_stats stats_;
   xoshiro256 rng_;

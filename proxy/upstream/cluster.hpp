@@ -41,6 +41,13 @@ class cluster {
 
   cluster(const config::cluster_config& cfg, size_t index,
           const clock_source& clock = system_clock_source::instance());
+  /// Reload: a cluster of the new runtime that continues `previous` (same name). Endpoints with
+  /// the same address are shared with it, along with their resolved addresses, breakers (when
+  /// the breaker settings are unchanged), health, outlier and slow-start state; `previous`'s
+  /// policies that this one replaces are detached so they no longer touch shared endpoints.
+  /// Control thread, before the new runtime is published.
+  cluster(const config::cluster_config& cfg, size_t index, cluster& previous,
+          const clock_source& clock = system_clock_source::instance());
 
   const config::cluster_config& config() const noexcept { return cfg_; }
   const std::string& name() const noexcept { return cfg_.name; }
@@ -87,19 +94,24 @@ class cluster {
   }
   /// Breaker half-open transitions, outlier un-ejection, slow-start ramps, queue wake-ups.
   void control_tick();
+  /// Only the queue safety net of control_tick: wakes as many waiters as there are free slots.
+  /// For the clusters of a replaced runtime whose queued requests are still waiting.
+  void wake_for_free_slots();
 
  private:
   const config::cluster_config& cfg_;
   size_t index_;
   const clock_source& clock_;
-  std::vector<std::unique_ptr<breaker::circuit_breaker>> breakers_;
+  void build(const cluster* previous, const std::vector<int>& previous_index);
+
+  std::vector<std::shared_ptr<breaker::circuit_breaker>> breakers_;  // shared across a reload
   std::unique_ptr<health::outlier_detector> outliers_;
   std::vector<std::unique_ptr<health::health_state>> health_;
   std::vector<health::slow_start_ramp> ramps_;
   std::vector<bool> was_available_;  // control thread: last availability seen by control_tick
   waiters queue_;
   bool queues_ = false;
-  std::vector<std::unique_ptr<endpoint>> endpoints_;
+  std::vector<std::shared_ptr<endpoint>> endpoints_;  // shared with the next runtime's cluster
   balancer::endpoint_set raw_;
   mutable std::mutex addresses_mutex_;
   std::vector<std::vector<tcp::endpoint>> addresses_;

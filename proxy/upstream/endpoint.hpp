@@ -1,6 +1,8 @@
 // Runtime state of one upstream endpoint. One instance per process, shared by every worker
 // thread; all mutable fields are atomics (read-mostly, relaxed ordering is enough: the values
-// steer balancing decisions, they do not guard memory).
+// steer balancing decisions, they do not guard memory). A reload that keeps the endpoint (same
+// cluster name and address) shares this object with the new runtime, so in-flight counts and
+// unavailable bits carry over; weight and max_concurrent are then updated in place.
 #pragma once
 
 #include <atomic>
@@ -32,10 +34,10 @@ struct endpoint {
   endpoint(const endpoint&) = delete;
   endpoint& operator=(const endpoint&) = delete;
 
-  const std::string address;       // as written in the config, used in metrics and admin
-  const config::host_port target;  // parsed host and port
-  const uint32_t weight;           // configured weight (> 0)
-  const uint32_t max_concurrent;   // 0 = unlimited
+  const std::string address;             // as written in the config, used in metrics and admin
+  const config::host_port target;        // parsed host and port
+  std::atomic<uint32_t> weight;          // configured weight (> 0); changes on reload
+  std::atomic<uint32_t> max_concurrent;  // 0 = unlimited; changes on reload
 
   std::atomic<int32_t> active{0};          // in-flight requests, all workers together
   std::atomic<uint32_t> effective_weight;  // weight after slow start; balancers use this
@@ -44,18 +46,19 @@ struct endpoint {
   bool available() const noexcept { return unavailable.load(std::memory_order_relaxed) == 0; }
 
   bool at_capacity() const noexcept {
-    return max_concurrent != 0 &&
-           active.load(std::memory_order_relaxed) >= static_cast<int32_t>(max_concurrent);
+    const uint32_t cap = max_concurrent.load(std::memory_order_relaxed);
+    return cap != 0 && active.load(std::memory_order_relaxed) >= static_cast<int32_t>(cap);
   }
 
   /// Takes one in-flight slot; fails when max_concurrent is reached. Pair with release().
   bool try_acquire() noexcept {
-    if (max_concurrent == 0) {
+    const uint32_t cap = max_concurrent.load(std::memory_order_relaxed);
+    if (cap == 0) {
       active.fetch_add(1, std::memory_order_relaxed);
       return true;
     }
     int32_t cur = active.load(std::memory_order_relaxed);
-    while (cur < static_cast<int32_t>(max_concurrent)) {
+    while (cur < static_cast<int32_t>(cap)) {
       if (active.compare_exchange_weak(cur, cur + 1, std::memory_order_relaxed)) return true;
     }
     return false;

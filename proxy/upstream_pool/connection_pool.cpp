@@ -47,6 +47,24 @@ void connection_pool::clear() {
   }
 }
 
+void connection_pool::adopt(size_t endpoint, connection_pool& from, size_t from_endpoint) {
+  auto& src = from.idle_[from_endpoint];
+  auto& list = idle_[endpoint];
+  // Oldest first in both lists; the adopted ones were idle before any of ours.
+  std::vector<std::unique_ptr<upstream_connection>> merged;
+  merged.reserve(src.size() + list.size());
+  for (auto& c : src) merged.push_back(std::move(c));
+  for (auto& c : list) merged.push_back(std::move(c));
+  src.clear();
+  const size_t drop = merged.size() > max_idle_ ? merged.size() - max_idle_ : 0;
+  for (size_t i = 0; i < drop; ++i) {
+    boost::system::error_code ignored;
+    merged[i]->socket.close(ignored);
+  }
+  list.assign(std::make_move_iterator(merged.begin() + static_cast<std::ptrdiff_t>(drop)),
+              std::make_move_iterator(merged.end()));
+}
+
 size_t connection_pool::idle_count() const noexcept {
   size_t n = 0;
   for (const auto& list : idle_) n += list.size();

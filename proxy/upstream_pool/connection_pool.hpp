@@ -41,6 +41,10 @@ class connection_pool {
   /// Closes every idle connection (drain, reload).
   void clear();
 
+  /// Reload: moves `from`'s idle connections to its endpoint `from_endpoint` in as this pool's
+  /// idle connections to `endpoint` (same worker), keeping the newest max_idle.
+  void adopt(size_t endpoint, connection_pool& from, size_t from_endpoint);
+
   size_t idle_count() const noexcept;
 
  private:

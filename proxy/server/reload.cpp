@@ -1,0 +1,62 @@
+// server::reload: re-read the config file, build a runtime that continues the running one, and
+// hand it to the workers, the health checkers and the admin views (see server.hpp).
+#include <chrono>
+
+#include "common/log.hpp"
+#include "config/loader.hpp"
+#include "proxy/server/restart_check.hpp"
+#include "proxy/server/server.hpp"
+
+namespace spillway::server {
+
+server::reload_result server::reload(std::string_view trigger) {
+  reload_result out;
+  const auto started = std::chrono::steady_clock::now();
+  auto loaded = config::load_file(config_path_);
+  for (const auto& w : loaded.warnings) out.warnings.push_back(w.to_string());
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) out.errors.push_back(e.to_string());
+    if (out.errors.empty()) out.errors.push_back(config_path_ + ": configuration not loaded");
+    ++reloads_failed_;
+    log::error("{}: reload of {} failed, keeping the running configuration ({} error{})", trigger,
+               config_path_, out.errors.size(), out.errors.size() == 1 ? "" : "s");
+    for (const auto& e : out.errors) log::error("  {}", e);
+    return out;
+  }
+  for (auto& w : needs_restart(*rt_->config, *loaded.config)) out.warnings.push_back(std::move(w));
+
+  auto next = std::make_shared<runtime>(loaded.config, workers_.size(), *rt_);
+  // New endpoints resolve now; the ones that stay brought their addresses along.
+  for (auto& c : next->clusters) c->resolve_all();
+
+  for (auto& c : checkers_) c->stop();
+  checkers_.clear();
+  retired_.push_back(rt_);
+  rt_ = next;
+  for (auto& w : workers_) w->swap_runtime(next);
+  if (!draining_) start_health_checks();
+
+  ++reloads_ok_;
+  const auto ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  log::info("{}: configuration reloaded from {} in {:.1f} ms ({} clusters, {} routes)", trigger,
+            config_path_, ms, rt_->clusters.size(), rt_->config->routes.size());
+  for (const auto& w : out.warnings) log::warn("  {}", w);
+  out.ok = true;
+  return out;
+}
+
+size_t server::retired_runtimes() const noexcept {
+  size_t n = 0;
+  for (const auto& w : retired_) n += w.expired() ? 0 : 1;
+  return n;
+}
+
+void server::start_health_checks() {
+  for (auto& c : rt_->clusters) {
+    checkers_.push_back(std::make_unique<health_checker>(control_, *c));
+    checkers_.back()->start();
+  }
+}
+
+}  // namespace spillway::server
