@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "proxy/admin/admin_server.hpp"
+#include "proxy/admin/affinity_metrics.hpp"
 #include "proxy/server/server.hpp"
 
 namespace spillway::admin {
@@ -199,6 +200,7 @@ std::string render_metrics(const server::server& srv) {
                  "# TYPE spillway_downstream_connections_open gauge\n"
                  "spillway_downstream_connections_open {}\n",
                  accepted, refused, open);
+  render_affinity_metrics(out, rt);
   return out;
 }
 
@@ -223,6 +225,7 @@ std::string render_clusters(const server::server& srv) {
           {"available", ep.available()},
           {"active", ep.active.load(std::memory_order_relaxed)},
           {"max_concurrent", ep.max_concurrent},
+          {"reported_load", reported_load(srv.rt(), cl->index(), e)},
       });
     }
     clusters.push_back(boost::json::object{{"name", cl->name()},

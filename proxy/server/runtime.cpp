@@ -4,8 +4,10 @@ namespace spillway::server {
 
 runtime::runtime(std::shared_ptr<const config::proxy_config> c)
     : config(std::move(c)), routes(config->routes) {
-  for (size_t i = 0; i < config->clusters.size(); ++i)
+  for (size_t i = 0; i < config->clusters.size(); ++i) {
     clusters.push_back(std::make_unique<upstream::cluster>(config->clusters[i], i));
+    policies.push_back(std::make_unique<cluster_policy>(*clusters.back()));
+  }
   for (const auto& r : config->routes) {
     route_cluster.push_back(r.clusters.empty() ? -1 : cluster_index(r.clusters.front().name));
     auto st = std::make_unique<route_state>(r);

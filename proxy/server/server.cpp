@@ -111,6 +111,13 @@ int server::run() {
   for (auto& c : rt_->clusters) {
     checkers_.push_back(std::make_unique<health_checker>(control_, *c));
     checkers_.back()->start();
+    const upstream::cluster* cl = c.get();
+    health::load_report_store* store = rt_->policies[cl->index()]->reports.get();
+    if (!store) continue;
+    scrapers_.push_back(std::make_unique<load_scraper>(
+        control_, *cl->config().load_report, cl->endpoint_set(),
+        [cl](size_t i) { return cl->addresses(i); }, *store));
+    scrapers_.back()->start();
   }
   schedule_control_tick();
   signals_.async_wait(
@@ -148,6 +155,7 @@ void server::begin_drain() {
   drain_deadline_ = std::chrono::steady_clock::now() + rt_->config->drain_timeout;
   resolve_timer_.cancel();
   for (auto& c : checkers_) c->stop();
+  for (auto& s : scrapers_) s->stop();
   if (admin_) admin_->close();
   for (auto& w : workers_) w->begin_drain();
   check_drained();

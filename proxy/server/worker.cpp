@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 
 #include "common/log.hpp"
+#include "proxy/balancer/balancer_options.hpp"
 #include "proxy/http1/session.hpp"
 
 namespace spillway::server {
@@ -65,9 +66,18 @@ worker::worker(size_t id, std::shared_ptr<const runtime> rt)
       tick_(std::make_unique<asio::steady_timer>(*io_)) {
   event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (event_fd_ >= 0) event_ = std::make_unique<asio::posix::stream_descriptor>(*io_, event_fd_);
-  for (const auto& c : rt_->clusters) {
-    balancers_.push_back(
-        balancer::make_balancer(c->config().balancer, c->endpoint_set(), rng_.next()));
+  for (size_t i = 0; i < rt_->clusters.size(); ++i) {
+    const upstream::cluster* c = rt_->clusters[i].get();
+    const cluster_policy& policy = *rt_->policies[i];
+    const auto& acfg = c->config().affinity;
+    balancers_.push_back(balancer::make_balancer(
+        c->config().balancer, c->endpoint_set(), rng_.next(),
+        {.reports = policy.reports.get(), .balance_factor = acfg.balance_factor}));
+    pickers_.push_back(acfg.key == config::affinity_key_kind::none
+                           ? nullptr
+                           : std::make_unique<affinity::affinity_picker>(
+                                 acfg, c->config().balancer, c->endpoint_set(),
+                                 *balancers_.back(), policy.signer.get()));
     pools_.push_back(std::make_unique<upstream_pool::connection_pool>(
         c->size(), c->config().pool.max_idle, c->config().pool.idle_timeout));
   }

@@ -19,6 +19,7 @@
 #include "common/random.hpp"
 #include "proxy/admin/access_log.hpp"
 #include "proxy/admin/stats.hpp"
+#include "proxy/affinity/affinity_picker.hpp"
 #include "proxy/balancer/balancer.hpp"
 #include "proxy/server/runtime.hpp"
 #include "proxy/upstream_pool/connection_pool.hpp"
@@ -61,6 +62,8 @@ class worker {
   boost::asio::io_context& io() noexcept { return *io_; }
   const runtime& rt() const noexcept { return *rt_; }
   balancer::balancer& lb(size_t cluster) noexcept { return *balancers_[cluster]; }
+  /// The cluster's affinity picker on this worker; null when its affinity key is none.
+  affinity::affinity_picker* picker(size_t cluster) noexcept { return pickers_[cluster].get(); }
   upstream_pool::connection_pool& pool(size_t cluster) noexcept { return *pools_[cluster]; }
   admin::worker_stats& stats() noexcept { return stats_; }
   const admin::worker_stats& stats() const noexcept { return stats_; }
@@ -90,6 +93,7 @@ class worker {
   std::unique_ptr<boost::asio::io_context> io_;
   std::shared_ptr<const runtime> rt_;
   std::vector<std::unique_ptr<balancer::balancer>> balancers_;
+  std::vector<std::unique_ptr<affinity::affinity_picker>> pickers_;  // after balancers_: uses them
   std::vector<std::unique_ptr<upstream_pool::connection_pool>> pools_;
   std::vector<std::unique_ptr<acceptor>> acceptors_;
   admin::worker_stats stats_;
