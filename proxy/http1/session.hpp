@@ -207,10 +207,10 @@ class session final : public std::enable_shared_from_this<session>,
   // affinity of the current exchange (session_affinity.cpp)
   affinity::affinity_request aff_req_;
   affinity::affinity_pick aff_pick_;
-  int aff_cluster_ = -1;         // cluster aff_req_ was resolved for; -1: not yet
-  bool aff_used_ = false;        // a picker chose for this exchange: count and log its decision
-  bool aff_wait_body_ = false;   // prefix key: reading the body before the first pick
-  std::string aff_body_;         // the buffered body the prefix key is read from
+  int aff_cluster_ = -1;        // cluster aff_req_ was resolved for; -1: not yet
+  bool aff_used_ = false;       // a picker chose for this exchange: count and log its decision
+  bool aff_wait_body_ = false;  // prefix key: reading the body before the first pick
+  std::string aff_body_;        // the buffered body the prefix key is read from
 
   // timer
   boost::asio::steady_timer timer_;

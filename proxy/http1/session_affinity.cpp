@@ -34,8 +34,7 @@ bool session::affinity_begin() {
   aff_body_.clear();
   affinity::affinity_picker* picker = cluster_ >= 0 ? worker_.picker(cluster_) : nullptr;
   aff_used_ = picker != nullptr;
-  if (!picker || !picker->needs_body() || request_complete_ || req_.chunked ||
-      !req_.content_length)
+  if (!picker || !picker->needs_body() || request_complete_ || req_.chunked || !req_.content_length)
     return false;
   const uint64_t limit = std::min<uint64_t>(max_prefix_body, listener_.cfg.limits.max_body_bytes);
   if (*req_.content_length > limit) return false;
@@ -91,7 +90,8 @@ int session::pick_endpoint() {
 /// through to fallback clusters.
 bool session::another_pick_possible() {
   affinity::affinity_picker* picker = worker_.picker(cluster_);
-  if (!picker || aff_cluster_ != cluster_) return worker_.lb(cluster_).pick({tried_, 0, false}) >= 0;
+  if (!picker || aff_cluster_ != cluster_)
+    return worker_.lb(cluster_).pick({tried_, 0, false}) >= 0;
   const affinity::affinity_pick p = picker->pick(aff_req_, tried_);
   return p.index >= 0 || p.what == affinity::decision::failed;
 }

@@ -76,8 +76,8 @@ worker::worker(size_t id, std::shared_ptr<const runtime> rt)
     pickers_.push_back(acfg.key == config::affinity_key_kind::none
                            ? nullptr
                            : std::make_unique<affinity::affinity_picker>(
-                                 acfg, c->config().balancer, c->endpoint_set(),
-                                 *balancers_.back(), policy.signer.get()));
+                                 acfg, c->config().balancer, c->endpoint_set(), *balancers_.back(),
+                                 policy.signer.get()));
     pools_.push_back(std::make_unique<upstream_pool::connection_pool>(
         c->size(), c->config().pool.max_idle, c->config().pool.idle_timeout));
   }
