@@ -105,13 +105,12 @@ def metric_sum(text, name):
 
 
 class Engines:
-    def __init__(self, args, procs, workdir, model, tok):
+    def __init__(self, args, procs, workdir, model, tok, ports):
         self.args, self.procs, self.workdir, self.model, self.tok = args, procs, workdir, model, tok
-        self.ports = []
+        self.ports = ports
         self.running = []
 
     def start(self):
-        self.ports = [free_port() for _ in range(3)]
         for i, port in enumerate(self.ports):
             cmd = [self.args.engine, "--model", self.model, "--tokenizer", self.tok,
                    "--listen", f"127.0.0.1:{port}", "--name", f"engine-{'abc'[i]}",
@@ -237,9 +236,9 @@ def loadgen(args, port, rate, out_json):
            "--openai", "--stream", "--max-tokens", str(args.max_tokens), "--temperature", "0",
            "--ignore-eos", "--tenants", str(args.tenants),
            "--system-prompt-words", str(args.system_words), "--tail-words", str(args.tail_words),
-           "--seed", "7", "--timeout", "60s", "--json", out_json, "--quiet", "--no-progress"]
+           "--seed", "7", "--timeout", "60s", "--warmup", f"{args.warmup}s", "--json", out_json, "--quiet", "--no-progress"]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=args.duration + 120)
+                       timeout=args.warmup + args.duration + 120)
     if r.returncode != 0:
         log(f"loadgen exited {r.returncode}: {r.stdout.decode(errors='replace')[-2000:]}")
     try:
@@ -261,6 +260,13 @@ def decisions(admin):
     return out
 
 
+def split(s):
+    """Share of the answers each engine gave (X-Engine-Name), in engine order."""
+    e = s.get("engines") or {}
+    total = sum(e.values())
+    return " / ".join(f"{e[k] / total:.0%}" for k in sorted(e)) if total else "–"
+
+
 def errors_of(s):
     e = s.get("errors")
     if isinstance(e, dict):
@@ -273,8 +279,9 @@ def errors_of(s):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(REPO, "build-release", "bin"))
-    ap.add_argument("--rates", default="6,12,18,22", help="request rates of the ladder (req/s)")
-    ap.add_argument("--duration", type=int, default=15, help="seconds per step")
+    ap.add_argument("--rates", default="8,16,24,30", help="request rates of the ladder (req/s)")
+    ap.add_argument("--duration", type=int, default=12, help="measured seconds per step")
+    ap.add_argument("--warmup", type=int, default=4, help="seconds of load before measuring")
     ap.add_argument("--tenants", type=int, default=18)
     ap.add_argument("--system-words", type=int, default=40)
     ap.add_argument("--tail-words", type=int, default=3)
@@ -301,19 +308,24 @@ def main():
     workdir = tempfile.mkdtemp(prefix="spillway-bench-affinity-")
     procs = Procs()
     started = time.time()
-    results = {}  # kind -> [(rate, summary, hit rate)]
     try:
         model = os.path.join(workdir, "model.bin")
         tok = os.path.join(workdir, "tokenizer.bin")
         subprocess.run([args.engine, "make-model", "--preset", args.preset, "--seed", "1",
                         "--out", model, "--tokenizer-out", tok], check=True,
                        stdout=subprocess.DEVNULL)
-        for kind in kinds:
-            engines = Engines(args, procs, workdir, model, tok)
-            engines.start()
-            proxy, port, admin = start_proxy(kind, args, procs, workdir, engines.ports)
-            results[kind] = []
-            for rate in rates:
+        # The same ports for every column: the hash ring (built from the endpoint addresses), and
+        # so each tenant's engine, is the same for both prefix columns.
+        ports = [free_port() for _ in range(3)]
+        # Columns rotate within each rate, so a change of the shared machine's load between
+        # minutes hits every column of a rate alike. Each step starts from fresh engines (cold
+        # caches) and warms them at the step's rate before measuring.
+        results = {kind: [] for kind in kinds}
+        for rate in rates:
+            for kind in kinds:
+                engines = Engines(args, procs, workdir, model, tok, ports)
+                engines.start()
+                proxy, port, admin = start_proxy(kind, args, procs, workdir, engines.ports)
                 h0, q0 = engines.cache_counters()
                 d0 = decisions(admin)
                 out = os.path.join(workdir, f"{kind.replace(' ', '_')}-{rate}.json")
@@ -328,9 +340,8 @@ def main():
                         f"p90 {s.get('p90_ttft_ms', 0):8.0f} ms, {s.get('request_throughput', 0):.2f}"
                         f" req/s, errors {errors_of(s)}, prefix-cache hits {hit:.0%}"
                         + (f", affinity {spill}" if spill else ""))
-                engines.wait_idle()
-            procs.stop(proxy)
-            engines.stop()
+                procs.stop(proxy)
+                engines.stop()
     finally:
         procs.stop_all()
 
@@ -351,22 +362,23 @@ def render(args, kinds, rates, results, elapsed):
              f"`--max-batch {args.max_batch}`, `--kv-blocks {args.kv_blocks}` of 16 tokens, prefix "
              f"caching on); {args.tenants} tenants, each a shared system prompt of "
              f"{args.system_words} words plus a distinct {args.tail_words}-word user turn; "
-             f"{args.max_tokens} output tokens, streamed; Poisson arrivals, {args.duration} s per "
-             f"step; fresh engines per column. `bf2`: `balance_factor: 2` (default 1.25). Machine: {os.cpu_count()} cores, shared and loaded. "
+             f"{args.max_tokens} output tokens, streamed; Poisson arrivals; each step on fresh "
+             f"engines, {args.warmup} s warm-up then {args.duration} s measured; columns rotate "
+             f"within each rate. `bf2`: `balance_factor: 2` (default 1.25). Machine: {os.cpu_count()} cores, shared and loaded. "
              f"Run took {elapsed / 60:.1f} min.",
              "",
-             "| rate (req/s) | balancing | TTFT p50 (ms) | TTFT p90 (ms) | throughput (req/s) | errors | prefix-cache hits |",
-             "|---:|---|---:|---:|---:|---:|---:|"]
+             "| rate (req/s) | balancing | TTFT p50 (ms) | TTFT p90 (ms) | throughput (req/s) | errors | prefix-cache hits | requests per engine |",
+             "|---:|---|---:|---:|---:|---:|---:|---|"]
     for i, rate in enumerate(rates):
         for kind in kinds:
             r = results.get(kind, [])
             if i >= len(r) or not r[i][1]:
-                lines.append(f"| {rate:g} | {kind} | – | – | – | – | – |")
+                lines.append(f"| {rate:g} | {kind} | – | – | – | – | – | – |")
                 continue
             _, s, hit, _ = r[i]
             lines.append(f"| {rate:g} | {kind} | {s.get('median_ttft_ms', 0):.0f} | "
                          f"{s.get('p90_ttft_ms', 0):.0f} | {s.get('request_throughput', 0):.2f} | "
-                         f"{errors_of(s)} | {hit:.0%} |")
+                         f"{errors_of(s)} | {hit:.0%} | {split(s)} |")
     bases = [k for k in kinds if k.startswith("spillway prefix")]
     others = [k for k in kinds if not k.startswith("spillway prefix")]
     for base_kind in bases:
