@@ -134,6 +134,41 @@ class AffinityTest(EngineTestCase):
         self.assertGreaterEqual(self.decisions(p, "failed"), 1)
 
 
+class AffinityQueueTest(EngineTestCase):
+
+    def test_queued_session_requests_are_served_after_dequeue(self):
+        # Slowed engines and one slot each: a session's third concurrent request finds both
+        # engines full, waits in the queue and is picked again through the affinity picker.
+        import threading
+        engines = self.engines(2, ["--slowdown", "40"])
+        c = cluster("engines", [e.address for e in engines], max_concurrent=1,
+                    queue={"max_size": 8, "timeout": "30s"},
+                    affinity={"key": "header:x-session-id"})
+        p = self.proxy([c], [route("all", "engines",
+                                   timeouts={"first_byte": "30s", "idle": "30s"})])
+        answers = []
+        lock = threading.Lock()
+
+        def one():
+            a = completion(p.port, "hello", 60, {"X-Session-ID": "carol"}, timeout=60.0)
+            with lock:
+                answers.append(a)
+
+        threads = [threading.Thread(target=one) for _ in range(3)]
+        for t in threads:
+            t.start()
+            time.sleep(0.05)
+        for t in threads:
+            t.join(90.0)
+        self.assertEqual(sorted(a.status for a in answers), [200, 200, 200])
+        self.assertEqual({a.engine for a in answers}, {e.name for e in engines})
+        text = p.metrics()[2].decode()
+        decided = sum(metric_value(text, "spillway_affinity_decisions_total",
+                                   {"cluster": "engines", "decision": d}) or 0
+                      for d in ("hit", "spill"))
+        self.assertGreaterEqual(decided, 3)
+
+
 class LeastLoadTest(EngineTestCase):
 
     def test_least_load_prefers_the_idle_engine(self):
