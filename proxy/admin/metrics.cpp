@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "proxy/admin/admin_server.hpp"
+#include "proxy/admin/affinity_metrics.hpp"
 #include "proxy/server/server.hpp"
 
 namespace spillway::admin {
@@ -228,6 +229,7 @@ std::string render_metrics(const server::server& srv) {
                  "# TYPE spillway_config_retired_runtimes gauge\n"
                  "spillway_config_retired_runtimes {}\n",
                  srv.reloads(true), srv.reloads(false), srv.retired_runtimes());
+  render_affinity_metrics(out, rt);
   return out;
 }
 
@@ -252,6 +254,7 @@ std::string render_clusters(const server::server& srv) {
           {"available", ep.available()},
           {"active", ep.active.load(std::memory_order_relaxed)},
           {"max_concurrent", ep.max_concurrent.load(std::memory_order_relaxed)},
+          {"reported_load", reported_load(srv.rt(), cl->index(), e)},
       });
     }
     clusters.push_back(boost::json::object{{"name", cl->name()},

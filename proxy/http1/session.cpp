@@ -271,6 +271,7 @@ void session::record(int status, std::string_view error) {
   const double ttfb =
       got_first_byte ? std::chrono::duration<double>(first_byte_at_ - started_).count() : -1;
   if (got_first_byte) rs.ttfb.observe(ttfb);
+  const std::string_view affinity = affinity_record();
   if (!worker_.logging()) return;
   admin::access_record r;
   r.request_id = request_id_;
@@ -281,6 +282,7 @@ void session::record(int status, std::string_view error) {
   r.duration_ms = duration * 1e3;
   r.ttfb_ms = got_first_byte ? ttfb * 1e3 : -1;
   r.attempts = attempts_;
+  r.affinity = affinity;
   r.error = error;
   if (route_ >= 0) r.route = rt().config->routes[route_].name;
   if (cluster_ >= 0 && route_ >= 0) r.cluster = cluster().name();

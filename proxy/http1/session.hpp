@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "proxy/affinity/affinity_picker.hpp"
 #include "proxy/http/message.hpp"
 #include "proxy/http1/parser.hpp"
 #include "proxy/queue/queued_request.hpp"
@@ -111,6 +112,16 @@ class session final : public std::enable_shared_from_this<session>,
   void next_request();
   void release_upstream(bool reusable);
 
+  // affinity (session_affinity.cpp)
+  bool affinity_begin();
+  void affinity_body_progress();
+  void continue_after_body();
+  int pick_endpoint();
+  bool another_pick_possible();
+  void affinity_unavailable();
+  std::string affinity_set_cookie() const;
+  std::string_view affinity_record();
+
   // failures and local answers
   void upstream_failed(error e);
   void upstream_failed_final(error e);
@@ -196,6 +207,14 @@ class session final : public std::enable_shared_from_this<session>,
   bool client_write_pending_ = false;
   int status_sent_ = 0;
   std::string request_id_;
+
+  // affinity of the current exchange (session_affinity.cpp)
+  affinity::affinity_request aff_req_;
+  affinity::affinity_pick aff_pick_;
+  int aff_cluster_ = -1;        // cluster aff_req_ was resolved for; -1: not yet
+  bool aff_used_ = false;       // a picker chose for this exchange: count and log its decision
+  bool aff_wait_body_ = false;  // prefix key: reading the body before the first pick
+  std::string aff_body_;        // the buffered body the prefix key is read from
 
   // timer
   boost::asio::steady_timer timer_;

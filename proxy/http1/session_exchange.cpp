@@ -65,6 +65,7 @@ void session::start_exchange() {
   budget_counted_ = true;
   const auto& timeouts = rt().config->routes[route_].timeouts;
   if (timeouts.total.count() > 0) set_deadline(total, timeouts.total);
+  if (affinity_begin()) return;  // prefix key: the body first
   // Requests already waiting go first: a newcomer does not overtake the queue.
   if (cluster_ >= 0 && cluster().queues() && cluster().queue().size() > 0) return enqueue();
   pick_and_connect();
@@ -177,6 +178,7 @@ void session::pump_request_body() {
       clear_deadline(client);
     }
   }
+  if (aff_wait_body_) return affinity_body_progress();
   if (!up_ || phase_ != phase::send_request) return;  // still connecting
   if (!up_out_.empty()) {
     if (!upstream_write_pending_) do_write_upstream();
@@ -319,7 +321,9 @@ void session::on_response_head() {
 
 void session::build_client_head() {
   using f = http::field_id;
-  head_writer o(down_out_, res_head_bytes_ + 2 * res_.headers.size() + request_id_.size() + 128);
+  const std::string set_cookie = affinity_set_cookie();
+  head_writer o(down_out_, res_head_bytes_ + 2 * res_.headers.size() + request_id_.size() +
+                               set_cookie.size() + 144);
   o.put("HTTP/1.1 "sv).number(static_cast<uint64_t>(res_.status)).put(' ').put(res_.reason);
   o.put("\r\n"sv);
   const bool no_body = req_.method == "HEAD" || res_.status == 204 || res_.status == 304;
@@ -339,6 +343,7 @@ void session::build_client_head() {
     o.field(name, value);
   }
   if (!has_request_id) o.field("X-Request-Id"sv, request_id_);
+  if (!set_cookie.empty()) o.field("Set-Cookie"sv, set_cookie);
   if (no_body) {
     client_framing_ = framing::none;
   } else if (res_.content_length) {

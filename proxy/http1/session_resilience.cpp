@@ -47,12 +47,11 @@ retry::failure_kind kind_for(errc e) {
 void session::pick_and_connect() {
   if (cluster_ < 0) return no_endpoint();
   upstream::cluster& cl = cluster();
-  balancer::balancer& lb = gen_->lb(cluster_);
   int idx = -1;
   std::vector<int> skipped;  // breaker refusals and capacity races: excluded for this pick only
   while (true) {
     tried_.insert(tried_.end(), skipped.begin(), skipped.end());
-    idx = lb.pick({tried_, 0, false});
+    idx = pick_endpoint();
     tried_.resize(tried_.size() - skipped.size());
     if (idx < 0) break;
     ticket_ = cl.admit(idx);
@@ -67,7 +66,8 @@ void session::pick_and_connect() {
     }
     break;
   }
-  if (idx < 0) return no_endpoint();
+  if (idx < 0)
+    return aff_pick_.what == affinity::decision::failed ? affinity_unavailable() : no_endpoint();
   endpoint_ = idx;
   slot_held_ = true;
   try_started_ = steady::now();
@@ -187,7 +187,7 @@ void session::shed(server::shed_reason r) {
 // ---------------------------------------------------------------- retries
 
 bool session::another_endpoint_possible() {
-  if (cluster_ >= 0 && gen_->lb(cluster_).pick({tried_, 0, false}) >= 0) return true;
+  if (cluster_ >= 0 && another_pick_possible()) return true;
   if (cluster_ >= 0 && should_queue()) return true;
   return fallback_next_ < route_state().fallbacks.size();
 }

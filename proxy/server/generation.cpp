@@ -5,9 +5,18 @@
 namespace spillway::server {
 
 generation::generation(std::shared_ptr<const runtime> rt, xoshiro256& rng) : rt_(std::move(rt)) {
-  for (const auto& c : rt_->clusters) {
-    balancers_.push_back(
-        balancer::make_balancer(c->config().balancer, c->endpoint_set(), rng.next()));
+  for (size_t i = 0; i < rt_->clusters.size(); ++i) {
+    const upstream::cluster* c = rt_->clusters[i].get();
+    const cluster_policy& policy = *rt_->policies[i];
+    const auto& acfg = c->config().affinity;
+    balancers_.push_back(balancer::make_balancer(
+        c->config().balancer, c->endpoint_set(), rng.next(),
+        {.reports = policy.reports.get(), .balance_factor = acfg.balance_factor}));
+    pickers_.push_back(acfg.key == config::affinity_key_kind::none
+                           ? nullptr
+                           : std::make_unique<affinity::affinity_picker>(
+                                 acfg, c->config().balancer, c->endpoint_set(), *balancers_.back(),
+                                 policy.signer.get()));
     pools_.push_back(std::make_unique<upstream_pool::connection_pool>(
         c->size(), c->config().pool.max_idle, c->config().pool.idle_timeout));
   }

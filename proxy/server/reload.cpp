@@ -31,6 +31,8 @@ server::reload_result server::reload(std::string_view trigger) {
 
   for (auto& c : checkers_) c->stop();
   checkers_.clear();
+  for (auto& s : scrapers_) s->stop();
+  scrapers_.clear();
   retired_.push_back(rt_);
   rt_ = next;
   for (auto& w : workers_) w->swap_runtime(next);
@@ -56,6 +58,13 @@ void server::start_health_checks() {
   for (auto& c : rt_->clusters) {
     checkers_.push_back(std::make_unique<health_checker>(control_, *c));
     checkers_.back()->start();
+    const upstream::cluster* cl = c.get();
+    health::load_report_store* store = rt_->policies[cl->index()]->reports.get();
+    if (!store) continue;
+    scrapers_.push_back(std::make_unique<load_scraper>(
+        control_, *cl->config().load_report, cl->endpoint_set(),
+        [cl](size_t i) { return cl->addresses(i); }, *store));
+    scrapers_.back()->start();
   }
 }
 

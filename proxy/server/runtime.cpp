@@ -4,8 +4,10 @@ namespace spillway::server {
 
 runtime::runtime(std::shared_ptr<const config::proxy_config> c, size_t workers)
     : config(std::move(c)), routes(config->routes) {
-  for (size_t i = 0; i < config->clusters.size(); ++i)
+  for (size_t i = 0; i < config->clusters.size(); ++i) {
     clusters.push_back(std::make_unique<upstream::cluster>(config->clusters[i], i));
+    policies.push_back(std::make_unique<cluster_policy>(*clusters.back(), nullptr));
+  }
   build_routes();
   for (const auto& l : config->listeners)
     listeners.push_back(std::make_shared<listener_shared>(l, config));
@@ -22,6 +24,8 @@ runtime::runtime(std::shared_ptr<const config::proxy_config> c, size_t workers,
           std::make_unique<upstream::cluster>(config->clusters[i], i, *previous.clusters[p]));
     else
       clusters.push_back(std::make_unique<upstream::cluster>(config->clusters[i], i));
+    policies.push_back(std::make_unique<cluster_policy>(
+        *clusters.back(), p >= 0 ? previous.policies[p].get() : nullptr));
   }
   build_routes();
   build_stats(workers, &previous);

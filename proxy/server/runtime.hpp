@@ -17,6 +17,7 @@
 #include "proxy/retry/retry_budget.hpp"
 #include "proxy/retry/retry_policy.hpp"
 #include "proxy/router/router.hpp"
+#include "proxy/server/cluster_policy.hpp"
 #include "proxy/upstream/cluster.hpp"
 
 namespace spillway::server {
@@ -58,6 +59,7 @@ struct runtime {
 
   std::shared_ptr<const config::proxy_config> config;
   std::vector<std::unique_ptr<upstream::cluster>> clusters;
+  std::vector<std::unique_ptr<cluster_policy>> policies;  // one per cluster, same index
   router::route_table routes;
   std::vector<int> route_cluster;  // primary cluster index of each route
   std::vector<std::unique_ptr<route_state>> route_states;

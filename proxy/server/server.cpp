@@ -146,6 +146,7 @@ void server::begin_drain() {
   drain_deadline_ = std::chrono::steady_clock::now() + rt_->config->drain_timeout;
   resolve_timer_.cancel();
   for (auto& c : checkers_) c->stop();
+  for (auto& s : scrapers_) s->stop();
   if (admin_) admin_->close();
   for (auto& w : workers_) w->begin_drain();
   check_drained();

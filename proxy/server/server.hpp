@@ -16,6 +16,7 @@
 #include "config/config.hpp"
 #include "proxy/admin/access_log.hpp"
 #include "proxy/server/health_checker.hpp"
+#include "proxy/server/load_scraper.hpp"
 #include "proxy/server/runtime.hpp"
 #include "proxy/server/worker.hpp"
 
@@ -69,6 +70,7 @@ class server {
   boost::asio::steady_timer resolve_timer_;
   boost::asio::steady_timer control_timer_;
   std::vector<std::unique_ptr<health_checker>> checkers_;
+  std::vector<std::unique_ptr<load_scraper>> scrapers_;  // clusters with load_report
   std::chrono::steady_clock::time_point drain_deadline_{};
   bool draining_ = false;
   std::unique_ptr<admin::access_log> access_log_;  // outlives the workers that write to it

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 
 #include "common/log.hpp"
+#include "proxy/balancer/balancer_options.hpp"
 #include "proxy/http1/session.hpp"
 
 namespace spillway::server {

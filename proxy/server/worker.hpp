@@ -19,6 +19,7 @@
 #include "common/random.hpp"
 #include "proxy/admin/access_log.hpp"
 #include "proxy/admin/stats.hpp"
+#include "proxy/affinity/affinity_picker.hpp"
 #include "proxy/balancer/balancer.hpp"
 #include "proxy/server/generation.hpp"
 #include "proxy/server/runtime.hpp"
