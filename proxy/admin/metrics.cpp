@@ -199,6 +199,7 @@ std::string render_metrics(const server::server& srv) {
                  "# TYPE spillway_downstream_connections_open gauge\n"
                  "spillway_downstream_connections_open {}\n",
                  accepted, refused, open);
+  out += render_cache_metrics(srv);
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include "common/log.hpp"
 #include "config/address.hpp"
+#include "proxy/http1/session_cache.hpp"
 
 namespace spillway::http1 {
 
@@ -76,6 +77,8 @@ void session::on_read_client(const error_code& ec, size_t n) {
       return process_head();
     case phase::send_request:
       return pump_request_body();
+    case phase::cache_wait:
+      return cache_read_body();
     default:
       // Busy with the exchange: keep what arrived (a pipelined request, or the body of a queued
       // one) and keep watching for a disconnect, within a bound.
@@ -148,6 +151,7 @@ void session::on_request_head(size_t head_bytes) {
                       "no route for " + req_.method + " " + std::string(req_.path()),
                       req_.has_body());
   cluster_ = rt_.route_cluster[route_];
+  if (cache_begin()) return;
   start_exchange();
 }
 
@@ -270,6 +274,7 @@ void session::record(int status, std::string_view error) {
   const double ttfb =
       got_first_byte ? std::chrono::duration<double>(first_byte_at_ - started_).count() : -1;
   if (got_first_byte) rs.ttfb.observe(ttfb);
+  cache_count();
   if (!worker_.logging()) return;
   admin::access_record r;
   r.request_id = request_id_;
@@ -282,6 +287,7 @@ void session::record(int status, std::string_view error) {
   r.attempts = attempts_;
   r.error = error;
   if (route_ >= 0) r.route = rt_.config->routes[route_].name;
+  r.cache = cache_log_value();
   if (cluster_ >= 0 && route_ >= 0) r.cluster = cluster().name();
   if (cluster_ >= 0 && endpoint_ >= 0 && attempts_ > 0)
     r.endpoint = cluster().at(endpoint_).address;
@@ -297,6 +303,7 @@ void session::close() {
   phase_ = phase::closed;
   end_exchange_accounting();
   release_upstream(false);
+  cache_reset();
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

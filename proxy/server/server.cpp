@@ -5,6 +5,8 @@
 
 #include "common/log.hpp"
 #include "config/address.hpp"
+#include "cache/redis_client.hpp"
+#include "cache/response_cache.hpp"
 #include "proxy/admin/admin_server.hpp"
 
 namespace spillway::server {
@@ -48,9 +50,11 @@ server::server(std::shared_ptr<const config::proxy_config> cfg)
   const uint32_t n = worker_count(*rt_->config);
   if (rt_->config->access_log)
     access_log_ = std::make_unique<admin::access_log>(*rt_->config->access_log);
+  make_cache();
   for (uint32_t i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<worker>(i, rt_));
     workers_.back()->set_access_log(access_log_.get());
+    workers_.back()->set_cache(cache_.get(), &cache_dispatch_open_);
   }
   admin_ = std::make_unique<admin::admin_server>(control_, *this);
 }
@@ -58,6 +62,7 @@ server::server(std::shared_ptr<const config::proxy_config> cfg)
 server::~server() {
   for (auto& w : workers_) w->stop();
   for (auto& w : workers_) w->join();
+  stop_cache();
 }
 
 bool server::ready() const noexcept {
@@ -107,6 +112,7 @@ int server::run() {
     }
     log::info("admin on {}", rt_->config->admin->address);
   }
+  start_cache();
   for (auto& w : workers_) w->start();
   for (auto& c : rt_->clusters) {
     checkers_.push_back(std::make_unique<health_checker>(control_, *c));
@@ -119,6 +125,7 @@ int server::run() {
   control_.run();
   for (auto& w : workers_) w->stop();
   for (auto& w : workers_) w->join();
+  stop_cache();
   log::info("stopped");
   return 0;
 }
