@@ -84,20 +84,10 @@ http {
   keepalive_timeout 600s;
   server {
     listen 127.0.0.1:$UP backlog=4096;
-    location / { default_type application/json; alias $DIR/answer.json; }
+    location / { default_type application/json; return 200 '$(cat "$DIR/answer.json")'; }
   }
 }
 NGX
-# nginx serves a static file only for GET; answer POSTs through error_page to the same file.
-python3 - "$DIR/nginx.conf" "$DIR" <<'PY'
-import sys
-p, d = sys.argv[1], sys.argv[2]
-s = open(p).read()
-s = s.replace("location / { default_type application/json; alias %s/answer.json; }" % d,
-              "location / { error_page 405 =200 /answer.json; return 405; }\n"
-              "    location = /answer.json { internal; default_type application/json; root %s; }" % d)
-open(p, "w").write(s)
-PY
 nginx -c "$DIR/nginx.conf" -p "$DIR" & PIDS+=($!)
 redis-server --port "$RP" --bind 127.0.0.1 --save "" --appendonly no --dir "$DIR" >/dev/null & PIDS+=($!)
 
@@ -146,11 +136,12 @@ metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1==n {print $
 
 run_wrk() {  # port path conns -> "requests seconds p50us p99us non2xx errors"
   PATH_=$2 BODY_FILE=$DIR/body.json wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$ROOT/bench/cache/post.lua" \
-    "http://127.0.0.1:$1" | awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7}'
+    "http://127.0.0.1:$1" | awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7, $8}'
 }
 
 RES=$DIR/results.txt
 : >"$RES"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 targets=("proxied $A /plain/v1/chat/completions" "memory $A /v1/chat/completions" "redis $B /v1/chat/completions")
 for run in $(seq "$RUNS"); do
   # rotate the order each run so drifts of the shared machine spread over all targets
@@ -163,34 +154,40 @@ for run in $(seq "$RUNS"); do
 done
 hits_b=$(curl -s "http://127.0.0.1:$BA/metrics" | awk '$1=="spillway_cache_redis_operations_total{outcome=\"hit\"}" {print $2}')
 
-python3 - "$RES" "$hits_b" "$DURATION" "$CONNS" "$RUNS" <<'PY'
-import statistics, sys
-res, hits_b, dur, conns, runs = sys.argv[1:6]
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+mkdir -p "$ROOT/bench/results"
+OUT=$ROOT/bench/results/cache-$(date -u +%Y%m%dT%H%M%SZ).md
+python3 - "$RES" "$hits_b" "$DURATION" "$CONNS" "$RUNS" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY' | tee "$OUT"
+import os, statistics, sys
+res, hits_b, dur, conns, runs, load_before, load_after = sys.argv[1:8]
 data = {}
 for line in open(res):
     name, kind, *v = line.split()
-    if len(v) != 6:
+    if len(v) != 7:
         sys.exit(f"wrk produced no result for {name} {kind}")
-    req, sec, p50, p99, non2xx, err = v
+    req, sec, p50, p90, p99, non2xx, err = v
     if int(non2xx) or int(err):
         sys.exit(f"{name} {kind}: {non2xx} non-2xx, {err} socket errors")
-    data.setdefault((name, kind), []).append((int(req) / float(sec), float(p50), float(p99)))
+    data.setdefault((name, kind), []).append(
+        (int(req) / float(sec), float(p50), float(p90), float(p99)))
 med = lambda xs: statistics.median(xs)
 rows = {}
 for name in ("proxied", "memory", "redis"):
     t = [x[0] for x in data[(name, "tput")]]
     l = data[(name, "lat")]
-    rows[name] = (med(t), med([x[1] for x in l]), med([x[2] for x in l]))
+    rows[name] = (med(t), med([x[1] for x in l]), med([x[2] for x in l]), med([x[3] for x in l]))
 print(f"Response cache, wrk -t1 -c{conns} for throughput and -c1 for latency, {dur} s each, "
-      f"median of {runs} runs; Redis GET hits counted by B: {hits_b}\n")
-print("| target | req/s (c" + conns + ") | vs proxied | p50 µs (c1) | p99 µs (c1) |")
-print("|---|---|---|---|---|")
+      f"median of {runs} runs; Redis GET hits counted by B: {hits_b}; "
+      f"load average {load_before} before, {load_after} after ({os.cpu_count()} cores)\n")
+print("| target | req/s (c" + conns + ") | vs proxied | p50 µs (c1) | p90 µs (c1) | p99 µs (c1) |")
+print("|---|---|---|---|---|---|")
 for name, label in (("proxied", "proxied to nginx (no cache)"), ("memory", "memory hit"),
                     ("redis", "Redis hit (memory tier too small)")):
     r = rows[name]
-    print(f"| {label} | {r[0]:,.0f} | {r[0] / rows['proxied'][0]:.2f}× | {r[1]:.0f} | {r[2]:.0f} |")
+    print(f"| {label} | {r[0]:,.0f} | {r[0] / rows['proxied'][0]:.2f}× | {r[1]:.0f} | {r[2]:.0f} "
+          f"| {r[3]:.0f} |")
 m, r = rows["memory"], rows["redis"]
 print(f"\nmemory hits / proxied throughput: {m[0] / rows['proxied'][0]:.2f}× (target ≥ 2×)")
-print(f"Redis hit p99 − memory hit p99: {(r[2] - m[2]) / 1000:.3f} ms (target ≤ 1 ms); "
-      f"p50 difference {(r[1] - m[1]) / 1000:.3f} ms")
+print(f"Redis hit − memory hit: p99 {(r[3] - m[3]) / 1000:.3f} ms (target ≤ 1 ms), "
+      f"p90 {(r[2] - m[2]) / 1000:.3f} ms, p50 {(r[1] - m[1]) / 1000:.3f} ms")
 PY
