@@ -224,6 +224,8 @@ void session::on_timer(const error_code& ec) {
 void session::on_deadline(deadline_kind k) {
   switch (k) {
     case client:
+      if (phase_ == phase::cache_wait && cache_ && !cache_->body_done)
+        return send_local(408, "request_timeout", "request body not received in time", true);
       if (phase_ == phase::read_head && head_started_)
         return send_local(408, "request_timeout", "request not received in time", true);
       if (phase_ == phase::send_request) {

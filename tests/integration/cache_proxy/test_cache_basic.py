@@ -6,6 +6,7 @@ import json
 import time
 
 from cachetest import CHAT, CacheTestCase, chat_body, route, sse_content, sse_payloads
+from harness import chunked
 
 HIT = "spillway; hit"
 STORED = "spillway; fwd=miss; stored"
@@ -160,3 +161,20 @@ class BasicCacheTest(CacheTestCase):
                                           headers=[("Authorization", "Bearer s3cret")])
         self.assertEqual(status, 200, body)
         self.assertEqual(self.post(p, chat_body("t")).header("cache-status"), STORED)
+
+    def test_chunked_request_body_is_keyed_and_forwarded(self):
+        m = self.model()
+        p = self.cached_proxy(m)
+        body = chat_body("chunks").encode()
+        framed = chunked([body[:10], body[10:]])
+        c = self.client(p)
+        hdrs = [("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")]
+        r = c.request("POST", CHAT, hdrs, framed)
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertEqual(r.header("cache-status"), STORED)
+        self.assertEqual(json.loads(m.requests[-1].body), json.loads(body))
+        # Same request with Content-Length on the same connection: the same entry.
+        r2 = c.request("POST", CHAT, [("Content-Type", "application/json")], body)
+        self.assertEqual(r2.header("cache-status"), HIT)
+        self.assertEqual(r2.body, r.body)
+        self.assertEqual(m.count, 1)
