@@ -2,35 +2,41 @@
 # Response-cache benchmark (see bench/README.md "Response cache"): hit throughput and latency
 # from the memory tier and from Redis against the same request proxied to a fast upstream, in
 # one run, reported as ratios.
-#   bench/cache/run.sh [--spillway PATH] [--duration S] [--connections N] [--runs N]
+#   bench/cache/run.sh [--spillway PATH] [--duration S] [--connections N] [--runs N] [--pin]
 #
 # Layout: nginx (one process) answers every request with a fixed ~950-byte chat.completion;
 # Spillway A (workers: 1) has route `plain` (no cache) and route `chat` (cache, 64 MiB memory);
 # Spillway B (workers: 1) has route `chat` with Redis and a 1 KiB memory tier that cannot hold
 # the entry, so every hit comes from Redis. Throughput: wrk -t1 -cN (closed loop); latency:
-# wrk -t1 -c1 (one request at a time, no queueing), p50 and p99.
+# wrk -t1 -c1 (one request at a time, no queueing), p50, p90 and p99. With --pin the proxies
+# run on core 0 and everything else (nginx, Redis, wrk) on core 1 (taskset).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SPILLWAY=$ROOT/build-release/bin/spillway
 DURATION=6
 CONNS=32
 RUNS=2
+PIN=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --spillway) SPILLWAY=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --connections) CONNS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
+    --pin) PIN=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-for tool in wrk nginx redis-server curl; do
+for tool in wrk nginx redis-server redis-cli curl; do
   command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
 done
 if [[ ! -x $SPILLWAY ]]; then
   cmake -S "$ROOT" -B "$ROOT/build-release" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
   nice cmake --build "$ROOT/build-release" --target spillway -j2
 fi
+
+PROXY_CPU=(); REST_CPU=()
+if [[ $PIN == 1 && $(nproc) -ge 2 ]]; then PROXY_CPU=(taskset -c 0); REST_CPU=(taskset -c 1); fi
 
 DIR=$(mktemp -d /tmp/spillway-bench-cache.XXXXXX)
 PIDS=()
@@ -88,8 +94,8 @@ http {
   }
 }
 NGX
-nginx -c "$DIR/nginx.conf" -p "$DIR" & PIDS+=($!)
-redis-server --port "$RP" --bind 127.0.0.1 --save "" --appendonly no --dir "$DIR" >/dev/null & PIDS+=($!)
+"${REST_CPU[@]}" nginx -c "$DIR/nginx.conf" -p "$DIR" & PIDS+=($!)
+"${REST_CPU[@]}" redis-server --port "$RP" --bind 127.0.0.1 --save "" --appendonly no --dir "$DIR" >/dev/null & PIDS+=($!)
 
 cat > "$DIR/a.yaml" <<YAML
 workers: 1
@@ -113,8 +119,8 @@ cache:
   max_object_bytes: 1KiB
   redis: {address: 127.0.0.1:$RP, timeout: 50ms}
 YAML
-"$SPILLWAY" --config "$DIR/a.yaml" >"$DIR/a.log" 2>&1 & PIDS+=($!)
-"$SPILLWAY" --config "$DIR/b.yaml" >"$DIR/b.log" 2>&1 & PIDS+=($!)
+"${PROXY_CPU[@]}" "$SPILLWAY" --config "$DIR/a.yaml" >"$DIR/a.log" 2>&1 & PIDS+=($!)
+"${PROXY_CPU[@]}" "$SPILLWAY" --config "$DIR/b.yaml" >"$DIR/b.log" 2>&1 & PIDS+=($!)
 for p in $UP $RP $A $AA $B $BA; do wait_port "$p"; done
 sleep 0.5
 
@@ -135,7 +141,7 @@ metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1==n {print $
 [[ $(metric "$BA" spillway_cache_memory_entries) == 0 ]] || { echo "B's memory tier holds the entry: not a Redis measurement" >&2; exit 1; }
 
 run_wrk() {  # port path conns -> "requests seconds p50us p99us non2xx errors"
-  PATH_=$2 BODY_FILE=$DIR/body.json wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$ROOT/bench/cache/post.lua" \
+  PATH_=$2 BODY_FILE=$DIR/body.json "${REST_CPU[@]}" wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$ROOT/bench/cache/post.lua" \
     "http://127.0.0.1:$1" | awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7, $8}'
 }
 
@@ -153,11 +159,12 @@ for run in $(seq "$RUNS"); do
   done
 done
 hits_b=$(curl -s "http://127.0.0.1:$BA/metrics" | awk '$1=="spillway_cache_redis_operations_total{outcome=\"hit\"}" {print $2}')
+hits_a=$(curl -s "http://127.0.0.1:$AA/metrics" | awk '$1=="spillway_cache_requests_total{result=\"hit\"}" {print $2}')
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$ROOT/bench/results"
 OUT=$ROOT/bench/results/cache-$(date -u +%Y%m%dT%H%M%SZ).md
-python3 - "$RES" "$hits_b" "$DURATION" "$CONNS" "$RUNS" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY' | tee "$OUT"
+python3 - "$RES" "$hits_a/$hits_b" "$DURATION" "$CONNS" "$RUNS" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY' | tee "$OUT"
 import os, statistics, sys
 res, hits_b, dur, conns, runs, load_before, load_after = sys.argv[1:8]
 data = {}
@@ -177,7 +184,7 @@ for name in ("proxied", "memory", "redis"):
     l = data[(name, "lat")]
     rows[name] = (med(t), med([x[1] for x in l]), med([x[2] for x in l]), med([x[3] for x in l]))
 print(f"Response cache, wrk -t1 -c{conns} for throughput and -c1 for latency, {dur} s each, "
-      f"median of {runs} runs; Redis GET hits counted by B: {hits_b}; "
+      f"median of {runs} runs; cache hits counted by A / Redis GET hits by B: {hits_b}; "
       f"load average {load_before} before, {load_after} after ({os.cpu_count()} cores)\n")
 print("| target | req/s (c" + conns + ") | vs proxied | p50 µs (c1) | p90 µs (c1) | p99 µs (c1) |")
 print("|---|---|---|---|---|---|")
@@ -186,6 +193,10 @@ for name, label in (("proxied", "proxied to nginx (no cache)"), ("memory", "memo
     r = rows[name]
     print(f"| {label} | {r[0]:,.0f} | {r[0] / rows['proxied'][0]:.2f}× | {r[1]:.0f} | {r[2]:.0f} "
           f"| {r[3]:.0f} |")
+print("\nEach run (req/s c" + conns + ", p99 µs c1):")
+for name in ("proxied", "memory", "redis"):
+    print(f"- {name}: " + ", ".join(f"{t[0]:,.0f} / {l[3]:.0f}" for t, l in
+                                    zip(data[(name, "tput")], data[(name, "lat")])))
 m, r = rows["memory"], rows["redis"]
 print(f"\nmemory hits / proxied throughput: {m[0] / rows['proxied'][0]:.2f}× (target ≥ 2×)")
 print(f"Redis hit − memory hit: p99 {(r[3] - m[3]) / 1000:.3f} ms (target ≤ 1 ms), "
