@@ -58,10 +58,10 @@ std::optional<std::string> query_param(std::string_view target, std::string_view
 }
 
 std::string error_body(std::string_view code, std::string_view message) {
-  return boost::json::serialize(boost::json::object{
-             {"error", boost::json::object{{"message", message},
-                                           {"type", "invalid_request_error"},
-                                           {"code", code}}}}) +
+  return boost::json::serialize(
+             boost::json::object{{"error", boost::json::object{{"message", message},
+                                                               {"type", "invalid_request_error"},
+                                                               {"code", code}}}}) +
          "\n";
 }
 
@@ -80,7 +80,8 @@ void purge_cache(const server::server& srv, std::string_view target, std::string
     if (ec || !v.is_object())
       return reply(400, error_body("bad_request", "body must be a JSON object"));
     const auto& o = v.as_object();
-    if (auto* p = o.if_contains("prefix"); p && p->is_string()) prefix = std::string(p->as_string());
+    if (auto* p = o.if_contains("prefix"); p && p->is_string())
+      prefix = std::string(p->as_string());
     if (auto* r = o.if_contains("route"); r && r->is_string()) route = std::string(r->as_string());
   }
   if (prefix && route)
@@ -94,15 +95,15 @@ void purge_cache(const server::server& srv, std::string_view target, std::string
   } else if (prefix) {
     scope = *prefix;
   }
-  rc->purge(scope, cache::post_to(ioc.get_executor()),
-            [scope, reply = std::move(reply)](cache::error_code ec, uint64_t memory,
-                                              uint64_t remote) {
-              boost::json::object o{{"prefix", scope},
-                                     {"purged", boost::json::object{{"memory", memory},
-                                                                    {"redis", remote}}}};
-              if (ec) o["redis_error"] = ec.message();
-              reply(200, boost::json::serialize(o) + "\n");
-            });
+  rc->purge(
+      scope, cache::post_to(ioc.get_executor()),
+      [scope, reply = std::move(reply)](cache::error_code ec, uint64_t memory, uint64_t remote) {
+        boost::json::object o{
+            {"prefix", scope},
+            {"purged", boost::json::object{{"memory", memory}, {"redis", remote}}}};
+        if (ec) o["redis_error"] = ec.message();
+        reply(200, boost::json::serialize(o) + "\n");
+      });
 }
 
 std::string render_cache_metrics(const server::server& srv) {
@@ -119,8 +120,7 @@ std::string render_cache_metrics(const server::server& srv) {
                  "spillway_cache_requests_total{{result=\"stale\"}} {}\n"
                  "spillway_cache_requests_total{{result=\"bypass\"}} {}\n",
                  c.hit.load(std::memory_order_relaxed), c.miss.load(std::memory_order_relaxed),
-                 c.stale.load(std::memory_order_relaxed),
-                 c.bypass.load(std::memory_order_relaxed));
+                 c.stale.load(std::memory_order_relaxed), c.bypass.load(std::memory_order_relaxed));
   fmt::format_to(it,
                  "# HELP spillway_cache_memory_bytes Bytes held by the in-process cache tier.\n"
                  "# TYPE spillway_cache_memory_bytes gauge\n"

@@ -74,11 +74,11 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
       if (!authorised()) return;
       deferred_ = true;
       purge_cache(server_, target, req_.body(), ioc_,
-                              [self = shared_from_this()](int status, std::string body) {
-                                self->text(static_cast<bhttp::status>(status), std::move(body),
-                                           "application/json");
-                                self->send();
-                              });
+                  [self = shared_from_this()](int status, std::string body) {
+                    self->text(static_cast<bhttp::status>(status), std::move(body),
+                               "application/json");
+                    self->send();
+                  });
       return;
     }
     text(bhttp::status::not_found,

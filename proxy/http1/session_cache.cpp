@@ -140,13 +140,12 @@ void session::cache_lookup() {
   auto r = rc.lookup_memory(cache_->key.key);
   if (r.state == cache::lookup_state::fresh && cache_serve(r.e, cache_status::hit)) return;
   if (r.state == cache::lookup_state::stale) cache_->stale = r.e;
-  rc.lookup_remote(cache_->key.key, dispatcher_for(worker_),
-                   [self = shared_from_this(), gen = cache_->gen](cache::lookup_result rr) {
-                     if (self->phase_ != phase::cache_wait || !self->cache_ ||
-                         self->cache_->gen != gen)
-                       return;
-                     self->cache_after_remote(static_cast<int>(rr.state), std::move(rr.e));
-                   });
+  rc.lookup_remote(
+      cache_->key.key, dispatcher_for(worker_),
+      [self = shared_from_this(), gen = cache_->gen](cache::lookup_result rr) {
+        if (self->phase_ != phase::cache_wait || !self->cache_ || self->cache_->gen != gen) return;
+        self->cache_after_remote(static_cast<int>(rr.state), std::move(rr.e));
+      });
   if (in_.size() < watch_limit) do_read_client();
 }
 
@@ -159,15 +158,14 @@ void session::cache_after_remote(int state, std::shared_ptr<const cache::entry> 
 
 void session::cache_join() {
   std::weak_ptr<session> weak = shared_from_this();
-  auto j = worker_.cache()->join(
-      cache_->key.key, dispatcher_for(worker_),
-      [weak, gen = cache_->gen](const cache::flight_event& ev) {
-        auto self = weak.lock();
-        if (!self || !self->cache_ || self->cache_->gen != gen || !self->cache_->following ||
-            self->phase_ == phase::closed)
-          return;
-        self->cache_on_event(ev);
-      });
+  auto j = worker_.cache()->join(cache_->key.key, dispatcher_for(worker_),
+                                 [weak, gen = cache_->gen](const cache::flight_event& ev) {
+                                   auto self = weak.lock();
+                                   if (!self || !self->cache_ || self->cache_->gen != gen ||
+                                       !self->cache_->following || self->phase_ == phase::closed)
+                                     return;
+                                   self->cache_on_event(ev);
+                                 });
   if (j.is_leader()) {
     cache_->leader = std::move(j.leader);
     return cache_go_upstream(cache_status::miss);

@@ -3,10 +3,10 @@
 #include <csignal>
 #include <thread>
 
-#include "common/log.hpp"
-#include "config/address.hpp"
 #include "cache/redis_client.hpp"
 #include "cache/response_cache.hpp"
+#include "common/log.hpp"
+#include "config/address.hpp"
 #include "proxy/admin/admin_server.hpp"
 
 namespace spillway::server {

@@ -5,11 +5,11 @@
 // (admin HTTP, signals, timers).
 #pragma once
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>

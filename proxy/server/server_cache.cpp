@@ -24,8 +24,8 @@ void server::make_cache() {
       log::error("cache.redis: {}; running with the memory tier only", err);
     }
   }
-  cache_ = std::make_unique<cache::response_cache>(
-      cache::response_cache_options::from_config(*cfg), system_clock_source::instance(), redis_);
+  cache_ = std::make_unique<cache::response_cache>(cache::response_cache_options::from_config(*cfg),
+                                                   system_clock_source::instance(), redis_);
 }
 
 void server::start_cache() {
