@@ -286,6 +286,20 @@ bool session::cache_on_failure() {
   return cache_serve(cache_->stale, cache_status::stale_hit);
 }
 
+bool session::cache_stale_on_status() {
+  // stale-if-error counts 500, 502, 503 and 504 answers as errors (RFC 5861 §4).
+  const int s = res_.status;
+  if (!cache_->stale || cache_->following || !(s == 500 || (s >= 502 && s <= 504))) return false;
+  finish_try(upstream::try_result::server_error);
+  status_sent_ = s;
+  clear_deadline(first_byte);
+  clear_deadline(upstream_idle);
+  release_upstream(false);  // the error body is not read: the connection cannot be reused
+  res_parser_.reset();
+  if (!cache_on_failure()) upstream_failed_final(upstream_error(errc::bad_response, false));
+  return true;
+}
+
 // ---------------------------------------------------------------- the leader's upstream answer
 
 void session::cache_on_response_head() {

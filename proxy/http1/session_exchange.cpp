@@ -253,6 +253,7 @@ void session::on_read_upstream(const error_code& ec, size_t n) {
       error_code ignored;
       res_parser_->put_eof(ignored);
       response_complete_ = true;
+      if (cache_) cache_on_response_done();
       release_upstream(false);
       if (!client_write_pending_) do_write_client();
       return;
@@ -292,6 +293,7 @@ void session::parse_response() {
         continue;
       }
       if (retry_on_status()) return;
+      if (cache_ && cache_stale_on_status()) return;
       on_response_head();
       continue;
     }

@@ -159,3 +159,24 @@ class RedisCacheTest(CacheTestCase):
         # Without a stale entry the failure reaches the client as usual.
         r = self.post(p, chat_body("never stored"))
         self.assertGreaterEqual(r.status, 500)
+
+    def test_stale_if_error_on_upstream_5xx(self):
+        m = self.model()
+        p = self.cached_proxy(m, route_cache={"ttl": "1s", "stale_if_error": "1h"})
+        first = self.post(p, chat_body("five"))
+        self.assertEqual(first.header("cache-status"), STORED)
+        time.sleep(1.3)
+        m.status = 503
+        r = self.post(p, chat_body("five"))
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertEqual(r.header("cache-status"), "spillway; hit; detail=stale")
+        self.assertEqual(r.body, first.body)
+        self.assertEqual(m.count, 2)
+        # The same connection carries on.
+        m.status = 200
+        c = self.client(p)
+        for _ in range(2):
+            again = c.request("POST", "/v1/chat/completions",
+                              [("Content-Type", "application/json")], chat_body("five"))
+            self.assertEqual(again.status, 200)
+        self.assertEqual(again.header("cache-status"), HIT)
