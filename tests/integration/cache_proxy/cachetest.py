@@ -133,6 +133,8 @@ class ModelUpstream(Upstream):
         self.delay = 0.0
         self.status = 200
         self.content_type = None
+        self.pad = 0  # extra bytes of content in JSON answers
+        self.chunked = False  # JSON answers without Content-Length
         super().__init__(name, self._answer, port)
 
     def _answer(self, req, conn):
@@ -145,7 +147,7 @@ class ModelUpstream(Upstream):
             body = json.loads(req.body or b"{}")
         except ValueError:
             body = {}
-        text = f"answer {n} from {self.name}"
+        text = f"answer {n} from {self.name}" + "x" * self.pad
         if self.status != 200 or self.content_type:
             return conn.respond(self.status, json.dumps({"n": n}).encode() if not self.content_type
                                 else text.encode(),
@@ -169,7 +171,11 @@ class ModelUpstream(Upstream):
                   "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                                "finish_reason": "stop"}],
                   "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}
-        return conn.respond(200, json.dumps(answer).encode(), [("Content-Type", "application/json")])
+        data = json.dumps(answer).encode()
+        if self.chunked:
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            return conn.send(head + harness.chunked([data[i:i + 4096] for i in range(0, len(data), 4096)]))
+        return conn.respond(200, data, [("Content-Type", "application/json")])
 
 
 def chat_body(prompt="hello", **extra):

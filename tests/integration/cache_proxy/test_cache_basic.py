@@ -178,3 +178,22 @@ class BasicCacheTest(CacheTestCase):
         self.assertEqual(r2.header("cache-status"), HIT)
         self.assertEqual(r2.body, r.body)
         self.assertEqual(m.count, 1)
+
+    def test_answers_over_max_object_bytes_not_stored(self):
+        m = self.model()
+        p = self.cached_proxy(m)  # max_object_bytes: 64KiB
+        m.pad = 70 * 1024
+        for _ in range(2):
+            r = self.post(p, chat_body("big"))
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.header("cache-status"), MISS)  # declared length too large
+            self.assertGreater(len(r.body), 70 * 1024)
+        m.chunked = True  # no length: found too large while it streams
+        for _ in range(2):
+            r = self.post(p, chat_body("big chunked"))
+            self.assertEqual(r.status, 200)
+            self.assertGreater(len(r.json()["choices"][0]["message"]["content"]), 70 * 1024)
+            self.assertNotEqual(r.header("cache-status"), HIT)
+        self.assertEqual(m.count, 4)
+        m.pad, m.chunked = 0, False
+        self.assertEqual(self.post(p, chat_body("small")).header("cache-status"), STORED)
