@@ -19,8 +19,8 @@ using tcp = asio::ip::tcp;
 
 class admin_server::connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(tcp::socket s, server::server& srv, status_tracker& status)
-      : socket_(std::move(s)), server_(srv), status_(status) {}
+  connection(tcp::socket s, server::server& srv, status_tracker& status, asio::io_context& ioc)
+      : socket_(std::move(s)), server_(srv), status_(status), ioc_(ioc) {}
 
   void start() { do_read(); }
 
@@ -37,7 +37,12 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
     res_ = {};
     res_.version(11);
     res_.keep_alive(req_.keep_alive());
+    deferred_ = false;
     route();
+    if (!deferred_) send();
+  }
+
+  void send() {
     res_.prepare_payload();
     bhttp::async_write(socket_, res_,
                        [self = shared_from_this()](const beast::error_code& e, size_t) {
@@ -72,6 +77,17 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
     if (req_.method() == bhttp::verb::post && path == "/admin/reload") return reload();
     if (req_.method() == bhttp::verb::post && path.starts_with("/admin/clusters/"))
       return endpoint_action(path.substr(std::string_view("/admin/clusters/").size()));
+    if (req_.method() == bhttp::verb::post && path == "/admin/cache/purge") {
+      if (!authorised()) return;
+      deferred_ = true;
+      purge_cache(server_, target, req_.body(), ioc_,
+                  [self = shared_from_this()](int status, std::string body) {
+                    self->text(static_cast<bhttp::status>(status), std::move(body),
+                               "application/json");
+                    self->send();
+                  });
+      return;
+    }
     text(bhttp::status::not_found,
          "{\"error\": {\"message\": \"not found\", \"type\": "
          "\"invalid_request_error\", \"code\": \"not_found\"}}\n",
@@ -151,6 +167,8 @@ class admin_server::connection : public std::enable_shared_from_this<connection>
   tcp::socket socket_;
   server::server& server_;
   status_tracker& status_;
+  asio::io_context& ioc_;
+  bool deferred_ = false;  // the answer comes later (send())
   beast::flat_buffer buffer_;
   bhttp::request<bhttp::string_body> req_;
   bhttp::response<bhttp::string_body> res_;
@@ -190,7 +208,7 @@ void admin_server::do_accept() {
       if (ec == asio::error::operation_aborted) return;
       log::warn("admin: accept: {}", ec.message());
     } else {
-      std::make_shared<connection>(std::move(s), server_, *status_)->start();
+      std::make_shared<connection>(std::move(s), server_, *status_, ioc_)->start();
     }
     if (acceptor_.is_open()) do_accept();
   });

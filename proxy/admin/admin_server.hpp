@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -40,5 +41,13 @@ std::string render_metrics(const server::server& srv);
 
 /// JSON view of clusters and endpoints for GET /admin/clusters.
 std::string render_clusters(const server::server& srv);
+
+/// POST /admin/cache/purge (admin_cache.cpp). Calls `reply(status, json)` once, inline or
+/// later on `ioc`'s thread.
+void purge_cache(const server::server& srv, std::string_view target, std::string_view body,
+                 boost::asio::io_context& ioc, std::function<void(int, std::string)> reply);
+
+/// Cache metric lines for /metrics ("" without a cache).
+std::string render_cache_metrics(const server::server& srv);
 
 }  // namespace spillway::admin

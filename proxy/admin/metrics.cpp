@@ -230,6 +230,7 @@ std::string render_metrics(const server::server& srv) {
                  "spillway_config_retired_runtimes {}\n",
                  srv.reloads(true), srv.reloads(false), srv.retired_runtimes());
   render_affinity_metrics(out, rt);
+  out += render_cache_metrics(srv);
   return out;
 }
 

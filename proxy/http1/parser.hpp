@@ -28,9 +28,13 @@ class body_framer {
   void piece(std::string_view data);
   void finish();
   framing mode() const noexcept { return framing_; }
+  /// Also appends each piece, unframed, to `tap` (null: off). The cache collects an upstream
+  /// body this way while it streams to the client.
+  void tap(std::string* tap) noexcept { tap_ = tap; }
 
  private:
   std::string* out_ = nullptr;
+  std::string* tap_ = nullptr;
   framing framing_ = framing::none;
 };
 

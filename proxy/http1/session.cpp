@@ -5,6 +5,7 @@
 
 #include "common/log.hpp"
 #include "config/address.hpp"
+#include "proxy/http1/session_cache.hpp"
 
 namespace spillway::http1 {
 
@@ -76,6 +77,8 @@ void session::on_read_client(const error_code& ec, size_t n) {
       return process_head();
     case phase::send_request:
       return pump_request_body();
+    case phase::cache_wait:
+      return cache_read_body();
     default:
       // Busy with the exchange: keep what arrived (a pipelined request, or the body of a queued
       // one) and keep watching for a disconnect, within a bound.
@@ -149,6 +152,7 @@ void session::on_request_head(size_t head_bytes) {
                       "no route for " + req_.method + " " + std::string(req_.path()),
                       req_.has_body());
   cluster_ = rt().route_cluster[route_];
+  if (cache_begin()) return;
   start_exchange();
 }
 
@@ -221,6 +225,8 @@ void session::on_timer(const error_code& ec) {
 void session::on_deadline(deadline_kind k) {
   switch (k) {
     case client:
+      if (phase_ == phase::cache_wait && cache_ && !cache_->body_done)
+        return send_local(408, "request_timeout", "request body not received in time", true);
       if (phase_ == phase::read_head && head_started_)
         return send_local(408, "request_timeout", "request not received in time", true);
       if (phase_ == phase::send_request) {
@@ -272,6 +278,7 @@ void session::record(int status, std::string_view error) {
       got_first_byte ? std::chrono::duration<double>(first_byte_at_ - started_).count() : -1;
   if (got_first_byte) rs.ttfb.observe(ttfb);
   const std::string_view affinity = affinity_record();
+  cache_count();
   if (!worker_.logging()) return;
   admin::access_record r;
   r.request_id = request_id_;
@@ -285,6 +292,7 @@ void session::record(int status, std::string_view error) {
   r.affinity = affinity;
   r.error = error;
   if (route_ >= 0) r.route = rt().config->routes[route_].name;
+  r.cache = cache_log_value();
   if (cluster_ >= 0 && route_ >= 0) r.cluster = cluster().name();
   if (cluster_ >= 0 && endpoint_ >= 0 && attempts_ > 0)
     r.endpoint = cluster().at(endpoint_).address;
@@ -300,6 +308,7 @@ void session::close() {
   phase_ = phase::closed;
   end_exchange_accounting();
   release_upstream(false);
+  cache_reset();
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

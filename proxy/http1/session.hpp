@@ -27,7 +27,15 @@
 #include "proxy/server/worker.hpp"
 #include "proxy/upstream_pool/connection_pool.hpp"
 
+namespace spillway::cache {
+struct flight_event;
+struct entry;
+enum class cache_status : uint8_t;
+}  // namespace spillway::cache
+
 namespace spillway::http1 {
+
+struct cache_ctx;  // session_cache.hpp
 
 using tcp = boost::asio::ip::tcp;
 using steady = std::chrono::steady_clock;
@@ -53,6 +61,7 @@ class session final : public std::enable_shared_from_this<session>,
     await_response,   // request sent; waiting for the response head
     stream_response,  // response head sent downstream; body flowing
     write_local,      // writing a response we generated
+    cache_wait,       // cached route: reading the body, waiting for Redis or a coalesced flight
     closed,
   };
   enum deadline_kind : unsigned char {
@@ -140,6 +149,26 @@ class session final : public std::enable_shared_from_this<session>,
 
   void record(int status, std::string_view error = {});
 
+  // response cache (session_cache.cpp, cache/README.md "Per request")
+  bool cache_begin();  // true when the cache took the request over
+  void cache_read_body();
+  void cache_lookup();
+  void cache_after_remote(int state, std::shared_ptr<const cache::entry> e);
+  void cache_join();
+  void cache_go_upstream(cache::cache_status s);
+  bool cache_serve(const std::shared_ptr<const cache::entry>& e, cache::cache_status s);
+  void cache_on_event(const cache::flight_event& ev);
+  void cache_prepare_body(framing f);  // start_exchange: the buffered body, framed
+  void cache_on_response_head();
+  void cache_feed();
+  void cache_on_response_done();
+  bool cache_on_failure();  // true when a stale entry was served instead
+  bool cache_stale_on_status();  // a 5xx upstream head: serve a stale entry instead
+  void cache_status_field(std::string& out) const;
+  void cache_count();  // once per request, from record()
+  std::string_view cache_log_value() const;
+  void cache_reset();
+
   server::worker& worker_;
   server::listener_shared& listener_;
   // The runtime snapshot (and this worker's balancers and pools for it) the current exchange
@@ -207,6 +236,7 @@ class session final : public std::enable_shared_from_this<session>,
   bool client_write_pending_ = false;
   int status_sent_ = 0;
   std::string request_id_;
+  std::unique_ptr<cache_ctx> cache_;  // set for a request on a cached route
 
   // affinity of the current exchange (session_affinity.cpp)
   affinity::affinity_request aff_req_;

@@ -9,6 +9,7 @@
 #include "proxy/http1/error_map.hpp"
 #include "proxy/http1/head_writer.hpp"
 #include "proxy/http1/session.hpp"
+#include "proxy/http1/session_cache.hpp"
 
 namespace spillway::http1 {
 
@@ -59,6 +60,7 @@ void session::start_exchange() {
   req_parser_->body().reset(&up_out_, f);
   req_parser_->eager(true);
   if (!req_.has_body()) request_complete_ = req_parser_->is_done();
+  if (cache_ && cache_->body_done) cache_prepare_body(f);
   retries_done_ = 0;
   fallback_next_ = 0;
   route_state().budget.request_started();
@@ -253,6 +255,7 @@ void session::on_read_upstream(const error_code& ec, size_t n) {
       error_code ignored;
       res_parser_->put_eof(ignored);
       response_complete_ = true;
+      if (cache_) cache_on_response_done();
       release_upstream(false);
       if (!client_write_pending_) do_write_client();
       return;
@@ -292,6 +295,7 @@ void session::parse_response() {
         continue;
       }
       if (retry_on_status()) return;
+      if (cache_ && cache_stale_on_status()) return;
       on_response_head();
       continue;
     }
@@ -301,6 +305,7 @@ void session::parse_response() {
     }
   }
   if (phase_ == phase::closed) return;
+  cache_feed();
   if (!down_out_.empty() && !client_write_pending_) do_write_client();
   if (!response_complete_ && down_out_.size() < downstream_high_water) do_read_upstream();
 }
@@ -311,6 +316,7 @@ void session::on_response_head() {
   client_head_sent_ = true;
   status_sent_ = res_.status;
   build_client_head();
+  if (cache_) cache_on_response_head();
   res_parser_->body().reset(&down_out_, client_framing_);
   res_parser_->eager(true);
   if (res_parser_->is_done()) {
@@ -367,6 +373,7 @@ void session::build_client_head() {
 
 void session::response_done_upstream() {
   clear_deadline(upstream_idle);
+  if (cache_) cache_on_response_done();
   finish_try(res_.status >= 500 ? upstream::try_result::server_error
                                 : upstream::try_result::success);
   const bool reusable = res_.keep_alive && request_complete_ && !upstream_write_pending_ && up_ &&
@@ -431,6 +438,7 @@ void session::exchange_finished() {
 }
 
 void session::next_request() {
+  cache_reset();
   req_parser_.reset();
   res_parser_.reset();
   if (close_after_ || draining_ || client_eof_) {
@@ -495,6 +503,7 @@ void session::send_local(int status, std::string_view code, std::string_view mes
   o.append("\r\nX-Request-Id: ").append(request_id_).append("\r\n");
   if (status == 503 || status == 429) o.append("Retry-After: 1\r\n");
   if (close_after_ || draining_) o.append("Connection: close\r\n");
+  cache_status_field(o);
   o.append("\r\n").append(body);
   if (!client_write_pending_) do_write_client();
 }

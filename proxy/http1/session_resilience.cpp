@@ -110,8 +110,9 @@ bool session::should_queue() const {
 
 void session::no_endpoint() {
   if (cluster_ >= 0 && should_queue()) return enqueue();
+  // A stale answer (stale_if_error) comes before the fallback clusters (SPEC §2.2).
+  if (cache_on_failure()) return;
   if (try_fallback()) return;
-  // Hook for the cache: a stale answer (stale_if_error) is served here before failing.
   error e = last_error_ ? last_error_ : upstream_error(errc::no_endpoint, false);
   if (!last_error_) route_state().count_shed(server::shed_reason::no_endpoint);
   upstream_failed_final(e);
@@ -176,6 +177,7 @@ void session::resume_from_queue() {
 
 void session::shed(server::shed_reason r) {
   route_state().count_shed(r);
+  if (cache_on_failure()) return;
   if (try_fallback()) return;
   const char* message =
       r == server::shed_reason::queue_timeout ? "timed out waiting for an endpoint"
@@ -307,6 +309,7 @@ void session::upstream_failed_final(error e) {
   const errc code = static_cast<errc>(e.code.value());
   if (phase_ == phase::closed) return;
   release_upstream(false);
+  if (cache_on_failure()) return;
   log::debug("request {}: {} ({})", request_id_, e.message(), to_string(e.source));
   send_local(status_for(code), code_for(code), std::string(e.message()), !request_complete_);
 }

@@ -3,6 +3,8 @@
 #include <csignal>
 #include <thread>
 
+#include "cache/redis_client.hpp"
+#include "cache/response_cache.hpp"
 #include "common/log.hpp"
 #include "config/address.hpp"
 #include "proxy/admin/admin_server.hpp"
@@ -49,9 +51,11 @@ server::server(std::shared_ptr<const config::proxy_config> cfg)
   config_path_ = rt_->config->source_file;
   if (rt_->config->access_log)
     access_log_ = std::make_unique<admin::access_log>(*rt_->config->access_log);
+  make_cache();
   for (uint32_t i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<worker>(i, rt_));
     workers_.back()->set_access_log(access_log_.get());
+    workers_.back()->set_cache(cache_.get(), &cache_dispatch_open_);
   }
   admin_ = std::make_unique<admin::admin_server>(control_, *this);
 }
@@ -59,6 +63,7 @@ server::server(std::shared_ptr<const config::proxy_config> cfg)
 server::~server() {
   for (auto& w : workers_) w->stop();
   for (auto& w : workers_) w->join();
+  stop_cache();
 }
 
 bool server::ready() const noexcept {
@@ -108,6 +113,7 @@ int server::run() {
     }
     log::info("admin on {}", rt_->config->admin->address);
   }
+  start_cache();
   for (auto& w : workers_) w->start();
   start_health_checks();
   schedule_control_tick();
@@ -117,6 +123,7 @@ int server::run() {
   control_.run();
   for (auto& w : workers_) w->stop();
   for (auto& w : workers_) w->join();
+  stop_cache();
   log::info("stopped");
   return 0;
 }

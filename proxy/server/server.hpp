@@ -5,12 +5,16 @@
 // (admin HTTP, signals, timers).
 #pragma once
 
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "config/config.hpp"
@@ -23,6 +27,10 @@
 namespace spillway::admin {
 class admin_server;
 }
+namespace spillway::cache {
+class response_cache;
+class redis_client;
+}  // namespace spillway::cache
 
 namespace spillway::server {
 
@@ -53,6 +61,10 @@ class server {
   size_t retired_runtimes() const noexcept;
   const std::vector<std::unique_ptr<worker>>& workers() const noexcept { return workers_; }
   bool ready() const noexcept;
+  /// The response cache, or null without a top-level `cache` section. Lives as long as the
+  /// server, across reloads.
+  cache::response_cache* cache() const noexcept { return cache_.get(); }
+  const cache::redis_client* redis() const noexcept { return redis_.get(); }
 
  private:
   bool bind_listeners();
@@ -62,6 +74,9 @@ class server {
   void schedule_resolve();
   void schedule_control_tick();
   void start_health_checks();
+  void make_cache();   // server_cache.cpp
+  void start_cache();  // starts its io thread
+  void stop_cache();   // after the workers stopped; idempotent
 
   std::shared_ptr<const runtime> rt_;
   boost::asio::io_context control_;
@@ -74,6 +89,15 @@ class server {
   std::chrono::steady_clock::time_point drain_deadline_{};
   bool draining_ = false;
   std::unique_ptr<admin::access_log> access_log_;  // outlives the workers that write to it
+  // Response cache: declared before the workers so it outlives the sessions holding its
+  // flights; the Redis client outlives the cache, the io_context outlives both.
+  std::unique_ptr<boost::asio::io_context> cache_io_;
+  std::shared_ptr<cache::redis_client> redis_;
+  std::unique_ptr<cache::response_cache> cache_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+      cache_work_;
+  std::thread cache_thread_;
+  std::atomic<bool> cache_dispatch_open_{true};  // false once workers stopped: drop results
   std::vector<std::unique_ptr<worker>> workers_;
   std::unique_ptr<admin::admin_server> admin_;
   std::string config_path_;

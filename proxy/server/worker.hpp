@@ -25,6 +25,10 @@
 #include "proxy/server/runtime.hpp"
 #include "proxy/upstream_pool/connection_pool.hpp"
 
+namespace spillway::cache {
+class response_cache;
+}
+
 namespace spillway::server {
 
 /// A client connection a worker can ask to wind down (drain). Unlinks itself on destruction.
@@ -82,6 +86,15 @@ class worker {
   /// Queues one access-log line; written out in batches (size or tick).
   void log_request(const admin::access_record& r);
 
+  /// Response cache shared by all workers, or null. `open` turns false once the workers have
+  /// stopped: cache results are then dropped instead of posted. Set before start().
+  void set_cache(cache::response_cache* c, const std::atomic<bool>* open) noexcept {
+    cache_ = c;
+    cache_open_ = open;
+  }
+  cache::response_cache* cache() const noexcept { return cache_; }
+  const std::atomic<bool>* cache_open() const noexcept { return cache_open_; }
+
  private:
   struct acceptor;
   void do_tick();
@@ -110,6 +123,8 @@ class worker {
   int event_fd_ = -1;
   std::unique_ptr<boost::asio::posix::stream_descriptor> event_;
   admin::access_log* access_log_ = nullptr;
+  cache::response_cache* cache_ = nullptr;
+  const std::atomic<bool>* cache_open_ = nullptr;
   std::string log_buffer_;
   std::thread thread_;
   boost::intrusive::list<drainable, boost::intrusive::constant_time_size<false>> sessions_;
