@@ -76,6 +76,8 @@ void session::on_read_client(const error_code& ec, size_t n) {
       return process_head();
     case phase::send_request:
       return pump_request_body();
+    case phase::policy_wait:
+      return collect_request_body();
     default:
       // Busy with the exchange: keep what arrived (a pipelined request, or the body of a queued
       // one) and keep watching for a disconnect, within a bound.
@@ -148,6 +150,7 @@ void session::on_request_head(size_t head_bytes) {
                       "no route for " + req_.method + " " + std::string(req_.path()),
                       req_.has_body());
   cluster_ = rt_.route_cluster[route_];
+  if (apply_policies()) return;  // session_policy.cpp
   start_exchange();
 }
 
@@ -260,6 +263,7 @@ void session::on_deadline(deadline_kind k) {
 void session::record(int status, std::string_view error) {
   if (recorded_) return;
   recorded_ = true;
+  policy_charge();
   auto& stats = worker_.stats();
   admin::route_stats& rs = route_ >= 0 ? *stats.routes[route_] : stats.unrouted;
   rs.by_status[std::clamp(status, 0, admin::max_status - 1)].add();

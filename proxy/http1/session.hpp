@@ -22,6 +22,7 @@
 #include "common/error.hpp"
 #include "proxy/http/message.hpp"
 #include "proxy/http1/parser.hpp"
+#include "proxy/http1/session_policy.hpp"
 #include "proxy/queue/queued_request.hpp"
 #include "proxy/server/worker.hpp"
 #include "proxy/upstream_pool/connection_pool.hpp"
@@ -52,6 +53,7 @@ class session final : public std::enable_shared_from_this<session>,
     await_response,   // request sent; waiting for the response head
     stream_response,  // response head sent downstream; body flowing
     write_local,      // writing a response we generated
+    policy_wait,      // a traffic policy decides: shared rate limit, compressed body decode
     closed,
   };
   enum deadline_kind : unsigned char {
@@ -109,6 +111,19 @@ class session final : public std::enable_shared_from_this<session>,
   void exchange_finished();
   void next_request();
   void release_upstream(bool reusable);
+
+  // traffic policies (session_policy.cpp)
+  bool apply_policies();
+  void on_rate_decision(const ratelimit::decision& d);
+  void after_rate_limit();
+  bool begin_body_decode();
+  void collect_request_body();
+  void finish_request_body();
+  void policy_take_body();
+  bool serve_fallback_response();
+  void send_policy_answer(int status, std::string_view content_type, std::string_view body,
+                          std::string_view extra_fields, std::string_view error, bool close);
+  void policy_charge();
 
   // failures and local answers
   void upstream_failed(error e);
@@ -192,6 +207,7 @@ class session final : public std::enable_shared_from_this<session>,
   bool client_write_pending_ = false;
   int status_sent_ = 0;
   std::string request_id_;
+  policy_exchange pol_;
 
   // timer
   boost::asio::steady_timer timer_;

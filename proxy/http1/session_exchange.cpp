@@ -59,6 +59,7 @@ void session::start_exchange() {
   req_parser_->body().reset(&up_out_, f);
   req_parser_->eager(true);
   if (!req_.has_body()) request_complete_ = req_parser_->is_done();
+  policy_take_body();  // a decoded request body goes upstream whole
   retries_done_ = 0;
   fallback_next_ = 0;
   route_state().budget.request_started();
@@ -319,7 +320,8 @@ void session::on_response_head() {
 
 void session::build_client_head() {
   using f = http::field_id;
-  head_writer o(down_out_, res_head_bytes_ + 2 * res_.headers.size() + request_id_.size() + 128);
+  head_writer o(down_out_, res_head_bytes_ + 2 * res_.headers.size() + request_id_.size() +
+                              pol_.headers.size() + 128);
   o.put("HTTP/1.1 "sv).number(static_cast<uint64_t>(res_.status)).put(' ').put(res_.reason);
   o.put("\r\n"sv);
   const bool no_body = req_.method == "HEAD" || res_.status == 204 || res_.status == 304;
@@ -339,6 +341,7 @@ void session::build_client_head() {
     o.field(name, value);
   }
   if (!has_request_id) o.field("X-Request-Id"sv, request_id_);
+  o.put(pol_.headers);  // X-RateLimit-* (session_policy.cpp)
   if (no_body) {
     client_framing_ = framing::none;
   } else if (res_.content_length) {
@@ -397,6 +400,7 @@ void session::release_upstream(bool reusable) {
 void session::do_write_client() {
   down_writing_.swap(down_out_);
   down_out_.clear();
+  if (pol_.metering) pol_.meter.feed(down_writing_);  // tokens for the rate limit's budget
   client_write_pending_ = true;
   asio::async_write(socket_, asio::buffer(down_writing_),
                     [self = shared_from_this()](const error_code& ec, size_t n) {

@@ -1,0 +1,38 @@
+// Per-exchange state of the traffic policies in http1::session (session_policy.cpp): the rate
+// limit key and token meter, the X-RateLimit-* fields for the answer, and a compressed request
+// body while it is collected and decoded.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "proxy/compression/codec.hpp"
+#include "proxy/ratelimit/local_limiter.hpp"
+#include "proxy/ratelimit/usage_meter.hpp"
+
+namespace spillway::http1 {
+
+struct policy_exchange {
+  uint64_t rate_key = 0;
+  bool metering = false;            // the answer's tokens are charged to the key's budget
+  ratelimit::usage_meter meter;     // tokens of the answer, as it goes out
+  std::string headers;              // extra response fields, "Name: value\r\n" each
+  bool collecting = false;          // reading a compressed request body to decode it
+  compression::coding coding = compression::coding::identity;
+  std::string raw_body;             // the body as received
+  std::string decoded;              // the body to send upstream
+  bool has_decoded = false;
+  uint32_t gen = 0;                 // bumped per exchange; late Redis answers compare it
+
+  void reset() {
+    metering = false;
+    headers.clear();
+    collecting = false;
+    raw_body.clear();
+    decoded.clear();
+    has_decoded = false;
+    ++gen;
+  }
+};
+
+}  // namespace spillway::http1
