@@ -121,6 +121,8 @@ class session final : public std::enable_shared_from_this<session>,
   void finish_request_body();
   void policy_take_body();
   bool serve_fallback_response();
+  bool begin_response_compression();
+  void finish_response_compression();
   void send_policy_answer(int status, std::string_view content_type, std::string_view body,
                           std::string_view extra_fields, std::string_view error, bool close);
   void policy_charge();

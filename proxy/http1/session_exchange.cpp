@@ -305,6 +305,7 @@ void session::parse_response() {
 }
 
 void session::on_response_head() {
+  if (begin_response_compression()) return;  // session_policy.cpp
   phase_ = phase::stream_response;
   clear_deadline(first_byte);
   client_head_sent_ = true;
@@ -370,6 +371,7 @@ void session::response_done_upstream() {
   const bool reusable = res_.keep_alive && request_complete_ && !upstream_write_pending_ && up_ &&
                         up_->buffer.size() == 0 && !res_parser_->need_eof();
   release_upstream(reusable);
+  if (pol_.compressing) finish_response_compression();
 }
 
 void session::release_upstream(bool reusable) {
@@ -400,7 +402,7 @@ void session::release_upstream(bool reusable) {
 void session::do_write_client() {
   down_writing_.swap(down_out_);
   down_out_.clear();
-  if (pol_.metering) pol_.meter.feed(down_writing_);  // tokens for the rate limit's budget
+  if (pol_.metering && !pol_.meter_fed) pol_.meter.feed(down_writing_);  // tokens for the rate limit's budget
   client_write_pending_ = true;
   asio::async_write(socket_, asio::buffer(down_writing_),
                     [self = shared_from_this()](const error_code& ec, size_t n) {

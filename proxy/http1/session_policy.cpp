@@ -229,3 +229,85 @@ void session::policy_charge() {
 }
 
 }  // namespace spillway::http1
+
+namespace spillway::http1 {
+
+namespace {
+
+// Answers worth compressing: text and the structured formats LLM APIs send. Event streams are
+// never compressed (each event must reach the client as it comes).
+bool compressible(std::string_view content_type) {
+  if (content_type.starts_with("text/event-stream")) return false;
+  return content_type.starts_with("text/") || content_type.find("json") != content_type.npos ||
+         content_type.find("xml") != content_type.npos ||
+         content_type.find("javascript") != content_type.npos;
+}
+
+// Responses are buffered whole to be compressed; larger ones stream through as they are.
+constexpr uint64_t max_compressed_response = 8 * 1024 * 1024;
+
+}  // namespace
+
+// Called with a final response head: when the route compresses responses and the client
+// accepts a coding we offer, buffers the body (Content-Length framed, min_bytes and up, not an
+// event stream, not encoded already) instead of streaming it. The head goes out with the body
+// in finish_response_compression().
+bool session::begin_response_compression() {
+  if (route_ < 0) return false;
+  const auto& comp = rt_.config->routes[route_].compression;
+  if (!comp || comp->response.empty()) return false;
+  if (req_.method == "HEAD" || res_.status < 200 || res_.status == 204 || res_.status == 304)
+    return false;
+  if (!res_.content_length || *res_.content_length < comp->min_bytes ||
+      *res_.content_length > max_compressed_response)
+    return false;
+  if (res_.headers.find(http::field_id::content_encoding)) return false;
+  const auto type = res_.headers.find(http::field_id::content_type);
+  if (!type || !compressible(*type)) return false;
+  const auto accept = req_.headers.find(http::field_id::accept_encoding);
+  if (!accept) return false;
+  const auto coding = compression::negotiate(*accept, comp->response);
+  if (coding == compression::coding::identity) return false;
+  pol_.compressing = true;
+  pol_.res_coding = coding;
+  pol_.res_body.clear();
+  pol_.res_body.reserve(*res_.content_length);
+  phase_ = phase::stream_response;
+  clear_deadline(first_byte);
+  client_head_sent_ = true;  // from here the exchange is past retries, as for a streamed answer
+  status_sent_ = res_.status;
+  res_parser_->body().reset(&pol_.res_body, framing::length);
+  res_parser_->eager(true);
+  if (res_parser_->is_done()) {
+    response_complete_ = true;
+    response_done_upstream();
+  }
+  return true;
+}
+
+void session::finish_response_compression() {
+  pol_.compressing = false;
+  if (pol_.metering) {
+    pol_.meter.feed(pol_.res_body);
+    pol_.meter_fed = true;
+  }
+  std::string packed = compression::encode(pol_.res_coding, pol_.res_body);
+  if (packed.empty() || packed.size() >= pol_.res_body.size()) {
+    packed.clear();
+    res_.content_length = pol_.res_body.size();
+    build_client_head();
+    down_out_.append(pol_.res_body);
+  } else {
+    route_state().traffic.compressed_responses.fetch_add(1, std::memory_order_relaxed);
+    pol_.headers.append("Content-Encoding: ")
+        .append(to_string(pol_.res_coding))
+        .append("\r\nVary: Accept-Encoding\r\n");
+    res_.content_length = packed.size();
+    build_client_head();
+    down_out_.append(packed);
+  }
+  pol_.res_body.clear();
+  pol_.res_body.shrink_to_fit();
+}
+
+}  // namespace spillway::http1

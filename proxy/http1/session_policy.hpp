@@ -23,6 +23,10 @@ struct policy_exchange {
   std::string decoded;              // the body to send upstream
   bool has_decoded = false;
   uint32_t gen = 0;                 // bumped per exchange; late Redis answers compare it
+  bool compressing = false;         // buffering a response to compress it for the client
+  bool meter_fed = false;           // the meter has the answer already (it went out compressed)
+  compression::coding res_coding = compression::coding::identity;
+  std::string res_body;             // the response body being buffered
 
   void reset() {
     metering = false;
@@ -31,6 +35,9 @@ struct policy_exchange {
     raw_body.clear();
     decoded.clear();
     has_decoded = false;
+    compressing = false;
+    meter_fed = false;
+    res_body.clear();
     ++gen;
   }
 };
