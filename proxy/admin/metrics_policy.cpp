@@ -75,6 +75,12 @@ void render_policy_metrics(std::string& out, const server::runtime& rt) {
                         route, get(p.decoded_requests), route, get(p.refused_bodies), route,
                         get(p.compressed_responses));
        });
+  each("spillway_websocket_upgrades_total", "WebSocket upgrades accepted and tunnelled.",
+       "counter", [&](const std::string& route, const policy::route_policy& p) {
+         fmt::format_to(std::back_inserter(out),
+                        "spillway_websocket_upgrades_total{{route=\"{}\"}} {}\n", route,
+                        get(p.websockets));
+       });
 }
 
 }  // namespace spillway::admin

@@ -63,6 +63,7 @@ void session::on_read_client(const error_code& ec, size_t n) {
   if (phase_ == phase::closed) return;
   if (ec) {
     client_eof_ = true;
+    if (phase_ == phase::tunnel) return tunnel_client_closed();  // session_policy.cpp
     if (phase_ == phase::write_local) {
       close_after_ = true;  // finish writing the answer, then close
       return;
@@ -78,6 +79,8 @@ void session::on_read_client(const error_code& ec, size_t n) {
       return pump_request_body();
     case phase::policy_wait:
       return collect_request_body();
+    case phase::tunnel:
+      return tunnel_client_data();
     default:
       // Busy with the exchange: keep what arrived (a pipelined request, or the body of a queued
       // one) and keep watching for a disconnect, within a bound.

@@ -54,6 +54,7 @@ class session final : public std::enable_shared_from_this<session>,
     stream_response,  // response head sent downstream; body flowing
     write_local,      // writing a response we generated
     policy_wait,      // a traffic policy decides: shared rate limit, compressed body decode
+    tunnel,           // WebSocket after the 101: bytes relayed both ways (session_policy.cpp)
     closed,
   };
   enum deadline_kind : unsigned char {
@@ -123,6 +124,11 @@ class session final : public std::enable_shared_from_this<session>,
   bool serve_fallback_response();
   bool begin_response_compression();
   void finish_response_compression();
+  void start_tunnel();
+  void tunnel_client_data();
+  void tunnel_read_upstream();
+  void tunnel_resume();
+  void tunnel_client_closed();
   void send_policy_answer(int status, std::string_view content_type, std::string_view body,
                           std::string_view extra_fields, std::string_view error, bool close);
   void policy_charge();

@@ -119,7 +119,7 @@ void session::build_upstream_head() {
   // Everything written comes from the received head plus a bounded set of additions; a
   // forwarded field is at most 2 bytes longer than it was received ("a:b" becomes "a: b").
   head_writer o(up_out_, req_head_bytes_ + 2 * req_.headers.size() + req_.target.size() +
-                             client_ip_.size() + request_id_.size() + 256);
+                             client_ip_.size() + request_id_.size() + 256 + 64);
   o.put(req_.method).put(' ').put(req_.target).put(" HTTP/1.1\r\n"sv);
   const auto connection = req_.headers.find(f::connection);
   const bool check_connection = connection && http::connection_lists_fields(*connection);
@@ -154,6 +154,7 @@ void session::build_upstream_head() {
   if (!via.empty()) o.put(via).put(", "sv);
   o.put(req_.version == 10 ? "1.0 spillway\r\n"sv : "1.1 spillway\r\n"sv);
   if (!has_request_id) o.field("X-Request-Id"sv, request_id_);
+  if (pol_.websocket) o.put("Connection: Upgrade\r\nUpgrade: websocket\r\n"sv);  // policy
   if (req_.chunked) {
     o.put("Transfer-Encoding: chunked\r\n"sv);
   } else if (req_.content_length) {
@@ -286,6 +287,7 @@ void session::parse_response() {
     if (ec) return upstream_failed(upstream_error(errc::bad_response, false));
     if (!client_head_sent_) {
       res_head_bytes_ = used;
+      if (res_.status == 101 && pol_.websocket) return start_tunnel();  // session_policy.cpp
       if (res_.status >= 100 && res_.status < 200) {
         res_parser_.reset();  // interim response: wait for the final one
         continue;
@@ -419,6 +421,7 @@ void session::on_write_client(const error_code& ec, size_t) {
   }
   if (!down_out_.empty()) return do_write_client();
   if (abort_after_write_) return close();
+  if (phase_ == phase::tunnel) return tunnel_resume();
   if (phase_ == phase::write_local) return finish_local();
   if (response_complete_ && client_head_sent_) return exchange_finished();
   if (phase_ == phase::stream_response && !response_complete_) do_read_upstream();

@@ -4,6 +4,7 @@
 // (collected whole, decoded under a cap, then sent upstream with a Content-Length). Also the
 // route's fallback_response, the last answer when nothing upstream can give one, and the token
 // charge of the answer once it is out.
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
 #include <cmath>
@@ -36,6 +37,10 @@ void append_rate_fields(std::string& out, const ratelimit::decision& d) {
 // exchange may start now.
 bool session::apply_policies() {
   pol_.reset();
+  if (rt_.config->routes[route_].websocket && req_.method == "GET") {
+    const auto upgrade = req_.headers.find(http::field_id::upgrade);
+    pol_.websocket = upgrade && http::iequals(*upgrade, "websocket");
+  }
   auto& traffic = route_state().traffic;
   if (traffic.split.splits()) {
     const auto& first = rt_.config->find_cluster(rt_.config->routes[route_].clusters[0].name);
@@ -308,6 +313,108 @@ void session::finish_response_compression() {
   }
   pol_.res_body.clear();
   pol_.res_body.shrink_to_fit();
+}
+
+}  // namespace spillway::http1
+
+namespace spillway::http1 {
+
+namespace {
+constexpr size_t tunnel_chunk = 16 * 1024;
+constexpr size_t tunnel_high_water = 64 * 1024;
+}  // namespace
+
+// The upstream accepted the upgrade: the 101 goes to the client and from here bytes flow both
+// ways unchanged (RFC 6455 §4: after the handshake it is no longer HTTP). Either side closing,
+// or no bytes either way for the route's idle timeout, closes both.
+void session::start_tunnel() {
+  using f = http::field_id;
+  clear_deadline(first_byte);
+  clear_deadline(upstream_idle);
+  finish_try(upstream::try_result::success);
+  phase_ = phase::tunnel;
+  client_head_sent_ = true;
+  status_sent_ = 101;
+  close_after_ = true;  // the connection never returns to HTTP
+  std::string& o = down_out_;
+  o.append("HTTP/1.1 101 Switching Protocols\r\n");
+  bool has_request_id = false;
+  for (size_t i = 0; i < res_.headers.size(); ++i) {
+    const auto id = res_.headers.id(i);
+    if (http::is_hop_by_hop(id) || id == f::content_length) continue;
+    const auto name = res_.headers.name(i);
+    if (id == f::unknown && http::iequals(name, "x-request-id")) has_request_id = true;
+    o.append(name).append(": ").append(res_.headers.value(i)).append("\r\n");
+  }
+  if (!has_request_id) o.append("X-Request-Id: ").append(request_id_).append("\r\n");
+  o.append("Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  // Frames the upstream sent right behind its 101.
+  const auto rest = up_->buffer.data();
+  o.append(static_cast<const char*>(rest.data()), rest.size());
+  up_->buffer.consume(rest.size());
+  record(101);
+  route_state().traffic.websockets.fetch_add(1, std::memory_order_relaxed);
+  set_deadline(upstream_idle, rt_.config->routes[route_].timeouts.idle);
+  if (!client_write_pending_) do_write_client();
+  pol_.ws_down.resize(tunnel_chunk);
+  tunnel_read_upstream();
+  tunnel_client_data();
+}
+
+void session::tunnel_client_data() {
+  if (phase_ != phase::tunnel || pol_.ws_up_writing) return;
+  if (in_.size() == 0) return do_read_client();
+  const auto data = in_.data();
+  pol_.ws_up.assign(static_cast<const char*>(data.data()), data.size());
+  in_.consume(data.size());
+  pol_.ws_up_writing = true;
+  set_deadline(upstream_idle, rt_.config->routes[route_].timeouts.idle);
+  boost::asio::async_write(up_->socket, boost::asio::buffer(pol_.ws_up),
+                           [self = shared_from_this(), gen = up_gen_](const error_code& ec, size_t) {
+                             self->pol_.ws_up_writing = false;
+                             if (gen != self->up_gen_ || self->phase_ != phase::tunnel) return;
+                             if (ec) return self->close();
+                             if (self->client_eof_) return self->tunnel_client_closed();
+                             self->tunnel_client_data();
+                           });
+}
+
+void session::tunnel_read_upstream() {
+  if (phase_ != phase::tunnel || !up_) return;
+  up_->socket.async_read_some(
+      boost::asio::buffer(pol_.ws_down),
+      [self = shared_from_this(), gen = up_gen_](const error_code& ec, size_t n) {
+        if (gen != self->up_gen_ || self->phase_ != phase::tunnel) return;
+        if (ec) {
+          // The upstream closed: what it sent last (its Close frame) still goes out first.
+          self->abort_after_write_ = true;
+          if (!self->client_write_pending_ && self->down_out_.empty()) return self->close();
+          if (!self->client_write_pending_) self->do_write_client();
+          return;
+        }
+        self->down_out_.append(self->pol_.ws_down.data(), n);
+        self->set_deadline(upstream_idle, self->rt_.config->routes[self->route_].timeouts.idle);
+        if (!self->client_write_pending_) self->do_write_client();
+        if (self->down_out_.size() < tunnel_high_water)
+          self->tunnel_read_upstream();
+        else
+          self->pol_.ws_paused = true;
+      });
+}
+
+// The client closed its side: once its last bytes are upstream, the upstream sees the close
+// too, and the tunnel ends when the upstream closes (or at the idle timeout).
+void session::tunnel_client_closed() {
+  if (pol_.ws_up_writing || !up_) return;  // the write's handler comes back here
+  if (in_.size() > 0) return tunnel_client_data();
+  error_code ignored;
+  up_->socket.shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+void session::tunnel_resume() {
+  if (!pol_.ws_paused) return;
+  pol_.ws_paused = false;
+  tunnel_read_upstream();
 }
 
 }  // namespace spillway::http1

@@ -27,6 +27,12 @@ struct policy_exchange {
   bool meter_fed = false;           // the meter has the answer already (it went out compressed)
   compression::coding res_coding = compression::coding::identity;
   std::string res_body;             // the response body being buffered
+  // WebSocket (routes[].websocket): after the 101 the connection is a byte tunnel
+  bool websocket = false;           // an upgrade request on a websocket route
+  bool ws_up_writing = false;       // client bytes being written upstream
+  bool ws_paused = false;           // upstream reads wait for the client to take what we have
+  std::string ws_up;                // client bytes being written upstream
+  std::string ws_down;              // upstream read buffer
 
   void reset() {
     metering = false;
@@ -38,6 +44,7 @@ struct policy_exchange {
     compressing = false;
     meter_fed = false;
     res_body.clear();
+    websocket = false;
     ++gen;
   }
 };

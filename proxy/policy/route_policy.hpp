@@ -24,6 +24,7 @@ struct route_policy {
   std::atomic<uint64_t> decoded_requests{0};          // compressed request bodies decoded
   std::atomic<uint64_t> refused_bodies{0};            // too large once decoded, or corrupt
   std::atomic<uint64_t> compressed_responses{0};      // responses compressed for the client
+  std::atomic<uint64_t> websockets{0};                // WebSocket upgrades tunnelled
 };
 
 /// Builds the policies of `route`; `cluster_index` maps a cluster name to its index (-1 when
