@@ -20,10 +20,11 @@ std::string_view trim(std::string_view s) noexcept {
   return s;
 }
 
-decoded decode_gzip(std::string_view in, uint64_t max_bytes) {
+// window_bits: 16 + MAX_WBITS for the gzip wrapper, MAX_WBITS for the zlib one.
+decoded decode_zlib(std::string_view in, uint64_t max_bytes, int window_bits) {
   decoded out;
   z_stream z{};
-  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return {decode_status::corrupt, {}};
+  if (inflateInit2(&z, window_bits) != Z_OK) return {decode_status::corrupt, {}};
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   z.avail_in = static_cast<uInt>(in.size());
   std::array<char, block> buf;
@@ -80,9 +81,9 @@ decoded decode_br(std::string_view in, uint64_t max_bytes) {
   return out;
 }
 
-std::string encode_gzip(std::string_view in) {
+std::string encode_zlib(std::string_view in, int window_bits) {
   z_stream z{};
-  if (deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  if (deflateInit2(&z, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
   std::string out;
   out.resize(deflateBound(&z, static_cast<uLong>(in.size())));
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
@@ -113,6 +114,7 @@ std::string encode_br(std::string_view in) {
 std::optional<coding> coding_of(std::string_view token) noexcept {
   token = trim(token);
   if (http::iequals(token, "gzip") || http::iequals(token, "x-gzip")) return coding::gzip;
+  if (http::iequals(token, "deflate")) return coding::deflate;
   if (http::iequals(token, "br")) return coding::br;
   if (http::iequals(token, "identity")) return coding::identity;
   return std::nullopt;
@@ -122,6 +124,8 @@ const char* to_string(coding c) noexcept {
   switch (c) {
     case coding::gzip:
       return "gzip";
+    case coding::deflate:
+      return "deflate";
     case coding::br:
       return "br";
     case coding::identity:
@@ -133,7 +137,9 @@ const char* to_string(coding c) noexcept {
 decoded decode(coding c, std::string_view in, uint64_t max_bytes) {
   switch (c) {
     case coding::gzip:
-      return decode_gzip(in, max_bytes);
+      return decode_zlib(in, max_bytes, 16 + MAX_WBITS);
+    case coding::deflate:
+      return decode_zlib(in, max_bytes, MAX_WBITS);
     case coding::br:
       return decode_br(in, max_bytes);
     case coding::identity:
@@ -146,7 +152,9 @@ decoded decode(coding c, std::string_view in, uint64_t max_bytes) {
 std::string encode(coding c, std::string_view in) {
   switch (c) {
     case coding::gzip:
-      return encode_gzip(in);
+      return encode_zlib(in, 16 + MAX_WBITS);
+    case coding::deflate:
+      return encode_zlib(in, MAX_WBITS);
     case coding::br:
       return encode_br(in);
     case coding::identity:
@@ -157,7 +165,7 @@ std::string encode(coding c, std::string_view in) {
 
 coding negotiate(std::string_view accept, const std::vector<std::string>& offered) {
   // q-values of the codings the client lists; "*" stands for any coding not listed.
-  double q_gzip = -1, q_br = -1, q_any = -1;
+  double q_gzip = -1, q_deflate = -1, q_br = -1, q_any = -1;
   while (!accept.empty()) {
     const auto comma = accept.find(',');
     std::string_view item = accept.substr(0, comma);
@@ -176,13 +184,15 @@ coding negotiate(std::string_view accept, const std::vector<std::string>& offere
       q_any = q;
     else if (auto c = coding_of(item); c == coding::gzip)
       q_gzip = q;
+    else if (c == coding::deflate)
+      q_deflate = q;
     else if (c == coding::br)
       q_br = q;
   }
   for (const auto& name : offered) {
     const auto c = coding_of(name);
     if (!c || *c == coding::identity) continue;
-    double q = *c == coding::gzip ? q_gzip : q_br;
+    double q = *c == coding::gzip ? q_gzip : *c == coding::deflate ? q_deflate : q_br;
     if (q < 0) q = q_any;
     if (q > 0) return *c;
   }

@@ -1,5 +1,6 @@
 // Content codings for routes[].compression (SPEC §2.2 Traffic policy): decoding request bodies
-// (gzip, RFC 1952, through zlib; br, RFC 7932, through libbrotli) with a hard cap on the decoded
+// (gzip, RFC 1952, and deflate, the zlib format of RFC 1950 as RFC 9110 §8.4.1.2 defines it,
+// through zlib; br, RFC 7932, through libbrotli) with a hard cap on the decoded
 // size, encoding response bodies, and choosing a coding from Accept-Encoding (RFC 9110 §12.5.3).
 //
 // The cap is enforced while decoding, output block by output block: a decompression bomb is
@@ -16,7 +17,7 @@
 
 namespace spillway::compression {
 
-enum class coding : uint8_t { identity, gzip, br };
+enum class coding : uint8_t { identity, gzip, deflate, br };
 
 /// The coding a Content-Encoding / Accept-Encoding token names ("x-gzip" is gzip); nullopt for
 /// anything else.
@@ -33,7 +34,7 @@ struct decoded {
 /// Decodes `in`; too_large as soon as the output would pass `max_bytes`.
 decoded decode(coding c, std::string_view in, uint64_t max_bytes);
 
-/// Encodes `in` (gzip level 6, brotli quality 4: fast settings for per-response work).
+/// Encodes `in` (gzip and deflate level 6, brotli quality 4: fast settings for per-response work).
 std::string encode(coding c, std::string_view in);
 
 /// The first of `offered` (in order of preference) that `accept_encoding` allows (q > 0);

@@ -14,7 +14,7 @@ std::string text(size_t n) {
 
 TEST(Codec, RoundTripsGzipAndBrotli) {
   const auto in = text(100'000);
-  for (auto c : {coding::gzip, coding::br}) {
+  for (auto c : {coding::gzip, coding::deflate, coding::br}) {
     const auto packed = encode(c, in);
     ASSERT_FALSE(packed.empty()) << to_string(c);
     EXPECT_LT(packed.size(), in.size() / 4) << to_string(c);
@@ -26,7 +26,7 @@ TEST(Codec, RoundTripsGzipAndBrotli) {
 
 TEST(Codec, CapStopsABombEarly) {
   const std::string zeros(10 << 20, '\0');
-  for (auto c : {coding::gzip, coding::br}) {
+  for (auto c : {coding::gzip, coding::deflate, coding::br}) {
     const auto bomb = encode(c, zeros);
     EXPECT_LT(bomb.size(), 64u << 10) << to_string(c);
     const auto out = decode(c, bomb, 1 << 20);
@@ -41,7 +41,7 @@ TEST(Codec, CapStopsABombEarly) {
 
 TEST(Codec, CorruptAndTruncatedInputs) {
   const auto in = text(50'000);
-  for (auto c : {coding::gzip, coding::br}) {
+  for (auto c : {coding::gzip, coding::deflate, coding::br}) {
     EXPECT_EQ(decode(c, "definitely not compressed", 1 << 20).status, decode_status::corrupt)
         << to_string(c);
     const auto packed = encode(c, in);
@@ -60,6 +60,7 @@ TEST(Codec, Negotiation) {
   EXPECT_EQ(negotiate("*;q=0", offered), coding::identity);
   EXPECT_EQ(negotiate("", offered), coding::identity);
   EXPECT_EQ(negotiate("deflate", offered), coding::identity);
+  EXPECT_EQ(negotiate("deflate", {"deflate"}), coding::deflate);
   EXPECT_EQ(coding_of(" x-gzip "), coding::gzip);
   EXPECT_FALSE(coding_of("compress"));
 }
