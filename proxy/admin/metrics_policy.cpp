@@ -23,17 +23,18 @@ std::string label(std::string_view v) {
   return out;
 }
 
-uint64_t get(const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); }
+uint64_t get(const std::atomic<uint64_t>& a) {
+  return a.load(std::memory_order_relaxed);
+}
 
 }  // namespace
 
 void render_policy_metrics(std::string& out, const server::runtime& rt) {
   const auto& routes = rt.config->routes;
-  auto each = [&](std::string_view name, std::string_view help, std::string_view type,
-                  auto&& fn) {
-    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name,
-                   type);
-    for (size_t r = 0; r < routes.size(); ++r) fn(label(routes[r].name), rt.route_states[r]->traffic);
+  auto each = [&](std::string_view name, std::string_view help, std::string_view type, auto&& fn) {
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    for (size_t r = 0; r < routes.size(); ++r)
+      fn(label(routes[r].name), rt.route_states[r]->traffic);
   };
   each("spillway_rate_limited_total", "Requests refused by the route's rate limit.", "counter",
        [&](const std::string& route, const policy::route_policy& p) {
@@ -52,8 +53,8 @@ void render_policy_metrics(std::string& out, const server::runtime& rt) {
                         get(p.limiter->tokens_charged));
        });
   each("spillway_rate_limit_redis_fallbacks_total",
-       "Shared rate-limit checks decided by local buckets because Redis did not answer.",
-       "counter", [&](const std::string& route, const policy::route_policy& p) {
+       "Shared rate-limit checks decided by local buckets because Redis did not answer.", "counter",
+       [&](const std::string& route, const policy::route_policy& p) {
          if (!p.limiter || !p.limiter->shared()) return;
          fmt::format_to(std::back_inserter(out),
                         "spillway_rate_limit_redis_fallbacks_total{{route=\"{}\"}} {}\n", route,
@@ -75,8 +76,8 @@ void render_policy_metrics(std::string& out, const server::runtime& rt) {
                         route, get(p.decoded_requests), route, get(p.refused_bodies), route,
                         get(p.compressed_responses));
        });
-  each("spillway_websocket_upgrades_total", "WebSocket upgrades accepted and tunnelled.",
-       "counter", [&](const std::string& route, const policy::route_policy& p) {
+  each("spillway_websocket_upgrades_total", "WebSocket upgrades accepted and tunnelled.", "counter",
+       [&](const std::string& route, const policy::route_policy& p) {
          fmt::format_to(std::back_inserter(out),
                         "spillway_websocket_upgrades_total{{route=\"{}\"}} {}\n", route,
                         get(p.websockets));

@@ -324,7 +324,7 @@ void session::on_response_head() {
 void session::build_client_head() {
   using f = http::field_id;
   head_writer o(down_out_, res_head_bytes_ + 2 * res_.headers.size() + request_id_.size() +
-                              pol_.headers.size() + 128);
+                               pol_.headers.size() + 128);
   o.put("HTTP/1.1 "sv).number(static_cast<uint64_t>(res_.status)).put(' ').put(res_.reason);
   o.put("\r\n"sv);
   const bool no_body = req_.method == "HEAD" || res_.status == 204 || res_.status == 304;
@@ -404,7 +404,8 @@ void session::release_upstream(bool reusable) {
 void session::do_write_client() {
   down_writing_.swap(down_out_);
   down_out_.clear();
-  if (pol_.metering && !pol_.meter_fed) pol_.meter.feed(down_writing_);  // tokens for the rate limit's budget
+  // Tokens of the answer, for the rate limit's budget (session_policy.cpp).
+  if (pol_.metering && !pol_.meter_fed) pol_.meter.feed(down_writing_);
   client_write_pending_ = true;
   asio::async_write(socket_, asio::buffer(down_writing_),
                     [self = shared_from_this()](const error_code& ec, size_t n) {

@@ -54,12 +54,12 @@ bool session::apply_policies() {
     if (limiter->shared()) {
       phase_ = phase::policy_wait;
       auto& w = worker_;
-      limiter->check_shared(pol_.rate_key, [&w](cache::task t) { w.post(std::move(t)); },
-                            [self = shared_from_this(), gen = pol_.gen](ratelimit::decision d) {
-                              if (self->phase_ != phase::policy_wait || gen != self->pol_.gen)
-                                return;
-                              self->on_rate_decision(d);
-                            });
+      limiter->check_shared(
+          pol_.rate_key, [&w](cache::task t) { w.post(std::move(t)); },
+          [self = shared_from_this(), gen = pol_.gen](ratelimit::decision d) {
+            if (self->phase_ != phase::policy_wait || gen != self->pol_.gen) return;
+            self->on_rate_decision(d);
+          });
       if (in_.size() < watch_limit) do_read_client();  // notice a client that goes away
       return true;
     }
@@ -111,7 +111,8 @@ void session::on_rate_decision(const ratelimit::decision& d) {
     if (pol_.metering) pol_.meter.reset();
     return after_rate_limit();
   }
-  std::string fields = "Retry-After: " + std::to_string(std::max<uint64_t>(1, seconds_up(d.retry_after))) + "\r\n";
+  std::string fields =
+      "Retry-After: " + std::to_string(std::max<uint64_t>(1, seconds_up(d.retry_after))) + "\r\n";
   append_rate_fields(fields, d);
   const bool tokens = d.reason == ratelimit::limit_reason::tokens;
   const std::string message = tokens ? "token budget of this key is spent; retry later"
@@ -119,8 +120,8 @@ void session::on_rate_decision(const ratelimit::decision& d) {
   std::string body = "{\"error\": {\"message\": \"" + message +
                      "\", \"type\": \"rate_limit_error\", \"code\": \"" +
                      (tokens ? "token_budget_exceeded" : "rate_limited") + "\"}}\n";
-  send_policy_answer(429, "application/json", body, fields, tokens ? "rate_limited: tokens" : "rate_limited: requests",
-                     req_.has_body());
+  send_policy_answer(429, "application/json", body, fields,
+                     tokens ? "rate_limited: tokens" : "rate_limited: requests", req_.has_body());
 }
 
 void session::after_rate_limit() {
@@ -204,9 +205,9 @@ bool session::serve_fallback_response() {
   return true;
 }
 
-void session::send_policy_answer(int status, std::string_view content_type,
-                                 std::string_view body, std::string_view extra_fields,
-                                 std::string_view error, bool close) {
+void session::send_policy_answer(int status, std::string_view content_type, std::string_view body,
+                                 std::string_view extra_fields, std::string_view error,
+                                 bool close) {
   if (phase_ == phase::closed) return;
   phase_ = phase::write_local;
   status_sent_ = status;
@@ -369,14 +370,15 @@ void session::tunnel_client_data() {
   in_.consume(data.size());
   pol_.ws_up_writing = true;
   set_deadline(upstream_idle, rt_.config->routes[route_].timeouts.idle);
-  boost::asio::async_write(up_->socket, boost::asio::buffer(pol_.ws_up),
-                           [self = shared_from_this(), gen = up_gen_](const error_code& ec, size_t) {
-                             self->pol_.ws_up_writing = false;
-                             if (gen != self->up_gen_ || self->phase_ != phase::tunnel) return;
-                             if (ec) return self->close();
-                             if (self->client_eof_) return self->tunnel_client_closed();
-                             self->tunnel_client_data();
-                           });
+  boost::asio::async_write(
+      up_->socket, boost::asio::buffer(pol_.ws_up),
+      [self = shared_from_this(), gen = up_gen_](const error_code& ec, size_t) {
+        self->pol_.ws_up_writing = false;
+        if (gen != self->up_gen_ || self->phase_ != phase::tunnel) return;
+        if (ec) return self->close();
+        if (self->client_eof_) return self->tunnel_client_closed();
+        self->tunnel_client_data();
+      });
 }
 
 void session::tunnel_read_upstream() {

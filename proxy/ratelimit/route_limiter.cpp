@@ -14,8 +14,8 @@ route_limiter::route_limiter(const config::rate_limit_config& cfg, std::string_v
                              const clock_source& clock)
     : cfg_(cfg), local_(cfg, max_keys, clock) {
   if (cfg.shared && link)
-    shared_ = std::make_unique<shared_limiter>(std::move(link), std::string(route),
-                                               local_.params());
+    shared_ =
+        std::make_unique<shared_limiter>(std::move(link), std::string(route), local_.params());
 }
 
 uint64_t route_limiter::key_of(const http::request_head& req, std::string_view client_ip) const {

@@ -115,22 +115,23 @@ std::optional<decision> shared_limiter::decode(const std::vector<int64_t>& reply
 }
 
 void shared_limiter::check(uint64_t key, cache::dispatcher d, handler h) {
-  link_->client().eval(
-      script, keys_for(key),
-      {number(limits_.requests.rate), number(limits_.requests.capacity),
-       number(limits_.tokens.capacity), "0"},
-      std::move(d), [h = std::move(h)](cache::error_code ec, std::vector<int64_t> reply) {
-        if (ec) return h(std::nullopt);
-        h(decode(reply));
-      });
+  link_->client().eval(script, keys_for(key),
+                       {number(limits_.requests.rate), number(limits_.requests.capacity),
+                        number(limits_.tokens.capacity), "0"},
+                       std::move(d),
+                       [h = std::move(h)](cache::error_code ec, std::vector<int64_t> reply) {
+                         if (ec) return h(std::nullopt);
+                         h(decode(reply));
+                       });
 }
 
 void shared_limiter::charge(uint64_t key, uint64_t tokens) {
   if (!limits_.limits_tokens() || tokens == 0) return;
-  link_->client().eval(script, keys_for(key),
-                       {number(limits_.requests.rate), number(limits_.requests.capacity),
-                        number(limits_.tokens.capacity), std::to_string(tokens)},
-                       [](cache::task) {}, [](cache::error_code, std::vector<int64_t>) {});
+  link_->client().eval(
+      script, keys_for(key),
+      {number(limits_.requests.rate), number(limits_.requests.capacity),
+       number(limits_.tokens.capacity), std::to_string(tokens)},
+      [](cache::task) {}, [](cache::error_code, std::vector<int64_t>) {});
 }
 
 }  // namespace spillway::ratelimit

@@ -34,8 +34,7 @@ TEST(Codec, CapStopsABombEarly) {
     EXPECT_TRUE(out.data.empty());
     // exactly at the cap is fine; one byte under is not
     EXPECT_EQ(decode(c, encode(c, zeros.substr(0, 4096)), 4096).status, decode_status::ok);
-    EXPECT_EQ(decode(c, encode(c, zeros.substr(0, 4096)), 4095).status,
-              decode_status::too_large);
+    EXPECT_EQ(decode(c, encode(c, zeros.substr(0, 4096)), 4095).status, decode_status::too_large);
   }
 }
 

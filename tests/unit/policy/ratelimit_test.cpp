@@ -12,7 +12,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-steady_time at(std::chrono::milliseconds ms) { return steady_time(1h + ms); }
+steady_time at(std::chrono::milliseconds ms) {
+  return steady_time(1h + ms);
+}
 
 TEST(TokenBucket, StartsFullAndRefillsAtRate) {
   bucket b;
@@ -177,7 +179,8 @@ TEST(UsageMeter, CountsStreamEventsSplitAnywhere) {
   stream += "data: [DONE]\n\n";
   for (size_t step : {1u, 3u, 7u, 4096u}) {
     usage_meter m;
-    for (size_t i = 0; i < stream.size(); i += step) m.feed(std::string_view(stream).substr(i, step));
+    for (size_t i = 0; i < stream.size(); i += step)
+      m.feed(std::string_view(stream).substr(i, step));
     EXPECT_EQ(m.tokens(), 50u) << "step " << step;
   }
 }
