@@ -4,6 +4,7 @@
 #include <brotli/encode.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 
 #include "proxy/http/message.hpp"
@@ -81,9 +82,22 @@ decoded decode_br(std::string_view in, uint64_t max_bytes) {
   return out;
 }
 
-std::string encode_zlib(std::string_view in, int window_bits) {
+// Smallest window (log2 bytes) holding `size` bytes, within [lo, hi]. Compression state is
+// sized by the window: for the few-KiB answers of an API, setting up zlib's default 256 KiB of
+// state costs more than compressing, and a window larger than the input gains nothing.
+int window_for(size_t size, int lo, int hi) {
+  int bits = lo;
+  while (bits < hi && (size_t{1} << bits) < size) ++bits;
+  return bits;
+}
+
+// wrapper: 16 for gzip, 0 for the zlib format.
+std::string encode_zlib(std::string_view in, int wrapper) {
   z_stream z{};
-  if (deflateInit2(&z, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  const int bits = window_for(in.size() + 262, 9, MAX_WBITS);  // 262: zlib's lookahead margin
+  const int mem_level = std::clamp(bits - 7, 1, 8);             // hash table sized alike
+  if (deflateInit2(&z, 6, Z_DEFLATED, wrapper + bits, mem_level, Z_DEFAULT_STRATEGY) != Z_OK)
+    return {};
   std::string out;
   out.resize(deflateBound(&z, static_cast<uLong>(in.size())));
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
@@ -101,7 +115,8 @@ std::string encode_br(std::string_view in) {
   size_t size = BrotliEncoderMaxCompressedSize(in.size());
   if (size == 0) size = in.size() + 1024;
   out.resize(size);
-  if (!BrotliEncoderCompress(4, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, in.size(),
+  const int bits = window_for(in.size(), BROTLI_MIN_WINDOW_BITS, BROTLI_DEFAULT_WINDOW);
+  if (!BrotliEncoderCompress(4, bits, BROTLI_MODE_TEXT, in.size(),
                              reinterpret_cast<const uint8_t*>(in.data()), &size,
                              reinterpret_cast<uint8_t*>(out.data())))
     return {};
@@ -152,9 +167,9 @@ decoded decode(coding c, std::string_view in, uint64_t max_bytes) {
 std::string encode(coding c, std::string_view in) {
   switch (c) {
     case coding::gzip:
-      return encode_zlib(in, 16 + MAX_WBITS);
+      return encode_zlib(in, 16);
     case coding::deflate:
-      return encode_zlib(in, MAX_WBITS);
+      return encode_zlib(in, 0);
     case coding::br:
       return encode_br(in);
     case coding::identity:

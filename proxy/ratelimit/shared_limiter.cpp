@@ -81,12 +81,15 @@ std::shared_ptr<redis_link> redis_link::start(const config::redis_config& cfg) {
   return link;
 }
 
-redis_link::~redis_link() {
-  if (client_) client_->stop();
+redis_link::~redis_link() { shutdown(); }
+
+void redis_link::shutdown() {
+  if (!thread_.joinable()) return;
+  client_->stop();
   work_.reset();
   // Let the stop and the commands it fails run, then leave the loop.
   boost::asio::post(io_, [this] { io_.stop(); });
-  if (thread_.joinable()) thread_.join();
+  thread_.join();
   client_.reset();
   io_.restart();
   io_.poll();

@@ -32,6 +32,10 @@ class redis_link {
   /// config loader has already refused those).
   static std::shared_ptr<redis_link> start(const config::redis_config& cfg);
   ~redis_link();
+  /// Fails what is outstanding (through the callers' dispatchers) and stops the thread. Call
+  /// while the workers still run, before they are destroyed, so no answer arrives after them.
+  /// Idempotent; the destructor calls it.
+  void shutdown();
   redis_link(const redis_link&) = delete;
   redis_link& operator=(const redis_link&) = delete;
 
