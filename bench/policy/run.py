@@ -9,7 +9,8 @@ configurations measured side by side in one run:
   compression      gzip responses for a client sending Accept-Encoding: gzip
   local+compress   both of the above
 
-For each: closed-loop throughput (wrk, 32 keep-alive connections) and user-space instructions
+For each: closed-loop throughput (wrk, 32 keep-alive connections; the configurations run side by
+side and their runs alternate) and user-space instructions
 per request (valgrind callgrind over a fixed number of requests, h2load --h1). Every request
 carries X-Tenant and Accept-Encoding: gzip, so the configurations see the same traffic.
 Prints a Markdown table and writes it to bench/results/policy-<timestamp>.md.
@@ -192,32 +193,49 @@ def h2load(port, n):
         raise RuntimeError(f"h2load -n{n} did not succeed:\n{out}")
 
 
-def measure(args, work, name, extra, upport, redis_port):
-    path, port, admin = write_config(work, name, extra, upport, redis_port)
-    res = {}
-    p = spawn([args.spillway, "--config", path], PROXY_CORE, os.path.join(work, f"{name}.log"))
+def start_proxy(args, work, name, extra, upport, redis_port, callgrind=False):
+    tag = name + ("-cg" if callgrind else "")
+    path, port, admin = write_config(work, tag, extra, upport, redis_port)
+    cmd = [args.spillway, "--config", path]
+    if callgrind:
+        cmd = ["valgrind", "--tool=callgrind", "--vgdb=yes",
+               f"--callgrind-out-file={os.path.join(work, f'callgrind.{name}.%p')}"] + cmd
+    p = spawn(cmd, PROXY_CORE, os.path.join(work, f"{tag}.log"))
+    wait_port(port, p, 120 if callgrind else 15)
+    return p, port, admin
+
+
+def throughput(args, work, upport, redis_port, results):
+    """Every configuration runs at once (idle while another is measured); the wrk runs
+    alternate between them, so a change in the machine's load hits all of them alike."""
+    procs = {}
     try:
-        wait_port(port, p, 15)
-        check_answer(port, "compression" in extra)
-        wrk(port, 1)  # warm-up: pools filled, Redis script cached
-        rps = []
-        for _ in range(args.runs):
-            r, errors = wrk(port, args.seconds)
-            if errors:
-                raise RuntimeError(f"{name}: {errors} errors under wrk")
-            rps.append(r)
-        res["rps"] = sorted(rps)[len(rps) // 2]
-        res["fallbacks"] = metric(admin, "spillway_rate_limit_redis_fallbacks_total")
-        res["limited"] = metric(admin, "spillway_rate_limited_total")
+        for name, extra in CONFIGS:
+            procs[name] = start_proxy(args, work, name, extra, upport, redis_port)
+            check_answer(procs[name][1], "compression" in extra)
+            wrk(procs[name][1], 1)  # warm-up: pools filled, Redis script loaded
+        for i in range(args.runs):
+            for name, _ in CONFIGS:
+                r, errors = wrk(procs[name][1], args.seconds)
+                if errors:
+                    raise RuntimeError(f"{name}: {errors} errors under wrk")
+                results[name].setdefault("runs", []).append(r)
+                log(f"run {i + 1}/{args.runs} {name}: {r:,.0f} req/s")
+        for name, _ in CONFIGS:
+            runs = sorted(results[name]["runs"])
+            results[name]["rps"] = runs[len(runs) // 2]
+            results[name]["fallbacks"] = metric(procs[name][2],
+                                                "spillway_rate_limit_redis_fallbacks_total")
+            results[name]["limited"] = metric(procs[name][2], "spillway_rate_limited_total")
     finally:
-        stop(p)
-    # instructions per request under callgrind
-    path, port, admin = write_config(work, name + "-cg", extra, upport, redis_port)
-    out = os.path.join(work, f"callgrind.{name}.%p")
-    p = spawn(["valgrind", "--tool=callgrind", "--vgdb=yes", f"--callgrind-out-file={out}",
-               args.spillway, "--config", path], PROXY_CORE, os.path.join(work, f"{name}-cg.log"))
+        for p, _, _ in procs.values():
+            stop(p)
+
+
+def instructions(args, work, name, extra, upport, redis_port, res):
+    """User-space instructions per request: callgrind over a fixed number of requests."""
+    p, port, admin = start_proxy(args, work, name, extra, upport, redis_port, callgrind=True)
     try:
-        wait_port(port, p, 120)
         h2load(port, 200)
         time.sleep(0.5)
         subprocess.run(["callgrind_control", "-z", str(p.pid)], capture_output=True, timeout=60)
@@ -233,10 +251,13 @@ def measure(args, work, name, extra, upport, redis_port):
                         ir += int(line.split()[1])
         res["instr"] = ir / args.cg_requests if ir else None
         res["cg_fallbacks"] = metric(admin, "spillway_rate_limit_redis_fallbacks_total")
+        if args.keep:
+            os.makedirs(args.keep, exist_ok=True)
+            for i, d in enumerate(dumps):
+                shutil.copyfile(os.path.join(work, d), os.path.join(args.keep, f"callgrind.{name}.{i}.out"))
     finally:
         stop(p, 60)
-    log(f"{name}: {res}")
-    return res
+    log(f"{name}: {res.get('instr') or 0:,.0f} instructions per request")
 
 
 def main():
@@ -246,6 +267,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--cg-requests", type=int, default=5000)
     ap.add_argument("--quick", action="store_true", help="3 s runs, 1 run each, 1000 requests under callgrind")
+    ap.add_argument("--keep", default="", help="copy the callgrind dumps to this folder")
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.runs, args.cg_requests = 3, 1, 1000
@@ -259,15 +281,17 @@ def main():
         upport, redis_port = free_port(), free_port()
         start_upstream(work, upport)
         start_redis(work, redis_port)
-        results = {name: measure(args, work, name, extra, upport, redis_port)
-                   for name, extra in CONFIGS}
+        results = {name: {} for name, _ in CONFIGS}
+        throughput(args, work, upport, redis_port, results)
+        for name, extra in CONFIGS:
+            instructions(args, work, name, extra, upport, redis_port, results[name])
     finally:
         for p in children:
             stop(p)
     base = results["plain"]
     lines = [f"Traffic-policy cost, {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, "
              f"{os.cpu_count()} cores (machine shared and loaded); `{' '.join(sys.argv[1:]) or 'defaults'}`; "
-             f"wrk -t1 -c32 {args.seconds}s x{args.runs} (median), callgrind over {args.cg_requests} requests.",
+             f"wrk -t1 -c32 {args.seconds}s x{args.runs} alternated (median), callgrind over {args.cg_requests} requests.",
              "",
              "| configuration | req/s | vs plain | instructions/request | vs plain |",
              "|---|---:|---:|---:|---:|"]

@@ -81,7 +81,9 @@ std::shared_ptr<redis_link> redis_link::start(const config::redis_config& cfg) {
   return link;
 }
 
-redis_link::~redis_link() { shutdown(); }
+redis_link::~redis_link() {
+  shutdown();
+}
 
 void redis_link::shutdown() {
   if (!thread_.joinable()) return;
@@ -96,7 +98,12 @@ void redis_link::shutdown() {
 }
 
 shared_limiter::shared_limiter(std::shared_ptr<redis_link> link, std::string route, limits l)
-    : link_(std::move(link)), base_("rl:" + std::move(route) + ":"), limits_(l) {}
+    : link_(std::move(link)),
+      base_("rl:" + std::move(route) + ":"),
+      limits_(l),
+      rate_(number(l.requests.rate)),
+      burst_(number(l.requests.capacity)),
+      tokens_(number(l.tokens.capacity)) {}
 
 std::vector<std::string> shared_limiter::keys_for(uint64_t key) const {
   char hex[17];
@@ -118,10 +125,7 @@ std::optional<decision> shared_limiter::decode(const std::vector<int64_t>& reply
 }
 
 void shared_limiter::check(uint64_t key, cache::dispatcher d, handler h) {
-  link_->client().eval(script, keys_for(key),
-                       {number(limits_.requests.rate), number(limits_.requests.capacity),
-                        number(limits_.tokens.capacity), "0"},
-                       std::move(d),
+  link_->client().eval(script, keys_for(key), {rate_, burst_, tokens_, "0"}, std::move(d),
                        [h = std::move(h)](cache::error_code ec, std::vector<int64_t> reply) {
                          if (ec) return h(std::nullopt);
                          h(decode(reply));
@@ -131,10 +135,8 @@ void shared_limiter::check(uint64_t key, cache::dispatcher d, handler h) {
 void shared_limiter::charge(uint64_t key, uint64_t tokens) {
   if (!limits_.limits_tokens() || tokens == 0) return;
   link_->client().eval(
-      script, keys_for(key),
-      {number(limits_.requests.rate), number(limits_.requests.capacity),
-       number(limits_.tokens.capacity), std::to_string(tokens)},
-      [](cache::task) {}, [](cache::error_code, std::vector<int64_t>) {});
+      script, keys_for(key), {rate_, burst_, tokens_, std::to_string(tokens)}, [](cache::task) {},
+      [](cache::error_code, std::vector<int64_t>) {});
 }
 
 }  // namespace spillway::ratelimit

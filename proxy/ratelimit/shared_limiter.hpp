@@ -68,6 +68,7 @@ class shared_limiter {
   std::shared_ptr<redis_link> link_;
   std::string base_;  // rl:<route>:
   limits limits_;
+  std::string rate_, burst_, tokens_;  // the script's numeric arguments, formatted once
 };
 
 }  // namespace spillway::ratelimit
