@@ -29,9 +29,19 @@ class body_framer {
   void finish();
   framing mode() const noexcept { return framing_; }
 
+  /// Also hands each body piece, as received (unframed), to `fn(ctx, piece)`; null: none.
+  /// Kept across reset(). Used to meter an answer's tokens (session_policy.cpp).
+  using tap_fn = void (*)(void* ctx, std::string_view data);
+  void tap(tap_fn fn, void* ctx) noexcept {
+    tap_ = fn;
+    tap_ctx_ = ctx;
+  }
+
  private:
   std::string* out_ = nullptr;
   framing framing_ = framing::none;
+  tap_fn tap_ = nullptr;
+  void* tap_ctx_ = nullptr;
 };
 
 class request_parser final : public boost::beast::http::basic_parser<true> {

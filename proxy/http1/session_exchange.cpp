@@ -404,8 +404,6 @@ void session::release_upstream(bool reusable) {
 void session::do_write_client() {
   down_writing_.swap(down_out_);
   down_out_.clear();
-  // Tokens of the answer, for the rate limit's budget (session_policy.cpp).
-  if (pol_.metering && !pol_.meter_fed) pol_.meter.feed(down_writing_);
   client_write_pending_ = true;
   asio::async_write(socket_, asio::buffer(down_writing_),
                     [self = shared_from_this()](const error_code& ec, size_t n) {

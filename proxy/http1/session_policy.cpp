@@ -254,12 +254,21 @@ constexpr uint64_t max_compressed_response = 8 * 1024 * 1024;
 
 }  // namespace
 
-// Called with a final response head: when the route compresses responses and the client
+// Called with every final response head: starts metering the answer's tokens when the route's
+// rate limit has a token budget. Then, when the route compresses responses and the client
 // accepts a coding we offer, buffers the body (Content-Length framed, min_bytes and up, not an
 // event stream, not encoded already) instead of streaming it. The head goes out with the body
 // in finish_response_compression().
 bool session::begin_response_compression() {
   if (route_ < 0) return false;
+  if (pol_.metering) {
+    // The answer's tokens, read from the body as it comes, before any re-framing.
+    res_parser_->body().tap(
+        [](void* meter, std::string_view data) {
+          static_cast<ratelimit::usage_meter*>(meter)->feed(data);
+        },
+        &pol_.meter);
+  }
   const auto& comp = rt_.config->routes[route_].compression;
   if (!comp || comp->response.empty()) return false;
   if (req_.method == "HEAD" || res_.status < 200 || res_.status == 204 || res_.status == 304)
@@ -293,10 +302,6 @@ bool session::begin_response_compression() {
 
 void session::finish_response_compression() {
   pol_.compressing = false;
-  if (pol_.metering) {
-    pol_.meter.feed(pol_.res_body);
-    pol_.meter_fed = true;
-  }
   std::string packed = compression::encode(pol_.res_coding, pol_.res_body);
   if (packed.empty() || packed.size() >= pol_.res_body.size()) {
     packed.clear();

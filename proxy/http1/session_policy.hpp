@@ -42,7 +42,6 @@ struct policy_exchange {
     decoded.clear();
     has_decoded = false;
     compressing = false;
-    meter_fed = false;
     res_body.clear();
     websocket = false;
     ++gen;

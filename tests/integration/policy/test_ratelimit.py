@@ -73,6 +73,31 @@ class TokenBudgetTest(PolicyTestCase):
         self.assertEqual(one(p, "POST", "/v1/completions", other, body).status, 200)
 
 
+    def test_streamed_tokens_are_counted(self):
+        def stream(req, conn):
+            events = b"".join(b'data: {"choices": [{"text": "t"}]}\n\n' for _ in range(30))
+            body = events + b"data: [DONE]\n\n"
+            conn.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n")
+            for i in range(0, len(body), 100):
+                part = body[i:i + 100]
+                conn.send(b"%x\r\n%s\r\n" % (len(part), part))
+            conn.send(b"0\r\n\r\n")
+
+        u = self.upstream("A", stream)
+        p = self.proxy([cluster("engines", [u])],
+                       [limited_route(key="header:x-tenant", tokens_per_minute=50)])
+        t = [("X-Tenant", "streamer")]
+        body = b'{"prompt": "x", "stream": true}'
+        # 30 events per answer, no usage: 50 -> 20 -> -10, then refused
+        self.assertEqual(one(p, "POST", "/v1/completions", t, body).status, 200)
+        self.assertEqual(one(p, "POST", "/v1/completions", t, body).status, 200)
+        r = one(p, "POST", "/v1/completions", t, body)
+        self.assertOpenAIError(r, 429)
+        self.assertEqual(len(u.requests), 2)
+        self.assertEqual(metric(p, "spillway_rate_limit_tokens_total", route="chat"), 60)
+
+
 class SharedRateLimitTest(PolicyTestCase):
     def shared_proxy(self, u, redis_address, burst):
         return self.proxy([cluster("engines", [u])],
