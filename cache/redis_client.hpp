@@ -86,6 +86,13 @@ class redis_client final : public remote_store, public std::enable_shared_from_t
            set_handler h) override;
   void purge(std::string prefix, dispatcher d, purge_handler h) override;
 
+  /// EVAL of `script` with `keys` (key_prefix put in front) and `args`; the reply, an integer
+  /// or a flat array of integers, goes to `h` (redis_bad_reply for anything else). Same
+  /// threading, timeout and failure rules as get(). Defined in redis_eval.cpp.
+  using eval_handler = std::function<void(error_code, std::vector<int64_t>)>;
+  void eval(const std::string& script, std::vector<std::string> keys, std::vector<std::string> args,
+            dispatcher d, eval_handler h);
+
   redis_stats stats() const noexcept;
   const redis_options& options() const noexcept { return opt_; }
 

@@ -27,4 +27,4 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 "$TSAN/bin/spillway_balancer_tests"
 "$TSAN/bin/spillway_resilience_tests"
 (cd "$TSAN" && ctest --output-on-failure -j"$JOBS" --timeout 300 --repeat until-pass:2 \
-   -R '^(proxy|vtc|resilience|cache_proxy)\.')
+   -R '^(proxy|vtc|resilience|cache_proxy)\.|^policy\.[A-Z]')

@@ -12,6 +12,7 @@
 
 namespace spillway::server {
 class server;
+struct runtime;
 }
 
 namespace spillway::admin {
@@ -38,6 +39,9 @@ class admin_server {
 
 /// Prometheus text exposition of every worker's counters, summed.
 std::string render_metrics(const server::server& srv);
+
+/// The traffic-policy metrics (metrics_policy.cpp), appended to `out`.
+void render_policy_metrics(std::string& out, const server::runtime& rt);
 
 /// JSON view of clusters and endpoints for GET /admin/clusters.
 std::string render_clusters(const server::server& srv);

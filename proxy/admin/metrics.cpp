@@ -203,6 +203,8 @@ std::string render_metrics(const server::server& srv) {
                      escape_label(cl->name()), escape_label(cl->at(e).address),
                      cl->ejected(e) ? 1 : 0);
 
+  render_policy_metrics(out, rt);
+
   uint64_t accepted = 0, refused = 0;
   int64_t open = 0;
   for (const auto& w : srv.workers()) {

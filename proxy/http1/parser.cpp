@@ -20,7 +20,8 @@ std::string_view trim(std::string_view s) noexcept {
 }  // namespace
 
 void body_framer::piece(std::string_view data) {
-  if (tap_ != nullptr) tap_->append(data);
+  if (copy_ != nullptr) copy_->append(data);
+  if (tap_ && !data.empty()) tap_(tap_ctx_, data);
   if (data.empty() || framing_ == framing::none) return;
   if (framing_ != framing::chunked) {
     out_->append(data);

@@ -28,14 +28,24 @@ class body_framer {
   void piece(std::string_view data);
   void finish();
   framing mode() const noexcept { return framing_; }
-  /// Also appends each piece, unframed, to `tap` (null: off). The cache collects an upstream
+  /// Also appends each piece, unframed, to `copy` (null: off). The cache collects an upstream
   /// body this way while it streams to the client.
-  void tap(std::string* tap) noexcept { tap_ = tap; }
+  void copy_to(std::string* copy) noexcept { copy_ = copy; }
+
+  /// Also hands each body piece, as received (unframed), to `fn(ctx, piece)`; null: none.
+  /// Kept across reset(). Used to meter an answer's tokens (session_policy.cpp).
+  using tap_fn = void (*)(void* ctx, std::string_view data);
+  void tap(tap_fn fn, void* ctx) noexcept {
+    tap_ = fn;
+    tap_ctx_ = ctx;
+  }
 
  private:
   std::string* out_ = nullptr;
-  std::string* tap_ = nullptr;
+  std::string* copy_ = nullptr;
   framing framing_ = framing::none;
+  tap_fn tap_ = nullptr;
+  void* tap_ctx_ = nullptr;
 };
 
 class request_parser final : public boost::beast::http::basic_parser<true> {

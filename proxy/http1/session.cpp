@@ -64,6 +64,7 @@ void session::on_read_client(const error_code& ec, size_t n) {
   if (phase_ == phase::closed) return;
   if (ec) {
     client_eof_ = true;
+    if (phase_ == phase::tunnel) return tunnel_client_closed();  // session_policy.cpp
     if (phase_ == phase::write_local) {
       close_after_ = true;  // finish writing the answer, then close
       return;
@@ -79,6 +80,10 @@ void session::on_read_client(const error_code& ec, size_t n) {
       return pump_request_body();
     case phase::cache_wait:
       return cache_read_body();
+    case phase::policy_wait:
+      return collect_request_body();
+    case phase::tunnel:
+      return tunnel_client_data();
     default:
       // Busy with the exchange: keep what arrived (a pipelined request, or the body of a queued
       // one) and keep watching for a disconnect, within a bound.
@@ -152,7 +157,12 @@ void session::on_request_head(size_t head_bytes) {
                       "no route for " + req_.method + " " + std::string(req_.path()),
                       req_.has_body());
   cluster_ = rt().route_cluster[route_];
-  if (cache_begin()) return;
+  if (apply_policies()) return;  // session_policy.cpp; continues in after_policies()
+  after_policies();
+}
+
+void session::after_policies() {
+  if (cache_begin()) return;  // session_cache.cpp
   start_exchange();
 }
 
@@ -267,6 +277,7 @@ void session::on_deadline(deadline_kind k) {
 void session::record(int status, std::string_view error) {
   if (recorded_) return;
   recorded_ = true;
+  policy_charge();
   admin::route_stats& rs =
       route_ >= 0 ? *rt().stats[worker_.id()].routes[route_] : worker_.stats().unrouted;
   rs.by_status[std::clamp(status, 0, admin::max_status - 1)].add();

@@ -23,6 +23,7 @@
 #include "proxy/affinity/affinity_picker.hpp"
 #include "proxy/http/message.hpp"
 #include "proxy/http1/parser.hpp"
+#include "proxy/http1/session_policy.hpp"
 #include "proxy/queue/queued_request.hpp"
 #include "proxy/server/worker.hpp"
 #include "proxy/upstream_pool/connection_pool.hpp"
@@ -62,6 +63,8 @@ class session final : public std::enable_shared_from_this<session>,
     stream_response,  // response head sent downstream; body flowing
     write_local,      // writing a response we generated
     cache_wait,       // cached route: reading the body, waiting for Redis or a coalesced flight
+    policy_wait,      // a traffic policy decides: shared rate limit, compressed body decode
+    tunnel,           // WebSocket after the 101: bytes relayed both ways (session_policy.cpp)
     closed,
   };
   enum deadline_kind : unsigned char {
@@ -84,6 +87,7 @@ class session final : public std::enable_shared_from_this<session>,
   bool names_this_listener(std::string_view authority) const;
 
   // exchange
+  void after_policies();  // cache lookup or start_exchange()
   void start_exchange();
   void pick_and_connect();
   void no_endpoint();
@@ -130,6 +134,26 @@ class session final : public std::enable_shared_from_this<session>,
   void affinity_unavailable();
   std::string affinity_set_cookie() const;
   std::string_view affinity_record();
+
+  // traffic policies (session_policy.cpp)
+  bool apply_policies();
+  void on_rate_decision(const ratelimit::decision& d);
+  void after_rate_limit();
+  bool begin_body_decode();
+  void collect_request_body();
+  void finish_request_body();
+  void policy_take_body();
+  bool serve_fallback_response();
+  bool begin_response_compression();
+  void finish_response_compression();
+  void start_tunnel();
+  void tunnel_client_data();
+  void tunnel_read_upstream();
+  void tunnel_resume();
+  void tunnel_client_closed();
+  void send_policy_answer(int status, std::string_view content_type, std::string_view body,
+                          std::string_view extra_fields, std::string_view error, bool close);
+  void policy_charge();
 
   // failures and local answers
   void upstream_failed(error e);
@@ -245,6 +269,8 @@ class session final : public std::enable_shared_from_this<session>,
   bool aff_used_ = false;       // a picker chose for this exchange: count and log its decision
   bool aff_wait_body_ = false;  // prefix key: reading the body before the first pick
   std::string aff_body_;        // the buffered body the prefix key is read from
+
+  policy_exchange pol_;
 
   // timer
   boost::asio::steady_timer timer_;

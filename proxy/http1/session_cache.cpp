@@ -89,6 +89,13 @@ bool session::cache_begin() {
     return false;  // forwarded as usual, with Cache-Status: fwd=bypass
   }
   phase_ = phase::cache_wait;
+  if (pol_.has_decoded) {
+    // A compressed request body was decoded whole (session_policy.cpp): that is the body the
+    // key is made of and the one that goes upstream.
+    cache_->body = std::move(pol_.decoded);
+    pol_.decoded.clear();
+    pol_.has_decoded = false;
+  }
   req_parser_->body().reset(&cache_->body, framing::length);
   req_parser_->eager(true);
   if (req_.has_body()) set_deadline(client, listener_.cfg.timeouts.idle);
@@ -314,7 +321,7 @@ void session::cache_on_response_head() {
       cache_->leader = {};  // not kept (content type): the flight has failed its followers
       storable = false;
     } else {
-      res_parser_->body().tap(&cache_->tap);
+      res_parser_->body().copy_to(&cache_->tap);
     }
     cache_->status = storable ? cache_status::miss_stored : cache_status::miss;
   }
@@ -328,14 +335,14 @@ void session::cache_feed() {
   if (!cache_ || cache_->tap.empty()) return;
   if (cache_->leader && cache_->leader.append(cache_->tap)) {
     cache_->leader = {};  // too large or timed out: followers failed, client unaffected
-    if (res_parser_) res_parser_->body().tap(nullptr);
+    if (res_parser_) res_parser_->body().copy_to(nullptr);
   }
   cache_->tap.clear();
 }
 
 void session::cache_on_response_done() {
   cache_feed();
-  if (res_parser_) res_parser_->body().tap(nullptr);
+  if (res_parser_) res_parser_->body().copy_to(nullptr);
   if (!cache_->leader) return;
   const auto& route = rt().config->routes[route_];
   if (route.cache) {
@@ -365,7 +372,7 @@ std::string_view session::cache_log_value() const {
 
 void session::cache_reset() {
   if (!cache_) return;
-  if (res_parser_) res_parser_->body().tap(nullptr);
+  if (res_parser_) res_parser_->body().copy_to(nullptr);
   cache_.reset();  // an unfinished leader fails its flight; a subscription is cancelled
 }
 

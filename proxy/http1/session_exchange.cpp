@@ -61,6 +61,7 @@ void session::start_exchange() {
   req_parser_->eager(true);
   if (!req_.has_body()) request_complete_ = req_parser_->is_done();
   if (cache_ && cache_->body_done) cache_prepare_body(f);
+  policy_take_body();  // a decoded request body goes upstream whole
   retries_done_ = 0;
   fallback_next_ = 0;
   route_state().budget.request_started();
@@ -121,7 +122,7 @@ void session::build_upstream_head() {
   // Everything written comes from the received head plus a bounded set of additions; a
   // forwarded field is at most 2 bytes longer than it was received ("a:b" becomes "a: b").
   head_writer o(up_out_, req_head_bytes_ + 2 * req_.headers.size() + req_.target.size() +
-                             client_ip_.size() + request_id_.size() + 256);
+                             client_ip_.size() + request_id_.size() + 256 + 64);
   o.put(req_.method).put(' ').put(req_.target).put(" HTTP/1.1\r\n"sv);
   const auto connection = req_.headers.find(f::connection);
   const bool check_connection = connection && http::connection_lists_fields(*connection);
@@ -156,6 +157,7 @@ void session::build_upstream_head() {
   if (!via.empty()) o.put(via).put(", "sv);
   o.put(req_.version == 10 ? "1.0 spillway\r\n"sv : "1.1 spillway\r\n"sv);
   if (!has_request_id) o.field("X-Request-Id"sv, request_id_);
+  if (pol_.websocket) o.put("Connection: Upgrade\r\nUpgrade: websocket\r\n"sv);  // policy
   if (req_.chunked) {
     o.put("Transfer-Encoding: chunked\r\n"sv);
   } else if (req_.content_length) {
@@ -290,6 +292,7 @@ void session::parse_response() {
     if (ec) return upstream_failed(upstream_error(errc::bad_response, false));
     if (!client_head_sent_) {
       res_head_bytes_ = used;
+      if (res_.status == 101 && pol_.websocket) return start_tunnel();  // session_policy.cpp
       if (res_.status >= 100 && res_.status < 200) {
         res_parser_.reset();  // interim response: wait for the final one
         continue;
@@ -311,6 +314,7 @@ void session::parse_response() {
 }
 
 void session::on_response_head() {
+  if (begin_response_compression()) return;  // session_policy.cpp
   phase_ = phase::stream_response;
   clear_deadline(first_byte);
   client_head_sent_ = true;
@@ -329,7 +333,7 @@ void session::build_client_head() {
   using f = http::field_id;
   const std::string set_cookie = affinity_set_cookie();
   head_writer o(down_out_, res_head_bytes_ + 2 * res_.headers.size() + request_id_.size() +
-                               set_cookie.size() + 144);
+                               set_cookie.size() + pol_.headers.size() + 144);
   o.put("HTTP/1.1 "sv).number(static_cast<uint64_t>(res_.status)).put(' ').put(res_.reason);
   o.put("\r\n"sv);
   const bool no_body = req_.method == "HEAD" || res_.status == 204 || res_.status == 304;
@@ -350,6 +354,7 @@ void session::build_client_head() {
   }
   if (!has_request_id) o.field("X-Request-Id"sv, request_id_);
   if (!set_cookie.empty()) o.field("Set-Cookie"sv, set_cookie);
+  o.put(pol_.headers);  // X-RateLimit-* (session_policy.cpp)
   if (no_body) {
     client_framing_ = framing::none;
   } else if (res_.content_length) {
@@ -379,6 +384,7 @@ void session::response_done_upstream() {
   const bool reusable = res_.keep_alive && request_complete_ && !upstream_write_pending_ && up_ &&
                         up_->buffer.size() == 0 && !res_parser_->need_eof();
   release_upstream(reusable);
+  if (pol_.compressing) finish_response_compression();
 }
 
 void session::release_upstream(bool reusable) {
@@ -424,6 +430,7 @@ void session::on_write_client(const error_code& ec, size_t) {
   }
   if (!down_out_.empty()) return do_write_client();
   if (abort_after_write_) return close();
+  if (phase_ == phase::tunnel) return tunnel_resume();
   if (phase_ == phase::write_local) return finish_local();
   if (response_complete_ && client_head_sent_) return exchange_finished();
   if (phase_ == phase::stream_response && !response_complete_) do_read_upstream();

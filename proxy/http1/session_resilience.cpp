@@ -183,6 +183,7 @@ void session::shed(server::shed_reason r) {
       r == server::shed_reason::queue_timeout ? "timed out waiting for an endpoint"
       : r == server::shed_reason::evicted     ? "shed for a higher-priority request"
                                               : "every endpoint is busy and the queue is full";
+  if (serve_fallback_response()) return;
   send_local(503, "overloaded", message, !request_complete_);
 }
 
@@ -311,6 +312,7 @@ void session::upstream_failed_final(error e) {
   release_upstream(false);
   if (cache_on_failure()) return;
   log::debug("request {}: {} ({})", request_id_, e.message(), to_string(e.source));
+  if (serve_fallback_response()) return;  // session_policy.cpp
   send_local(status_for(code), code_for(code), std::string(e.message()), !request_complete_);
 }
 

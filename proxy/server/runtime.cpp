@@ -32,9 +32,13 @@ runtime::runtime(std::shared_ptr<const config::proxy_config> c, size_t workers,
 }
 
 void runtime::build_routes() {
+  policy_redis = policy::redis_for(*config);
   for (const auto& r : config->routes) {
     route_cluster.push_back(r.clusters.empty() ? -1 : cluster_index(r.clusters.front().name));
     auto st = std::make_unique<route_state>(r);
+    std::vector<int> split_clusters;
+    for (const auto& c : r.clusters) split_clusters.push_back(cluster_index(c.name));
+    policy::build(st->traffic, r, split_clusters, policy_redis);
     for (const auto& f : r.fallback_clusters)
       if (int i = cluster_index(f); i >= 0) st->fallbacks.push_back(i);
     route_states.push_back(std::move(st));

@@ -14,6 +14,7 @@
 
 #include "config/config.hpp"
 #include "proxy/admin/stats.hpp"
+#include "proxy/policy/route_policy.hpp"
 #include "proxy/retry/retry_budget.hpp"
 #include "proxy/retry/retry_policy.hpp"
 #include "proxy/router/router.hpp"
@@ -45,6 +46,7 @@ struct route_state {
   retry::retry_counters retries;
   std::array<std::atomic<uint64_t>, static_cast<size_t>(shed_reason::count)> shed{};
   std::vector<int> fallbacks;  // cluster indexes, in order
+  policy::route_policy traffic;  // rate limit, cluster split, their counters
   void count_shed(shed_reason r) noexcept {
     shed[static_cast<size_t>(r)].fetch_add(1, std::memory_order_relaxed);
   }
@@ -65,6 +67,7 @@ struct runtime {
   std::vector<std::unique_ptr<route_state>> route_states;
   std::vector<std::shared_ptr<listener_shared>> listeners;
   std::vector<admin::request_stats> stats;  // [worker]; each written by its worker only
+  std::shared_ptr<ratelimit::redis_link> policy_redis;  // shared rate limits; null when none
 
   int cluster_index(const std::string& name) const noexcept;
 

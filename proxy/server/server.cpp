@@ -121,6 +121,7 @@ int server::run() {
       [this](const boost::system::error_code& ec, int signo) { on_signal(ec, signo); });
   schedule_resolve();
   control_.run();
+  if (rt_->policy_redis) rt_->policy_redis->shutdown();  // no Redis answer after the workers
   for (auto& w : workers_) w->stop();
   for (auto& w : workers_) w->join();
   stop_cache();
