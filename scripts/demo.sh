@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The local stack on one machine, no Docker: three inference engines of different weights behind
-# Spillway, a short load run through it, and what the proxy saw (per-engine share, streaming,
-# failover when an engine dies). Installs what it needs (as root on Debian 12), builds Release.
-# Everything runs on loopback and is stopped on exit.
+# The local stack on one machine, no Docker: Redis, three inference engines of different weights
+# behind Spillway, a short load run through it, and what the proxy did: per-engine share,
+# streaming, session affinity, cached answers (memory and Redis), failover and a breaker trip when
+# an engine dies. Installs what it needs (as root on Debian 12), builds Release. Everything runs
+# on loopback and is stopped on exit.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build-release}
@@ -30,6 +31,12 @@ wait_http() {  # url
   return 1
 }
 
+echo "== redis on 127.0.0.1:6390 (the cache's shared tier)"
+redis-server --port 6390 --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
+  >"$WORK/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do redis-cli -p 6390 ping >/dev/null 2>&1 && break; sleep 0.1; done
+
 echo "== model: a synthetic 'tiny' checkpoint (no download)"
 "$BIN/spillway-engine" make-model --preset tiny --seed 1 --out "$WORK/model.bin" \
   --tokenizer-out "$WORK/tokenizer.bin"
@@ -44,7 +51,7 @@ for i in 0 1 2; do
 done
 for i in 1 2 3; do wait_http "http://127.0.0.1:900$i/health"; done
 
-echo "== spillway with config/examples/local.yaml (weights 5/3/2, least_conn)"
+echo "== spillway with config/examples/local.yaml (weights 5/3/2, least_conn, affinity, cache)"
 "$BIN/spillway" --check-config "$ROOT/config/examples/local.yaml"
 "$BIN/spillway" --config "$ROOT/config/examples/local.yaml" >"$WORK/spillway.log" 2>&1 &
 SPILLWAY=$!
@@ -55,6 +62,26 @@ echo "== one streamed completion through the proxy (events arrive as the engine 
 curl -sN http://127.0.0.1:8080/v1/completions -H 'Content-Type: application/json' \
   -d '{"prompt": "Once upon a time", "max_tokens": 12, "temperature": 0, "stream": true}' | head -n 6
 echo
+
+complete() {  # extra curl args...; prints the response headers asked for by the caller
+  curl -s -o /dev/null -D - http://127.0.0.1:8080/v1/completions -H 'Content-Type: application/json' "$@"
+}
+
+echo "== session affinity: each session's turns land on one engine (X-Session-ID)"
+for s in alice bob carol; do
+  engines=$(for t in 1 2 3 4; do
+    complete -H "X-Session-ID: $s" -d "{\"prompt\": \"turn $t of $s\", \"max_tokens\": 4, \"temperature\": 0.7}" |
+      tr -d '\r' | awk -F': ' 'tolower($1) == "x-engine-name" {print $2}'
+  done | sort | uniq -c | tr '\n' ' ')
+  echo "  $s: $engines"
+done
+
+echo "== cache: the same deterministic completion twice (Cache-Status), stored in memory and Redis"
+body='{"prompt": "The cache demo", "max_tokens": 8, "temperature": 0}'
+for i in 1 2; do
+  echo "  request $i: $(complete -d "$body" | tr -d '\r' | grep -i '^cache-status' || true)"
+done
+echo "  redis holds $(redis-cli -p 6390 --scan --pattern 'spillway-demo:*' | wc -l) entries"
 
 echo "== load: 10 s, 16 concurrent, streamed completions"
 "$BIN/spillway-loadgen" http://127.0.0.1:8080/v1/completions --concurrency 16 --duration 10s \
@@ -77,6 +104,9 @@ sleep 2
 echo "== what the proxy knows about engine-c now (ejected, breaker, active health)"
 curl -s http://127.0.0.1:9901/metrics |
   grep -E '^spillway_(endpoint_ejected|circuit_breaker_state|endpoint_healthy|retries_total)\{.*(9003|reason="connect_failure")' || true
+
+echo "== status page: http://127.0.0.1:9901/ (JSON behind it: /admin/status)"
+curl -s http://127.0.0.1:9901/admin/status | head -c 300; echo
 
 echo "== graceful drain on SIGTERM"
 kill -TERM "$SPILLWAY"
