@@ -93,7 +93,9 @@ echo "== load: 10 s, 16 concurrent, streamed completions"
 echo "== per-engine share (spillway_upstream_requests_total)"
 curl -s http://127.0.0.1:9901/metrics | grep '^spillway_upstream_requests_total' || true
 
-echo "== engine-c killed under load: no client error (connect failures retried elsewhere), its breaker trips"
+echo "== engine-c killed under load: no client error (connect failures retried elsewhere);"
+echo "   its breaker (5 s window, now empty) trips and outlier detection ejects it"
+sleep 5
 kill "${engine_pids[2]}"
 "$BIN/spillway-loadgen" http://127.0.0.1:8080/v1/completions --concurrency 16 --duration 3s \
   --openai --max-tokens 4 --tenants 4 --system-prompt-words 8 --session-words 0 \
