@@ -125,6 +125,7 @@ void read_affinity(reader& r, const node_ref& n, affinity_config& out) {
              {"key", [&](auto& v) { read_affinity_key(r, v, out); }},
              {"cookie", [&](auto& v) { read_cookie(r, v, out.cookie); }},
              {"balance_factor", [&](auto& v) { r.read_above(v, out.balance_factor, 1.0); }},
+             {"balance_floor", [&](auto& v) { r.read(v, out.balance_floor, 0, 1'000'000); }},
              {"on_unavailable",
               [&](auto& v) {
                 r.read_enum(v, out.on_unavailable,

@@ -142,6 +142,9 @@ struct affinity_config {
   std::string key_arg;  // header name for header:<name>, claim for jwt:<claim>
   affinity_cookie_config cookie;
   double balance_factor = 1.25;
+  // An endpoint with fewer requests in flight than this takes its keys whatever the bound: an
+  // engine batches, so its first few concurrent requests cost little and keep their KV cache.
+  uint32_t balance_floor = 0;
   on_unavailable_action on_unavailable = on_unavailable_action::rebalance;
 };
 

@@ -27,9 +27,9 @@ std::unique_ptr<balancer> make_balancer(config::balancer_kind kind, const endpoi
     case balancer_kind::p2c:
       return std::make_unique<p2c>(endpoints, seed);
     case balancer_kind::ring_hash:
-      return std::make_unique<ring_hash>(endpoints, options.balance_factor);
+      return std::make_unique<ring_hash>(endpoints, options.balance_factor, options.balance_floor);
     case balancer_kind::maglev:
-      return std::make_unique<maglev>(endpoints, options.balance_factor);
+      return std::make_unique<maglev>(endpoints, options.balance_factor, options.balance_floor);
     case balancer_kind::least_load:
       return std::make_unique<least_load>(
           endpoints, options.reports,
@@ -43,10 +43,11 @@ std::unique_ptr<balancer> make_balancer(config::balancer_kind kind, const endpoi
 
 std::unique_ptr<hashing_balancer> make_hashing_balancer(config::balancer_kind kind,
                                                         const endpoint_set& endpoints,
-                                                        double balance_factor) {
+                                                        double balance_factor,
+                                                        uint32_t balance_floor) {
   if (kind == config::balancer_kind::maglev)
-    return std::make_unique<maglev>(endpoints, balance_factor);
-  return std::make_unique<ring_hash>(endpoints, balance_factor);
+    return std::make_unique<maglev>(endpoints, balance_factor, balance_floor);
+  return std::make_unique<ring_hash>(endpoints, balance_factor, balance_floor);
 }
 
 }  // namespace spillway::balancer

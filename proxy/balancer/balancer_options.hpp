@@ -25,6 +25,8 @@ struct balancer_options {
   /// ring_hash and maglev: bounded-load factor (the cluster's affinity.balance_factor);
   /// <= 0 turns the bound off.
   double balance_factor = 1.25;
+  /// ring_hash and maglev: in-flight requests an endpoint always takes (affinity.balance_floor).
+  uint32_t balance_floor = 0;
 };
 
 /// make_balancer() with policy inputs; see balancer.hpp for the other arguments.
@@ -34,6 +36,7 @@ std::unique_ptr<balancer> make_balancer(config::balancer_kind kind, const endpoi
 /// The hashing policy for affinity keys: maglev when `kind` is maglev, ring_hash otherwise.
 std::unique_ptr<hashing_balancer> make_hashing_balancer(config::balancer_kind kind,
                                                         const endpoint_set& endpoints,
-                                                        double balance_factor);
+                                                        double balance_factor,
+                                                        uint32_t balance_floor = 0);
 
 }  // namespace spillway::balancer

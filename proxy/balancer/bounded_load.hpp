@@ -4,7 +4,9 @@
 // new request: active_i + 1 <= ceil(c * (A + 1) * w_i / W), with A and W the in-flight total and
 // the effective-weight total over available endpoints. A key walks its hash order (ring or Maglev
 // table) from its home and takes the first eligible endpoint within the bound. Since the bounds
-// add up to c * (A + 1) > A, some available endpoint is always below its bound.
+// add up to c * (A + 1) > A, some available endpoint is always below its bound. An optional
+// floor F admits any endpoint with fewer than F in flight (an absolute slack, as LLM routers'
+// cache-aware policies allow before balancing: batching engines take a few requests cheaply).
 //
 // Weights: positions on the ring (or Maglev fill counts) follow the configured weights and never
 // change at run time, so keys stay put; the effective weight (slow start) acts through the bound
@@ -28,10 +30,12 @@ namespace spillway::balancer {
 /// The bound of one pick: measured once, then asked per endpoint.
 class load_bound {
  public:
-  /// `factor` <= 0 means no bound (plain consistent hashing).
-  static load_bound measure(const endpoint_set& endpoints, double factor) noexcept {
+  /// `factor` <= 0 means no bound (plain consistent hashing). `floor`: see the file comment.
+  static load_bound measure(const endpoint_set& endpoints, double factor,
+                            uint32_t floor = 0) noexcept {
     load_bound b;
     if (!(factor > 0)) return b;
+    b.floor_ = floor;
     uint64_t active = 0, weight = 0;
     for (const upstream::endpoint* e : endpoints) {
       if (!e->available()) continue;
@@ -50,7 +54,7 @@ class load_bound {
   /// True when `e` may take one more request: active < c * (A + 1) * w / W, which is
   /// active + 1 <= ceil(c * (A + 1) * w / W) for integer counts.
   bool admits(const upstream::endpoint& e) const noexcept {
-    if (!bounded_) return true;
+    if (!bounded_ || active_of(e) < floor_) return true;
     using u128 = unsigned __int128;
     return u128{active_of(e)} * den_ < u128{num_} * weight_of(e);
   }
@@ -60,6 +64,7 @@ class load_bound {
   bool bounded_ = false;
   uint64_t num_ = 0;
   uint64_t den_ = 1;
+  uint32_t floor_ = 0;
 };
 
 /// Result of a hashed pick.

@@ -27,9 +27,10 @@ uint32_t maglev::table_size(std::size_t endpoints) noexcept {
   return static_cast<uint32_t>(m);
 }
 
-maglev::maglev(const endpoint_set& endpoints, double balance_factor)
+maglev::maglev(const endpoint_set& endpoints, double balance_factor, uint32_t balance_floor)
     : endpoints_(endpoints),
       balance_factor_(balance_factor),
+      balance_floor_(balance_floor),
       marks_(endpoints.size()),
       fallback_(endpoints) {}
 
@@ -95,7 +96,7 @@ int maglev::home(uint64_t hash) {
 hash_pick maglev::pick_hash(uint64_t hash, std::span<const int> excluded, int avoid) {
   build();
   if (table_.empty()) return {};
-  const load_bound bound = load_bound::measure(endpoints_, balance_factor_);
+  const load_bound bound = load_bound::measure(endpoints_, balance_factor_, balance_floor_);
   const std::size_t m = table_.size();
   std::size_t slot = hash % m;
   return bounded_walk(endpoints_, bound, excluded, avoid, marks_, present_, m, [&] {

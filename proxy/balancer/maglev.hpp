@@ -27,8 +27,8 @@ class maglev final : public hashing_balancer {
  public:
   static constexpr uint32_t min_table_size = 65537;
 
-  /// `balance_factor` <= 0: no load bound.
-  maglev(const endpoint_set& endpoints, double balance_factor);
+  /// `balance_factor` <= 0: no load bound; `balance_floor`: see bounded_load.hpp.
+  maglev(const endpoint_set& endpoints, double balance_factor, uint32_t balance_floor = 0);
 
   int pick(const pick_context& ctx) override;
   int home(uint64_t hash) override;
@@ -43,6 +43,7 @@ class maglev final : public hashing_balancer {
  private:
   endpoint_set endpoints_;
   double balance_factor_;
+  uint32_t balance_floor_;
   bool built_ = false;
   std::vector<int32_t> table_;
   std::size_t present_ = 0;  // endpoints owning at least one slot

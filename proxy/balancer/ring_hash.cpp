@@ -6,9 +6,10 @@
 
 namespace spillway::balancer {
 
-ring_hash::ring_hash(const endpoint_set& endpoints, double balance_factor)
+ring_hash::ring_hash(const endpoint_set& endpoints, double balance_factor, uint32_t balance_floor)
     : endpoints_(endpoints),
       balance_factor_(balance_factor),
+      balance_floor_(balance_floor),
       points_(endpoints.size(), 0),
       marks_(endpoints.size()),
       fallback_(endpoints) {}
@@ -63,7 +64,7 @@ int ring_hash::home(uint64_t hash) {
 hash_pick ring_hash::pick_hash(uint64_t hash, std::span<const int> excluded, int avoid) {
   build();
   if (owners_.empty()) return {};
-  const load_bound bound = load_bound::measure(endpoints_, balance_factor_);
+  const load_bound bound = load_bound::measure(endpoints_, balance_factor_, balance_floor_);
   std::size_t k = position(hash);
   const std::size_t size = owners_.size();
   return bounded_walk(endpoints_, bound, excluded, avoid, marks_, endpoints_.size(), size, [&] {

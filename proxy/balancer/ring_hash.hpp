@@ -24,8 +24,8 @@ class ring_hash final : public hashing_balancer {
   static constexpr uint32_t points_per_weight = 160;
   static constexpr std::size_t max_points = 1u << 16;
 
-  /// `balance_factor` <= 0: no load bound.
-  ring_hash(const endpoint_set& endpoints, double balance_factor);
+  /// `balance_factor` <= 0: no load bound; `balance_floor`: see bounded_load.hpp.
+  ring_hash(const endpoint_set& endpoints, double balance_factor, uint32_t balance_floor = 0);
 
   int pick(const pick_context& ctx) override;
   int home(uint64_t hash) override;
@@ -40,6 +40,7 @@ class ring_hash final : public hashing_balancer {
 
   endpoint_set endpoints_;
   double balance_factor_;
+  uint32_t balance_floor_;
   bool built_ = false;
   std::vector<uint64_t> hashes_;  // sorted point hashes
   std::vector<int> owners_;       // owners_[k]: endpoint of point hashes_[k]

@@ -79,6 +79,41 @@ sim_result simulate(balancer_kind kind, double factor, uint64_t seed) {
 
 class bounded_load : public ::testing::TestWithParam<balancer_kind> {};
 
+// The floor: below it an endpoint takes its keys whatever the mean load; at it, the bound
+// applies again.
+TEST(load_bound_floor, admits_below_the_floor_then_bounds_again) {
+  endpoints c({1, 1, 1});
+  c[0].active.store(3);  // A = 3: bound ceil(1.25 * 4 / 3) = 2
+  EXPECT_FALSE(balancer::load_bound::measure(c.set, 1.25).admits(c[0]));
+  EXPECT_TRUE(balancer::load_bound::measure(c.set, 1.25, 4).admits(c[0]));
+  c[0].active.store(4);  // A = 4: bound ceil(1.25 * 5 / 3) = 3, floor reached
+  EXPECT_FALSE(balancer::load_bound::measure(c.set, 1.25, 4).admits(c[0]));
+  EXPECT_TRUE(balancer::load_bound::measure(c.set, 1.25, 4).admits(c[1]));
+  EXPECT_TRUE(balancer::load_bound::measure(c.set, 0.0, 0).admits(c[0])) << "no bound";
+}
+
+// A key's second and third concurrent requests stay home under a floor of 4, and spill without.
+TEST(load_bound_floor, keeps_a_sessions_concurrent_requests_home) {
+  for (const uint32_t floor : {0u, 4u}) {
+    endpoints c({1, 1, 1});
+    auto b = balancer::make_hashing_balancer(balancer_kind::ring_hash, c.set, 1.25, floor);
+    const uint64_t key = balancer::hash64("tenant-7");
+    const int home = b->pick_hash(key, {}).index;
+    ASSERT_GE(home, 0);
+    int at_home = 0;
+    for (int i = 0; i < 3; ++i) {
+      const int p = b->pick_hash(key, {}).index;
+      ASSERT_GE(p, 0);
+      at_home += p == home;
+      c[static_cast<std::size_t>(p)].active.fetch_add(1);
+    }
+    if (floor == 0)
+      EXPECT_LT(at_home, 3) << "the bound should have spilled a concurrent request";
+    else
+      EXPECT_EQ(at_home, 3) << "below the floor every request should stay home";
+  }
+}
+
 TEST_P(bounded_load, never_exceeds_the_bound) {
   for (uint64_t seed : {1, 2, 3}) {
     const sim_result r = simulate(GetParam(), 1.25, seed);
