@@ -130,6 +130,15 @@ std::string render_cache_metrics(const server::server& srv) {
                  "# TYPE spillway_cache_memory_evictions_total counter\n"
                  "spillway_cache_memory_evictions_total {}\n",
                  rc->memory().bytes(), rc->memory().size(), rc->memory().evictions());
+  if (auto rows = rc->idempotency().snapshot(); !rows.empty()) {
+    out.append(
+        "# HELP spillway_idempotency_total Requests carrying an idempotency key, by outcome.\n"
+        "# TYPE spillway_idempotency_total counter\n");
+    for (const auto& [route, row] : rows)
+      for (size_t i = 0; i < row.size(); ++i)
+        fmt::format_to(it, "spillway_idempotency_total{{route=\"{}\",result=\"{}\"}} {}\n", route,
+                       cache::to_string(static_cast<cache::idempotency_result>(i)), row[i]);
+  }
   if (const auto* redis = srv.redis()) {
     const auto s = redis->stats();
     fmt::format_to(it,
