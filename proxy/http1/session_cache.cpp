@@ -195,7 +195,6 @@ void session::cache_join() {
                                  });
   if (j.is_leader()) {
     cache_->leader = std::move(j.leader);
-    if (cache_->idem) cache_->idem_result = cache::idempotency_result::not_stored;
     return cache_go_upstream(cache_status::miss);
   }
   cache_->sub = std::move(j.subscription);
@@ -205,6 +204,7 @@ void session::cache_join() {
 
 void session::cache_go_upstream(cache_status s) {
   cache_->status = s;
+  if (cache_->idem) cache_->idem_result = cache::idempotency_result::not_stored;
   start_exchange();
 }
 
