@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/cache_key.hpp"
 #include "cache/entry.hpp"
 
 namespace spillway::cache {
