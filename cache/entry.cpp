@@ -74,8 +74,8 @@ uint64_t entry::payload_bytes() const noexcept {
 }
 
 uint64_t entry::footprint() const noexcept {
-  return sizeof(entry) + content_type.size() + request_hash.size() + body.size() + events.size() * sizeof(std::string) +
-         payload_bytes() - body.size();
+  return sizeof(entry) + content_type.size() + request_hash.size() + body.size() +
+         events.size() * sizeof(std::string) + payload_bytes() - body.size();
 }
 
 std::optional<body_kind> kind_of(std::string_view content_type) noexcept {

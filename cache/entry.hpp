@@ -82,7 +82,8 @@ class entry_builder {
 bool storable(const entry& e) noexcept;
 
 /// Compact binary form for Redis (little-endian; "SWC1" magic, then fixed fields, then
-/// length-prefixed strings; request_hash, when not empty, as a trailing string). deserialize() checks every length; corrupt_entry on mismatch.
+/// length-prefixed strings; request_hash, when not empty, as a trailing string). deserialize()
+/// checks every length; corrupt_entry on mismatch.
 std::string serialize(const entry& e);
 error_code deserialize(std::string_view bytes, entry& out);
 

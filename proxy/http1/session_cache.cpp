@@ -270,8 +270,8 @@ void session::cache_on_event(const cache::flight_event& ev) {
   switch (ev.t) {
     case t::head: {
       // An idempotent repeat waits for the whole answer: its fingerprint is checked first.
-      if (cache_->idem || !cache_->key.stream || ev.kind != cache::body_kind::sse || ev.status < 200 ||
-          ev.status > 299 || req_.version < 11 || req_.method == "HEAD")
+      if (cache_->idem || !cache_->key.stream || ev.kind != cache::body_kind::sse ||
+          ev.status < 200 || ev.status > 299 || req_.version < 11 || req_.method == "HEAD")
         return;  // answered whole on `complete`
       cache_->follow_stream = true;
       phase_ = phase::stream_response;

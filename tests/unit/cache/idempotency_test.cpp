@@ -44,7 +44,8 @@ TEST(IdempotencyKey, PartsCannotRunIntoEachOther) {
   // Without length prefixes "/a" + "bc" and "/ab" + "c" would hash alike.
   EXPECT_NE(key_of("r", "POST", "/a", "bc", {}), key_of("r", "POST", "/ab", "c", {}));
   // An absent tenant header is not the empty one.
-  EXPECT_NE(key_of("r", "POST", "/", "k", vary{std::nullopt}), key_of("r", "POST", "/", "k", vary{""}));
+  EXPECT_NE(key_of("r", "POST", "/", "k", vary{std::nullopt}),
+            key_of("r", "POST", "/", "k", vary{""}));
 }
 
 TEST(BodyFacts, CanonicalJsonFingerprint) {
