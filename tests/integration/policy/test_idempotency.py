@@ -36,6 +36,21 @@ def random_stream(req, conn):
     conn.send(b"0\r\n\r\n")
 
 
+def counted(p, result):
+    return metric(p, "spillway_idempotency_total", route="chat", result=result)
+
+
+def settled(read, expected, timeout=5.0):
+    """read() once it equals `expected` or the timeout passed: a request is counted just after
+    its last byte is written, so the client may be ahead of the counter."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while value != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = read()
+    return value
+
+
 def idem_route(**extra):
     return route("chat", "engines", prefix="/v1", idempotency={"ttl": "60s"}, **extra)
 
@@ -67,9 +82,8 @@ class IdempotencyTest(PolicyTestCase):
         self.assertNotEqual(other.body, first.body)
         self.assertNotEqual(tenant.body, first.body)
         self.assertFalse(tenant.has_header("idempotency-replayed"))
-        self.assertEqual(metric(p, "spillway_idempotency_total", route="chat", result="stored"), 3)
-        self.assertEqual(metric(p, "spillway_idempotency_total", route="chat", result="replayed"),
-                         1)
+        self.assertEqual(settled(lambda: counted(p, "stored"), 3), 3)
+        self.assertEqual(settled(lambda: counted(p, "replayed"), 1), 1)
         # the access log is written in batches
         deadline = time.monotonic() + 10
         while '"idempotency":"replayed"' not in p.log_text() and time.monotonic() < deadline:
@@ -95,9 +109,8 @@ class IdempotencyTest(PolicyTestCase):
         self.assertEqual(len(u.requests), 1)
         replayed = sum(r.header("idempotency-replayed") == "true" for r in results)
         self.assertEqual(replayed, 19)
-        counted = (metric(p, "spillway_idempotency_total", route="chat", result="waited") +
-                   metric(p, "spillway_idempotency_total", route="chat", result="replayed"))
-        self.assertEqual(counted, 19)
+        answered = settled(lambda: counted(p, "waited") + counted(p, "replayed"), 19)
+        self.assertEqual(answered, 19)
 
     def test_same_key_other_body_is_refused(self):
         u = self.upstream("A", random_answer())
@@ -111,8 +124,7 @@ class IdempotencyTest(PolicyTestCase):
         respaced = json.dumps(json.loads(SAMPLING), indent=2).encode()
         self.assertEqual(post(p, key("k"), respaced).header("idempotency-replayed"), "true")
         self.assertEqual(len(u.requests), 1)
-        self.assertEqual(metric(p, "spillway_idempotency_total", route="chat", result="conflict"),
-                         1)
+        self.assertEqual(settled(lambda: counted(p, "conflict"), 1), 1)
 
     def test_concurrent_repeat_with_other_body_is_refused(self):
         u = self.upstream("A", random_answer(delay=1.5))
@@ -136,7 +148,8 @@ class IdempotencyTest(PolicyTestCase):
         self.assertEqual(again.status, 500)
         self.assertFalse(again.has_header("idempotency-replayed"))
         self.assertGreater(len(u.requests), n)
-        self.assertEqual(metric(p, "spillway_idempotency_total", route="chat", result="stored"), 0)
+        self.assertEqual(settled(lambda: counted(p, "not_stored"), 2), 2)
+        self.assertEqual(counted(p, "stored"), 0)
 
     def test_streamed_request_is_replayed(self):
         u = self.upstream("A", random_stream)
