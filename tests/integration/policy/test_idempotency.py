@@ -7,6 +7,9 @@ import json
 import os
 import threading
 import time
+import urllib.request
+
+import harness
 
 from policy_support import PolicyTestCase, cluster, metric, one, route
 
@@ -199,3 +202,22 @@ class IdempotencyTest(PolicyTestCase):
         self.assertEqual(len(u.requests), 1)
         conflict = post(p2, key("shared"), b'{"model": "m", "prompt": "other"}')
         self.assertEqual(conflict.status, 422)
+
+    def test_reload_that_adds_idempotency_asks_for_a_restart(self):
+        u = self.upstream("A", random_answer())
+        p = self.proxy([cluster("engines", [u])], [route("chat", "engines", prefix="/v1")])
+        cfg = dict(p.config, routes=[idem_route()])
+        with open(p.config_path, "w") as f:
+            f.write(harness.to_yaml(cfg))
+        req = urllib.request.Request(f"http://127.0.0.1:{p.admin_port}/admin/reload", data=b"",
+                                     method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            self.assertEqual(r.status, 200)
+            warnings = json.loads(r.read()).get("warnings", [])
+        self.assertTrue(any(w.startswith("routes[0].idempotency:") and "restart" in w
+                            for w in warnings), warnings)
+        # no tiers to keep records in: requests are forwarded as before
+        a, b = post(p, key("k")), post(p, key("k"))
+        self.assertEqual((a.status, b.status), (200, 200))
+        self.assertNotEqual(a.body, b.body)
+        self.assertEqual(len(u.requests), 2)
