@@ -74,8 +74,8 @@ uint64_t entry::payload_bytes() const noexcept {
 }
 
 uint64_t entry::footprint() const noexcept {
-  return sizeof(entry) + content_type.size() + body.size() + events.size() * sizeof(std::string) +
-         payload_bytes() - body.size();
+  return sizeof(entry) + content_type.size() + request_hash.size() + body.size() +
+         events.size() * sizeof(std::string) + payload_bytes() - body.size();
 }
 
 std::optional<body_kind> kind_of(std::string_view content_type) noexcept {
@@ -158,6 +158,7 @@ std::string serialize(const entry& e) {
     put<uint32_t>(out, static_cast<uint32_t>(e.events.size()));
     for (const auto& ev : e.events) put_string(out, ev);
   }
+  if (!e.request_hash.empty()) put_string(out, e.request_hash);
   return out;
 }
 
@@ -187,6 +188,7 @@ error_code deserialize(std::string_view bytes, entry& out) {
     for (auto& ev : out.events)
       if (!r.get_string(ev)) return cache_errc::corrupt_entry;
   }
+  if (!r.done() && !r.get_string(out.request_hash)) return cache_errc::corrupt_entry;
   if (!r.done()) return cache_errc::corrupt_entry;
   return {};
 }

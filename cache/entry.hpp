@@ -32,6 +32,7 @@ struct entry {
   std::chrono::system_clock::time_point stored_at{};  // wall clock: shared across replicas
   std::chrono::milliseconds ttl{0};
   std::chrono::milliseconds stale_if_error{0};
+  std::string request_hash;  // idempotency records: fingerprint of the request (idempotency.hpp)
 
   /// Bytes the upstream's payload takes (body, or the sum of event payloads).
   uint64_t payload_bytes() const noexcept;
@@ -81,7 +82,8 @@ class entry_builder {
 bool storable(const entry& e) noexcept;
 
 /// Compact binary form for Redis (little-endian; "SWC1" magic, then fixed fields, then
-/// length-prefixed strings). deserialize() checks every length; corrupt_entry on mismatch.
+/// length-prefixed strings; request_hash, when not empty, as a trailing string). deserialize()
+/// checks every length; corrupt_entry on mismatch.
 std::string serialize(const entry& e);
 error_code deserialize(std::string_view bytes, entry& out);
 

@@ -177,6 +177,7 @@ entry_ptr flight_leader::finish(const entry_times& times) {
   e->stored_at = times.stored_at;
   e->ttl = times.ttl;
   e->stale_if_error = times.stale_if_error;
+  e->request_hash = times.request_hash;
   f_->result = e;
   f_->st = flight::state::complete;
   broadcast(*f_, complete_event(e));

@@ -51,6 +51,7 @@ struct entry_times {
   std::chrono::system_clock::time_point stored_at{};
   std::chrono::milliseconds ttl{0};
   std::chrono::milliseconds stale_if_error{0};
+  std::string request_hash{};  // idempotency records (entry::request_hash)
 };
 
 class inflight_table;

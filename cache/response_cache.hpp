@@ -24,6 +24,7 @@
 #include "cache/cache_status.hpp"
 #include "cache/dispatch.hpp"
 #include "cache/entry.hpp"
+#include "cache/idempotency.hpp"
 #include "cache/inflight.hpp"
 #include "cache/memory_store.hpp"
 #include "cache/remote_store.hpp"
@@ -95,6 +96,7 @@ class response_cache {
   size_t expire_flights() { return flights_.expire(); }
 
   cache_counters& counters() noexcept { return counters_; }
+  idempotency_counters& idempotency() noexcept { return idempotency_; }
   memory_store& memory() noexcept { return memory_; }
   inflight_table& flights() noexcept { return flights_; }
   const response_cache_options& options() const noexcept { return opt_; }
@@ -114,6 +116,7 @@ class response_cache {
   memory_store memory_;
   inflight_table flights_;
   cache_counters counters_;
+  idempotency_counters idempotency_;
   std::shared_ptr<maintenance> maint_;
 };
 

@@ -116,6 +116,8 @@ void access_log::format(std::string& out, const access_record& r) const {
                  r.attempts > 0 ? r.attempts - 1 : 0);
   out.append(",\"cache\":");
   json_string(out, r.cache);
+  out.append(",\"idempotency\":");
+  json_string(out, r.idempotency);
   out.append(",\"affinity\":");
   json_string(out, r.affinity);
   out.append(",\"error\":");

@@ -16,6 +16,7 @@ namespace spillway::admin {
 
 struct access_record {
   std::string_view request_id, method, path, route, cluster, endpoint, client, cache, affinity;
+  std::string_view idempotency;  // replayed, waited, stored, not_stored, conflict; "" if none
   int status = 0;
   uint64_t bytes_in = 0, bytes_out = 0;
   double duration_ms = 0, ttfb_ms = -1;

@@ -109,9 +109,20 @@ void purge_cache(const server::server& srv, std::string_view target, std::string
 std::string render_cache_metrics(const server::server& srv) {
   cache::response_cache* rc = srv.cache();
   if (rc == nullptr) return {};
-  auto& c = rc->counters();
   std::string out;
   auto it = std::back_inserter(out);
+  if (auto rows = rc->idempotency().snapshot(); !rows.empty()) {
+    out.append(
+        "# HELP spillway_idempotency_total Requests carrying an idempotency key, by outcome.\n"
+        "# TYPE spillway_idempotency_total counter\n");
+    for (const auto& [route, row] : rows)
+      for (size_t i = 0; i < row.size(); ++i)
+        fmt::format_to(it, "spillway_idempotency_total{{route=\"{}\",result=\"{}\"}} {}\n", route,
+                       cache::to_string(static_cast<cache::idempotency_result>(i)), row[i]);
+  }
+  // Without a top-level `cache` the tiers hold idempotency records only.
+  if (!srv.rt().config->cache) return out;
+  auto& c = rc->counters();
   fmt::format_to(it,
                  "# HELP spillway_cache_requests_total Requests on cached routes by cache result.\n"
                  "# TYPE spillway_cache_requests_total counter\n"

@@ -304,6 +304,7 @@ void session::record(int status, std::string_view error) {
   r.error = error;
   if (route_ >= 0) r.route = rt().config->routes[route_].name;
   r.cache = cache_log_value();
+  r.idempotency = idempotency_log_value();
   if (cluster_ >= 0 && route_ >= 0) r.cluster = cluster().name();
   if (cluster_ >= 0 && endpoint_ >= 0 && attempts_ > 0)
     r.endpoint = cluster().at(endpoint_).address;

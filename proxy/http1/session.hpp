@@ -191,6 +191,7 @@ class session final : public std::enable_shared_from_this<session>,
   void cache_status_field(std::string& out) const;
   void cache_count();  // once per request, from record()
   std::string_view cache_log_value() const;
+  std::string_view idempotency_log_value() const;
   void cache_reset();
 
   server::worker& worker_;

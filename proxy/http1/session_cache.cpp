@@ -79,11 +79,20 @@ bool session::cache_begin() {
   cache_.reset();
   auto* rc = worker_.cache();
   const auto& route = rt().config->routes[route_];
-  if (rc == nullptr || !route.cache) return false;
+  if (rc == nullptr) return false;
+  std::string scratch;
+  std::optional<std::string_view> idem;
+  if (route.idempotency) idem = joined(req_.headers, route.idempotency->header, ", ", scratch);
+  if (idem && idem->empty()) idem.reset();
+  if (!route.cache && !idem) return false;
   cache_ = std::make_unique<cache_ctx>();
   cache_->gen = worker_.rng().next();
-  std::string scratch;
-  const auto cc = joined(req_.headers, "cache-control", ",", scratch);
+  if (idem) {
+    // Idempotent requests skip the client's opt-out: a retry must get the first answer.
+    cache_->idem = true;
+    cache_->idem_value.assign(*idem);
+  }
+  const auto cc = cache_->idem ? std::nullopt : joined(req_.headers, "cache-control", ",", scratch);
   if (cc && cache::client_bypasses_cache(*cc)) {
     cache_->status = cache_status::bypass;
     return false;  // forwarded as usual, with Cache-Status: fwd=bypass
@@ -131,11 +140,22 @@ void session::cache_read_body() {
   clear_deadline(client);
 
   const auto& route = rt().config->routes[route_];
-  const auto& names = route.cache->vary_headers;
+  static const config::route_cache_config no_cache;  // idempotency alone: default vary headers
+  const auto& names = (route.cache ? *route.cache : no_cache).vary_headers;
   std::vector<std::string> scratch(names.size());
   std::vector<std::optional<std::string_view>> vary(names.size());
   for (size_t i = 0; i < names.size(); ++i)
     vary[i] = joined(req_.headers, names[i], ", ", scratch[i]);
+  if (cache_->idem) {
+    auto facts = cache::read_body_facts(cache_->body);
+    cache_->fingerprint = std::move(facts.fingerprint);
+    cache_->key = {};
+    cache_->key.stream = facts.stream;
+    cache_->key.include_usage = facts.include_usage;
+    cache_->key.key = cache::idempotency_key(
+        route.name, {req_.method, req_.target, cache_->idem_value, vary});
+    return cache_lookup();
+  }
   cache_->key = cache::make_key({req_.method, req_.target, cache_->body, vary}, *route.cache,
                                 route.name + ":");
   if (!cache_->key) return cache_go_upstream(cache_status::bypass);
@@ -184,6 +204,7 @@ void session::cache_join() {
 
 void session::cache_go_upstream(cache_status s) {
   cache_->status = s;
+  if (cache_->idem) cache_->idem_result = cache::idempotency_result::not_stored;
   start_exchange();
 }
 
@@ -200,6 +221,13 @@ void session::cache_prepare_body(framing f) {
 
 bool session::cache_serve(const cache::entry_ptr& e, cache_status s) {
   if (!e) return false;
+  if (cache_->idem && cache::idempotency_conflict(*e, cache_->fingerprint)) {
+    cache_->following = false;
+    cache_->idem_result = cache::idempotency_result::conflict;
+    send_local(422, "idempotency_key_reused",
+               "this Idempotency-Key was used with a different request body", false);
+    return true;
+  }
   std::string body;
   std::string_view type;
   if (cache::answer_as_stream(*e, cache_->key.stream)) {
@@ -221,11 +249,16 @@ bool session::cache_serve(const cache::entry_ptr& e, cache_status s) {
     o.field("Content-Type"sv, type);
     o.put("Content-Length: "sv).number(req_.method == "HEAD" ? 0 : body.size()).put("\r\n"sv);
     o.field("X-Request-Id"sv, request_id_);
-    o.field("Cache-Status"sv, cache::cache_status_value(s));
+    if (!cache_->idem || rt().config->routes[route_].cache)
+      o.field("Cache-Status"sv, cache::cache_status_value(s));
+    if (cache_->idem) o.put("Idempotency-Replayed: true\r\n"sv);
     if (close_after_) o.put("Connection: close\r\n"sv);
     o.put("\r\n"sv);
   }
   if (req_.method != "HEAD") down_out_.append(body);
+  if (cache_->idem)
+    cache_->idem_result = s == cache_status::collapsed ? cache::idempotency_result::waited
+                                                       : cache::idempotency_result::replayed;
   first_byte_at_ = steady::now();
   record(e->status);
   if (!client_write_pending_) do_write_client();
@@ -236,8 +269,9 @@ void session::cache_on_event(const cache::flight_event& ev) {
   using t = cache::flight_event::type;
   switch (ev.t) {
     case t::head: {
-      if (!cache_->key.stream || ev.kind != cache::body_kind::sse || ev.status < 200 ||
-          ev.status > 299 || req_.version < 11 || req_.method == "HEAD")
+      // An idempotent repeat waits for the whole answer: its fingerprint is checked first.
+      if (cache_->idem || !cache_->key.stream || ev.kind != cache::body_kind::sse ||
+          ev.status < 200 || ev.status > 299 || req_.version < 11 || req_.method == "HEAD")
         return;  // answered whole on `complete`
       cache_->follow_stream = true;
       phase_ = phase::stream_response;
@@ -345,7 +379,20 @@ void session::cache_on_response_done() {
   if (res_parser_) res_parser_->body().copy_to(nullptr);
   if (!cache_->leader) return;
   const auto& route = rt().config->routes[route_];
-  if (route.cache) {
+  if (cache_->idem && route.idempotency) {
+    auto& rc = *worker_.cache();
+    config::route_cache_config record;
+    record.ttl = route.idempotency->ttl;
+    record.stale_if_error = {};
+    auto times = rc.times_for(record);
+    times.request_hash = cache_->fingerprint;
+    auto e = cache_->leader.finish(times);
+    if (e && cache::storable(*e)) {
+      rc.store(cache_->leader.key(), e);
+      cache_->idem_result = cache::idempotency_result::stored;
+    }
+    cache_->leader.release();
+  } else if (route.cache && !cache_->idem) {
     worker_.cache()->finish(cache_->leader, *route.cache);
   } else {
     cache_->leader.fail();
@@ -356,18 +403,28 @@ void session::cache_on_response_done() {
 // ---------------------------------------------------------------- accounting
 
 void session::cache_status_field(std::string& out) const {
-  if (!cache_) return;
+  if (!cache_ || (cache_->idem && !rt().config->routes[route_].cache)) return;
   out.append("Cache-Status: ").append(cache::cache_status_value(cache_->status)).append("\r\n");
 }
 
 void session::cache_count() {
   if (!cache_ || cache_->counted) return;
   cache_->counted = true;
+  if (cache_->idem) {
+    if (cache_->idem_result)
+      worker_.cache()->idempotency().count(rt().config->routes[route_].name, *cache_->idem_result);
+    return;
+  }
   worker_.cache()->counters().count(cache_->status);
 }
 
 std::string_view session::cache_log_value() const {
-  return cache_ ? log_value(cache_->status) : std::string_view{};
+  return cache_ && !cache_->idem ? log_value(cache_->status) : std::string_view{};
+}
+
+std::string_view session::idempotency_log_value() const {
+  return cache_ && cache_->idem_result ? cache::to_string(*cache_->idem_result)
+                                       : std::string_view{};
 }
 
 void session::cache_reset() {

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "cache/cache_key.hpp"
 #include "cache/cache_status.hpp"
 #include "cache/entry.hpp"
+#include "cache/idempotency.hpp"
 #include "cache/inflight.hpp"
 #include "proxy/http1/parser.hpp"
 
@@ -28,6 +30,12 @@ struct cache_ctx {
   std::string tap;                // upstream body bytes not yet fed to the flight
   body_framer framer;             // frames a follower's streamed events
   uint64_t gen = 0;               // bumped per request; late callbacks compare it
+  // Idempotency-Key (route `idempotency`): the same steps on a record key, whatever the cache
+  // settings; the record carries the body's fingerprint.
+  bool idem = false;
+  std::string idem_value;  // the client's key
+  std::string fingerprint;
+  std::optional<cache::idempotency_result> idem_result;
 };
 
 }  // namespace spillway::http1

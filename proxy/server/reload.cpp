@@ -24,6 +24,12 @@ server::reload_result server::reload(std::string_view trigger) {
     return out;
   }
   for (auto& w : needs_restart(*rt_->config, *loaded.config)) out.warnings.push_back(std::move(w));
+  // Idempotency records need the cache tiers, which are made at start-up (server_cache.cpp).
+  for (size_t i = 0; i < loaded.config->routes.size() && !cache_; ++i)
+    if (loaded.config->routes[i].idempotency)
+      out.warnings.push_back("routes[" + std::to_string(i) +
+                             "].idempotency: no cache tiers in the running process; it takes "
+                             "effect after a restart");
 
   auto next = std::make_shared<runtime>(loaded.config, workers_.size(), *rt_);
   // New endpoints resolve now; the ones that stay brought their addresses along.

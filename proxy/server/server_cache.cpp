@@ -12,19 +12,24 @@
 namespace spillway::server {
 
 void server::make_cache() {
-  const auto& cfg = rt_->config->cache;
-  if (!cfg) return;
+  const auto& top = rt_->config->cache;
+  // Idempotency records live in the cache tiers; without a `cache` section, in memory only.
+  bool idempotency = false;
+  for (const auto& r : rt_->config->routes) idempotency = idempotency || r.idempotency;
+  if (!top && !idempotency) return;
+  const config::cache_config memory_only;
+  const config::cache_config& cfg = top ? *top : memory_only;
   cache_io_ = std::make_unique<boost::asio::io_context>();
-  if (cfg->redis) {
+  if (cfg.redis) {
     std::string err;
-    auto ro = cache::redis_options::from_config(*cfg->redis, &err);
+    auto ro = cache::redis_options::from_config(*cfg.redis, &err);
     if (ro) {
       redis_ = cache::redis_client::create(cache_io_->get_executor(), *ro);
     } else {
       log::error("cache.redis: {}; running with the memory tier only", err);
     }
   }
-  cache_ = std::make_unique<cache::response_cache>(cache::response_cache_options::from_config(*cfg),
+  cache_ = std::make_unique<cache::response_cache>(cache::response_cache_options::from_config(cfg),
                                                    system_clock_source::instance(), redis_);
 }
 
