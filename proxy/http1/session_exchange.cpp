@@ -266,12 +266,13 @@ void session::on_read_upstream(const error_code& ec, size_t n) {
     return upstream_failed(upstream_error(errc::upstream_reset, nothing_received));
   }
   up_->buffer.commit(n);
+  const auto now = steady::now();
   if (first_byte_at_ == steady::time_point{}) {
-    first_byte_at_ = steady::now();
+    first_byte_at_ = now;
     clear_deadline(first_byte);
   }
   const auto& timeouts = rt().config->routes[route_].timeouts;
-  set_deadline(upstream_idle, timeouts.idle);
+  set_deadline(upstream_idle, timeouts.idle, now);
   parse_response();
 }
 
@@ -388,20 +389,21 @@ void session::response_done_upstream() {
 }
 
 void session::release_upstream(bool reusable) {
+  const auto now = slot_held_ || (up_ && reusable) ? steady::now() : steady::time_point{};
   if (slot_held_) {
     upstream::cluster& cl = cluster();
     cl.at(endpoint_).release();
     slot_held_ = false;
     auto& es = *rt().stats[worker_.id()].endpoints[cluster_][endpoint_];
     es.by_status[std::clamp(status_sent_, 0, admin::max_status - 1)].add();
-    es.duration.observe(std::chrono::duration<double>(steady::now() - try_started_).count());
+    es.duration.observe(std::chrono::duration<double>(now - try_started_).count());
     if (cl.queues() && cl.queue().size() > 0) cl.wake_waiter();
   }
   if (!up_) return;
   ++up_gen_;
   if (reusable) {
     ++up_->requests;
-    gen_->pool(cluster_).give_back(endpoint_, std::move(up_), steady::now());
+    gen_->pool(cluster_).give_back(endpoint_, std::move(up_), now);
   } else {
     error_code ignored;
     up_->socket.close(ignored);
@@ -455,7 +457,8 @@ void session::next_request() {
   }
   phase_ = phase::read_head;
   head_started_ = false;
-  gen_ = worker_.current();  // an idle connection does not keep a replaced runtime alive
+  // An idle connection does not keep a replaced runtime alive.
+  if (gen_ != worker_.current()) gen_ = worker_.current();
   set_deadline(client, listener_.cfg.timeouts.idle);
   if (in_.size() > 0) return process_head();
   do_read_client();
