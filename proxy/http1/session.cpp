@@ -107,11 +107,11 @@ void session::process_head() {
     route_ = -1;
     cluster_ = -1;
     endpoint_ = -1;
-    gen_ = worker_.current();
+    if (gen_ != worker_.current()) gen_ = worker_.current();
     attempts_ = 0;
     started_ = steady::now();
     first_byte_at_ = {};
-    set_deadline(client, listener_.cfg.timeouts.header);
+    set_deadline(client, listener_.cfg.timeouts.header, started_);
   }
   error_code ec;
   size_t used = req_parser_->put(in_.data(), ec);
@@ -205,7 +205,12 @@ bool session::names_this_listener(std::string_view authority) const {
 
 void session::set_deadline(deadline_kind k, std::chrono::milliseconds d) {
   if (d.count() <= 0) return clear_deadline(k);
-  deadlines_[k] = steady::now() + d;
+  set_deadline(k, d, steady::now());
+}
+
+void session::set_deadline(deadline_kind k, std::chrono::milliseconds d, steady::time_point now) {
+  if (d.count() <= 0) return clear_deadline(k);
+  deadlines_[k] = now + d;
   if (deadlines_[k] < armed_) rearm();
 }
 

@@ -166,6 +166,7 @@ class session final : public std::enable_shared_from_this<session>,
 
   // deadlines
   void set_deadline(deadline_kind k, std::chrono::milliseconds d);
+  void set_deadline(deadline_kind k, std::chrono::milliseconds d, steady::time_point now);
   void clear_deadline(deadline_kind k) { deadlines_[k] = steady::time_point::max(); }
   void rearm();
   void on_timer(const error_code& ec);
