@@ -31,10 +31,16 @@ class AffinityTest(EngineTestCase):
                       15.0, "every engine healthy")
         return p
 
-    def decisions(self, p, decision):
-        v = metric_value(p.metrics()[2].decode(), "spillway_affinity_decisions_total",
-                         {"cluster": "engines", "decision": decision})
-        return v or 0
+    def decisions(self, p, decision, at_least=0, wait=3.0):
+        """The decision counter; waits up to `wait` seconds for it to reach `at_least`, since
+        an exchange is counted once its last byte is written, just after the client read it."""
+        deadline = time.monotonic() + wait
+        while True:
+            v = metric_value(p.metrics()[2].decode(), "spillway_affinity_decisions_total",
+                             {"cluster": "engines", "decision": decision}) or 0
+            if v >= at_least or time.monotonic() >= deadline:
+                return v
+            time.sleep(0.05)
 
     def test_session_header_sticks_and_repins_once(self):
         engines = self.engines(3)
@@ -53,8 +59,8 @@ class AffinityTest(EngineTestCase):
         moved = {a.engine for a in after}
         self.assertEqual(len(moved), 1, f"re-pinned session spread over {moved}")
         self.assertNotEqual(moved.pop(), home)
-        self.assertGreaterEqual(self.decisions(p, "hit"), 5)
-        self.assertGreaterEqual(self.decisions(p, "repin"), 1)
+        self.assertGreaterEqual(self.decisions(p, "hit", 5), 5)
+        self.assertGreaterEqual(self.decisions(p, "repin", 1), 1)
         self.assertIn('"affinity":"hit"', p.log_text(200000))
 
     def test_cookie_pins_and_tampered_cookie_is_replaced(self):
@@ -82,7 +88,7 @@ class AffinityTest(EngineTestCase):
         self.assertNotIn(flipped, replaced)
         b = completion(p.port, headers={"Cookie": replaced.split(";")[0]})
         self.assertEqual((b.status, b.engine), (200, a.engine))
-        self.assertGreaterEqual(self.decisions(p, "new_pin"), 2)
+        self.assertGreaterEqual(self.decisions(p, "new_pin", 2), 2)
 
     def test_prefix_key_follows_the_shared_prompt(self):
         engines = self.engines(3)
@@ -94,7 +100,7 @@ class AffinityTest(EngineTestCase):
             self.assertEqual(a.status, 200, a.body)
             served.add(a.engine)
         self.assertEqual(len(served), 1, f"one prefix spread over {served}")
-        self.assertGreaterEqual(self.decisions(p, "hit"), 6)
+        self.assertGreaterEqual(self.decisions(p, "hit", 6), 6)
 
         # A body that arrives after the head, in two pieces: the key waits for all of it.
         body = json.dumps({"model": "tiny", "max_tokens": 2, "temperature": 0, "messages": [
@@ -115,7 +121,7 @@ class AffinityTest(EngineTestCase):
         p = self.start(engines, {"key": "jwt:sub"})
         a = completion(p.port, headers={"Authorization": "Bearer not-a.jwt!!.token"})
         self.assertEqual(a.status, 200)
-        self.assertGreaterEqual(self.decisions(p, "none"), 1)
+        self.assertGreaterEqual(self.decisions(p, "none", 1), 1)
 
     def test_on_unavailable_fail_answers_503(self):
         engines = self.engines(2)
@@ -132,7 +138,7 @@ class AffinityTest(EngineTestCase):
         self.assertEqual(a.status, 503, a.body)
         self.assertIsNotNone(a.header("retry-after"))
         self.assertIn("error", json.loads(a.body))
-        self.assertGreaterEqual(self.decisions(p, "failed"), 1)
+        self.assertGreaterEqual(self.decisions(p, "failed", 1), 1)
 
 
 class AffinityQueueTest(EngineTestCase):
