@@ -152,12 +152,13 @@ class Engines:
         self.running = []
 
 
-def spillway_config(port, admin, engine_ports, balancer, affinity, balance_factor):
+def spillway_config(port, admin, engine_ports, balancer, affinity, balance_factor, floor=0):
     cluster = {"name": "engines", "balancer": balancer,
                "endpoints": [f"127.0.0.1:{p}" for p in engine_ports],
                "connect_timeout": "2s", "pool": {"max_idle": 256}}
     if affinity:
-        cluster["affinity"] = {"key": affinity, "balance_factor": balance_factor}
+        cluster["affinity"] = {"key": affinity, "balance_factor": balance_factor,
+                               "balance_floor": floor}
     return {"workers": 1,
             "listeners": [{"name": "public", "address": f"127.0.0.1:{port}",
                            "timeouts": {"header": "10s", "idle": "120s"}}],
@@ -214,15 +215,17 @@ def start_proxy(kind, args, procs, workdir, engine_ports):
         health = "/health"
         admin = None
     else:
-        balancer, affinity, factor = {
-            "spillway prefix": ("least_conn", "prefix", 1.25),
-            "spillway prefix bf2": ("least_conn", "prefix", 2.0),
-            "spillway round_robin": ("round_robin", None, 1.25),
-            "spillway least_conn": ("least_conn", None, 1.25)}[kind]
+        balancer, affinity, factor, floor = {
+            "spillway prefix": ("least_conn", "prefix", 1.25, 0),
+            "spillway prefix bf2": ("least_conn", "prefix", 2.0, 0),
+            "spillway prefix floor4": ("least_conn", "prefix", 1.25, 4),
+            "spillway round_robin": ("round_robin", None, 1.25, 0),
+            "spillway least_conn": ("least_conn", None, 1.25, 0)}[kind]
         admin = free_port()
         conf = os.path.join(workdir, f"spillway-{kind.replace(' ', '_')}.yaml")
         with open(conf, "w") as f:
-            json.dump(spillway_config(port, admin, engine_ports, balancer, affinity, factor), f)
+            json.dump(spillway_config(port, admin, engine_ports, balancer, affinity, factor, floor),
+                      f)
         p = procs.start([args.spillway, "--config", conf], os.path.join(workdir, "spillway.log"))
         health = "/health"
     if not wait_ready(port, health, 20.0):
@@ -289,7 +292,7 @@ def main():
     ap.add_argument("--max-batch", type=int, default=8)
     ap.add_argument("--kv-blocks", type=int, default=110)
     ap.add_argument("--preset", default="small")
-    ap.add_argument("--only", default="spillway prefix,spillway prefix bf2,spillway round_robin,"
+    ap.add_argument("--only", default="spillway prefix,spillway prefix floor4,spillway round_robin,"
                     "spillway least_conn,nginx")
     args = ap.parse_args()
     args.spillway = os.path.join(args.build, "spillway")
@@ -364,7 +367,7 @@ def render(args, kinds, rates, results, elapsed):
              f"{args.system_words} words plus a distinct {args.tail_words}-word user turn; "
              f"{args.max_tokens} output tokens, streamed; Poisson arrivals; each step on fresh "
              f"engines, {args.warmup} s warm-up then {args.duration} s measured; columns rotate "
-             f"within each rate. `bf2`: `balance_factor: 2` (default 1.25). Machine: {os.cpu_count()} cores, shared and loaded. "
+             f"within each rate. `bf2`: `balance_factor: 2` (default 1.25); `floor4`: `balance_floor: 4`. Machine: {os.cpu_count()} cores, shared and loaded. "
              f"Run took {elapsed / 60:.1f} min.",
              "",
              "| rate (req/s) | balancing | TTFT p50 (ms) | TTFT p90 (ms) | throughput (req/s) | errors | prefix-cache hits | requests per engine |",
