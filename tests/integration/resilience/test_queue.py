@@ -48,8 +48,14 @@ class QueueTest(ResilienceTestCase):
         arrival order at the proxy is the order of the calls."""
         hdrs = [("X-Priority", priority)] if priority else []
         o = bg.start(target, hdrs)
-        admin.wait_value("spillway_queue_depth", depth, 5.0, f"after sending {target}",
-                         cluster="engines")
+        try:
+            admin.wait_value("spillway_queue_depth", depth, 5.0, f"after sending {target}",
+                             cluster="engines")
+        except AssertionError as e:
+            # Say what became of the request (answered at once? still open?) and what the
+            # proxy thought of its endpoints, so a failure on a loaded CI machine explains itself.
+            raise AssertionError(f"{e}; request outcome: {o!r}; endpoints: "
+                                 f"{admin.clusters()}")
         return o
 
     # Scenario 3 of the issue.
