@@ -56,6 +56,11 @@ class TrackedUpstream(Upstream):
         self.health_requests = []  # arrival times
         super().__init__(name, self._handle, port)
 
+    def _on_head(self, req):
+        # `heads` holds traffic only: a health check arriving must not satisfy wait_heads().
+        if req.target.split("?")[0] != self.behaviour.health_path:
+            super()._on_head(req)
+
     def _handle(self, req, conn):
         b = self.behaviour
         if req.target.split("?")[0] == b.health_path:
