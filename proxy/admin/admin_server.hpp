@@ -13,7 +13,7 @@
 namespace spillway::server {
 class server;
 struct runtime;
-}
+}  // namespace spillway::server
 
 namespace spillway::admin {
 

@@ -33,7 +33,7 @@ affinity_picker::affinity_picker(const config::affinity_config& cfg,
       signer_(signer),
       prefix_(prefix),
       ring_(balancer::make_hashing_balancer(cluster_kind, endpoints, cfg.balance_factor,
-                                             cfg.balance_floor)) {
+                                            cfg.balance_floor)) {
   if (enabled()) ring_->build();
   address_hash_.reserve(endpoints.size());
   for (const upstream::endpoint* e : endpoints)
@@ -72,8 +72,7 @@ affinity_pick affinity_picker::pick_pinned(int home, uint64_t hash, bool cookie,
     return p;
   }
   if (!tried && !e.at_capacity() &&
-      balancer::load_bound::measure(endpoints_, cfg_.balance_factor, cfg_.balance_floor)
-          .admits(e))
+      balancer::load_bound::measure(endpoints_, cfg_.balance_factor, cfg_.balance_floor).admits(e))
     return {home, decision::hit, cookie && refresh};
   const balancer::hash_pick p = ring_->pick_hash(hash, excluded, home);
   return {p.index, decision::spill, false};

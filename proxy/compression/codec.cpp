@@ -95,7 +95,7 @@ int window_for(size_t size, int lo, int hi) {
 std::string encode_zlib(std::string_view in, int wrapper) {
   z_stream z{};
   const int bits = window_for(in.size() + 262, 9, MAX_WBITS);  // 262: zlib's lookahead margin
-  const int mem_level = std::clamp(bits - 7, 1, 8);             // hash table sized alike
+  const int mem_level = std::clamp(bits - 7, 1, 8);            // hash table sized alike
   if (deflateInit2(&z, 6, Z_DEFLATED, wrapper + bits, mem_level, Z_DEFAULT_STRATEGY) != Z_OK)
     return {};
   std::string out;

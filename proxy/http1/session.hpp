@@ -187,7 +187,7 @@ class session final : public std::enable_shared_from_this<session>,
   void cache_on_response_head();
   void cache_feed();
   void cache_on_response_done();
-  bool cache_on_failure();  // true when a stale entry was served instead
+  bool cache_on_failure();       // true when a stale entry was served instead
   bool cache_stale_on_status();  // a 5xx upstream head: serve a stale entry instead
   void cache_status_field(std::string& out) const;
   void cache_count();  // once per request, from record()

@@ -90,8 +90,7 @@ int session::pick_endpoint() {
 /// through to fallback clusters.
 bool session::another_pick_possible() {
   affinity::affinity_picker* picker = gen_->picker(cluster_);
-  if (!picker || aff_cluster_ != cluster_)
-    return gen_->lb(cluster_).pick({tried_, 0, false}) >= 0;
+  if (!picker || aff_cluster_ != cluster_) return gen_->lb(cluster_).pick({tried_, 0, false}) >= 0;
   const affinity::affinity_pick p = picker->pick(aff_req_, tried_);
   return p.index >= 0 || p.what == affinity::decision::failed;
 }

@@ -152,8 +152,8 @@ void session::cache_read_body() {
     cache_->key = {};
     cache_->key.stream = facts.stream;
     cache_->key.include_usage = facts.include_usage;
-    cache_->key.key = cache::idempotency_key(
-        route.name, {req_.method, req_.target, cache_->idem_value, vary});
+    cache_->key.key =
+        cache::idempotency_key(route.name, {req_.method, req_.target, cache_->idem_value, vary});
     return cache_lookup();
   }
   cache_->key = cache::make_key({req_.method, req_.target, cache_->body, vary}, *route.cache,

@@ -4,8 +4,8 @@ namespace spillway::server {
 
 namespace {
 bool same_cookie(const config::affinity_cookie_config& a, const config::affinity_cookie_config& b) {
-  return a.name == b.name && a.ttl == b.ttl && a.secure == b.secure &&
-         a.http_only == b.http_only && a.secret == b.secret;
+  return a.name == b.name && a.ttl == b.ttl && a.secure == b.secure && a.http_only == b.http_only &&
+         a.secret == b.secret;
 }
 }  // namespace
 

@@ -25,7 +25,7 @@ struct cluster_policy {
   /// pinned client would be re-pinned), and its decision counters continue.
   cluster_policy(const upstream::cluster& c, const cluster_policy* previous);
 
-  std::unique_ptr<health::load_report_store> reports;  // null without load_report
+  std::unique_ptr<health::load_report_store> reports;     // null without load_report
   std::shared_ptr<const affinity::cookie_signer> signer;  // null unless affinity.key is cookie
   config::affinity_cookie_config cookie;                  // what `signer` was built from
   std::array<std::atomic<uint64_t>, affinity::decision_count> decisions{};

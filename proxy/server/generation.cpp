@@ -9,11 +9,11 @@ generation::generation(std::shared_ptr<const runtime> rt, xoshiro256& rng) : rt_
     const upstream::cluster* c = rt_->clusters[i].get();
     const cluster_policy& policy = *rt_->policies[i];
     const auto& acfg = c->config().affinity;
-    balancers_.push_back(balancer::make_balancer(
-        c->config().balancer, c->endpoint_set(), rng.next(),
-        {.reports = policy.reports.get(),
-         .balance_factor = acfg.balance_factor,
-         .balance_floor = acfg.balance_floor}));
+    balancers_.push_back(balancer::make_balancer(c->config().balancer, c->endpoint_set(),
+                                                 rng.next(),
+                                                 {.reports = policy.reports.get(),
+                                                  .balance_factor = acfg.balance_factor,
+                                                  .balance_floor = acfg.balance_floor}));
     pickers_.push_back(acfg.key == config::affinity_key_kind::none
                            ? nullptr
                            : std::make_unique<affinity::affinity_picker>(

@@ -45,7 +45,7 @@ struct route_state {
   retry::retry_budget budget;
   retry::retry_counters retries;
   std::array<std::atomic<uint64_t>, static_cast<size_t>(shed_reason::count)> shed{};
-  std::vector<int> fallbacks;  // cluster indexes, in order
+  std::vector<int> fallbacks;    // cluster indexes, in order
   policy::route_policy traffic;  // rate limit, cluster split, their counters
   void count_shed(shed_reason r) noexcept {
     shed[static_cast<size_t>(r)].fetch_add(1, std::memory_order_relaxed);
@@ -66,7 +66,7 @@ struct runtime {
   std::vector<int> route_cluster;  // primary cluster index of each route
   std::vector<std::unique_ptr<route_state>> route_states;
   std::vector<std::shared_ptr<listener_shared>> listeners;
-  std::vector<admin::request_stats> stats;  // [worker]; each written by its worker only
+  std::vector<admin::request_stats> stats;              // [worker]; each written by its worker only
   std::shared_ptr<ratelimit::redis_link> policy_redis;  // shared rate limits; null when none
 
   int cluster_index(const std::string& name) const noexcept;
