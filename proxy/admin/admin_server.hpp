@@ -42,6 +42,8 @@ std::string render_metrics(const server::server& srv);
 
 /// The traffic-policy metrics (metrics_policy.cpp), appended to `out`.
 void render_policy_metrics(std::string& out, const server::runtime& rt);
+/// TLS handshakes, HTTP/2 connections, streams and abuse counters (protocol_metrics.cpp).
+void render_protocol_metrics(std::string& out, const server::server& srv);
 
 /// JSON view of clusters and endpoints for GET /admin/clusters.
 std::string render_clusters(const server::server& srv);

@@ -220,6 +220,7 @@ std::string render_metrics(const server::server& srv) {
                  "# TYPE spillway_downstream_connections_open gauge\n"
                  "spillway_downstream_connections_open {}\n",
                  accepted, refused, open);
+  render_protocol_metrics(out, srv);
   fmt::format_to(std::back_inserter(out),
                  "# HELP spillway_config_reloads_total Configuration reloads (SIGHUP, POST "
                  "/admin/reload) by result.\n"

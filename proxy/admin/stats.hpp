@@ -67,6 +67,13 @@ struct worker_stats {
   counter connections_accepted;
   counter connections_refused;  // max_connections
   std::atomic<int64_t> connections_open{0};
+  // TLS and HTTP/2 (server/front_door.cpp)
+  counter tls_handshakes;
+  counter tls_handshake_failures;  // bad handshake, or none within timeouts.header
+  counter h2_connections;
+  counter h2_streams;
+  std::array<counter, 8> h2_abuse;  // by http2::abuse
+  std::array<counter, 8> h2_abuse_closed;  // connections ended for that reason
 };
 
 }  // namespace spillway::admin

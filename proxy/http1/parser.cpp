@@ -36,8 +36,16 @@ void body_framer::piece(std::string_view data) {
   out_->append("\r\n", 2);
 }
 
-void body_framer::finish() {
-  if (framing_ == framing::chunked) out_->append("0\r\n\r\n", 5);
+void body_framer::finish(const http::header_list* trailers) {
+  if (framing_ != framing::chunked) return;
+  if (trailers == nullptr || trailers->size() == 0) {
+    out_->append("0\r\n\r\n", 5);
+    return;
+  }
+  out_->append("0\r\n", 3);
+  for (size_t i = 0; i < trailers->size(); ++i)
+    out_->append(trailers->name(i)).append(": ").append(trailers->value(i)).append("\r\n");
+  out_->append("\r\n", 2);
 }
 
 // ---------------------------------------------------------------- request
@@ -141,7 +149,26 @@ void response_parser::on_field_impl(bhttp::field f, boost::beast::string_view na
                                     boost::beast::string_view value_bv, error_code& ec) {
   const std::string_view name(name_bv.data(), name_bv.size());
   const std::string_view value(value_bv.data(), value_bv.size());
-  if (header_done_) return;  // trailers are dropped
+  if (header_done_) {
+    // Framing, routing and authentication fields may not come as trailers (RFC 9110 §6.5.1).
+    using bf = bhttp::field;
+    switch (f) {
+      case bf::content_length:
+      case bf::transfer_encoding:
+      case bf::host:
+      case bf::authorization:
+      case bf::set_cookie:
+      case bf::content_type:
+      case bf::content_encoding:
+      case bf::trailer:
+      case bf::te:
+        return;
+      default:
+        if (http::is_hop_by_hop(f) || trailers_.size() >= 64) return;
+        trailers_.add(name, value, f);
+        return;
+    }
+  }
   if (f == bhttp::field::transfer_encoding && !http::iequals(trim(value), "chunked")) {
     ec = bhttp::error::bad_transfer_encoding;
     return;
@@ -170,7 +197,7 @@ std::size_t response_parser::on_chunk_body_impl(std::uint64_t, boost::beast::str
 }
 
 void response_parser::on_finish_impl(error_code&) {
-  body_.finish();
+  body_.finish(&trailers_);
 }
 
 // ---------------------------------------------------------------- raw checks

@@ -26,7 +26,8 @@ class body_framer {
     framing_ = f;
   }
   void piece(std::string_view data);
-  void finish();
+  /// Ends the body; chunked framing carries `trailers` (if any) after the last chunk.
+  void finish(const http::header_list* trailers = nullptr);
   framing mode() const noexcept { return framing_; }
   /// Also appends each piece, unframed, to `copy` (null: off). The cache collects an upstream
   /// body this way while it streams to the client.
@@ -87,6 +88,9 @@ class response_parser final : public boost::beast::http::basic_parser<false> {
 
   body_framer& body() noexcept { return body_; }
   uint64_t body_bytes() const noexcept { return body_bytes_; }
+  /// Trailer fields of a chunked body (RFC 9110 §6.5), without the ones a trailer may not
+  /// carry; passed on after the body.
+  const http::header_list& trailers() const noexcept { return trailers_; }
 
  private:
   void on_request_impl(boost::beast::http::verb, boost::beast::string_view,
@@ -107,6 +111,7 @@ class response_parser final : public boost::beast::http::basic_parser<false> {
 
   http::response_head& head_;
   body_framer body_;
+  http::header_list trailers_;
   uint64_t body_bytes_ = 0;
   bool header_done_ = false;
 };

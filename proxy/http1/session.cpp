@@ -23,22 +23,45 @@ session::session(server::worker& w, server::listener_shared& l, tcp::socket sock
   deadlines_.fill(steady::time_point::max());
 }
 
+session::session(server::worker& w, server::listener_shared& l,
+                 std::shared_ptr<client_stream> stream, std::string client_ip, tcp::endpoint local)
+    : worker_(w),
+      listener_(l),
+      gen_(w.current()),
+      socket_(w.io()),
+      alt_(std::move(stream)),
+      local_(local),
+      client_ip_(std::move(client_ip)),
+      timer_(w.io()) {
+  deadlines_.fill(steady::time_point::max());
+}
+
 session::~session() {
-  listener_.connections.fetch_sub(1, std::memory_order_relaxed);
-  worker_.stats().connections_open.fetch_sub(1, std::memory_order_relaxed);
+  // An HTTP/2 stream's session is not a connection: its connection counts itself.
+  if (!alt_ || !alt_->single_request()) {
+    listener_.connections.fetch_sub(1, std::memory_order_relaxed);
+    worker_.stats().connections_open.fetch_sub(1, std::memory_order_relaxed);
+  }
   if (slot_held_) rt().clusters[cluster_]->at(endpoint_).release();
 }
 
-void session::start() {
+void session::start(std::string_view already_read) {
   worker_.register_session(*this);
-  worker_.stats().connections_open.fetch_add(1, std::memory_order_relaxed);
-  error_code ec;
-  socket_.set_option(tcp::no_delay(true), ec);
-  auto remote = socket_.remote_endpoint(ec);
-  if (ec) return close();
-  client_ip_ = remote.address().to_string();
+  if (!alt_ || !alt_->single_request())
+    worker_.stats().connections_open.fetch_add(1, std::memory_order_relaxed);
+  if (!alt_) {
+    error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);
+    auto remote = socket_.remote_endpoint(ec);
+    if (ec) return close();
+    client_ip_ = remote.address().to_string();
+  }
   set_deadline(client, listener_.cfg.timeouts.header);
-  do_read_client();
+  if (already_read.empty()) return do_read_client();
+  const size_t n = boost::asio::buffer_copy(in_.prepare(already_read.size()),
+                                            boost::asio::buffer(already_read));
+  in_.commit(n);
+  process_head();
 }
 
 void session::drain() {
@@ -54,6 +77,11 @@ void session::drain() {
 void session::do_read_client() {
   if (client_read_pending_ || phase_ == phase::closed || client_eof_) return;
   client_read_pending_ = true;
+  if (alt_)
+    return alt_->async_read_some(in_.prepare(read_chunk), [self = shared_from_this()](
+                                                              const error_code& ec, size_t n) {
+      self->on_read_client(ec, n);
+    });
   socket_.async_read_some(
       in_.prepare(read_chunk),
       [self = shared_from_this()](const error_code& ec, size_t n) { self->on_read_client(ec, n); });
@@ -192,7 +220,7 @@ bool session::names_this_listener(std::string_view authority) const {
     if (!hp) return false;
   }
   error_code ec;
-  const auto local = socket_.local_endpoint(ec);
+  const auto local = alt_ ? local_ : socket_.local_endpoint(ec);
   if (ec || hp->port != local.port()) return false;
   if (http::iequals(hp->host, "localhost")) return local.address().is_loopback();
   auto addr = boost::asio::ip::make_address(hp->host, ec);
@@ -326,10 +354,11 @@ void session::close() {
   end_exchange_accounting();
   release_upstream(false);
   cache_reset();
+  timer_.cancel();
+  if (alt_) return alt_->close();
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
-  timer_.cancel();
 }
 
 }  // namespace spillway::http1

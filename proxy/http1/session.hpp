@@ -22,6 +22,7 @@
 #include "common/error.hpp"
 #include "proxy/affinity/affinity_picker.hpp"
 #include "proxy/http/message.hpp"
+#include "proxy/http1/client_stream.hpp"
 #include "proxy/http1/parser.hpp"
 #include "proxy/http1/session_policy.hpp"
 #include "proxy/queue/queued_request.hpp"
@@ -46,9 +47,13 @@ class session final : public std::enable_shared_from_this<session>,
                       public queue::queued_request {
  public:
   session(server::worker& w, server::listener_shared& l, tcp::socket socket);
+  /// Over a TLS connection or an HTTP/2 stream instead of a plain socket.
+  session(server::worker& w, server::listener_shared& l, std::shared_ptr<client_stream> stream,
+          std::string client_ip, tcp::endpoint local);
   ~session();
 
-  void start();
+  /// `already_read`: request bytes read before the session existed (protocol sniffing).
+  void start(std::string_view already_read = {});
   void drain() override;
   void on_dequeued() override;  // any thread
   void on_shed() override;      // any thread
@@ -201,6 +206,8 @@ class session final : public std::enable_shared_from_this<session>,
   // runs on; taken from the worker when a request starts, so a reload never changes it mid-way.
   std::shared_ptr<server::generation> gen_;
   tcp::socket socket_;
+  std::shared_ptr<client_stream> alt_;  // set instead of socket_ for TLS and HTTP/2 streams
+  tcp::endpoint local_;
   std::string client_ip_;
 
   phase phase_ = phase::read_head;

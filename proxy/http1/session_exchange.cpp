@@ -155,9 +155,13 @@ void session::build_upstream_head() {
   }
   o.put("X-Forwarded-For: "sv);
   if (!xff.empty()) o.put(xff).put(", "sv);
-  o.put(client_ip_).put("\r\nX-Forwarded-Proto: http\r\nVia: "sv);
+  o.put(client_ip_).put("\r\nX-Forwarded-Proto: "sv).put(alt_ ? alt_->scheme() : "http"sv);
+  o.put("\r\nVia: "sv);
   if (!via.empty()) o.put(via).put(", "sv);
-  o.put(req_.version == 10 ? "1.0 spillway\r\n"sv : "1.1 spillway\r\n"sv);
+  if (alt_)
+    o.put(alt_->via_version()).put(" spillway\r\n"sv);
+  else
+    o.put(req_.version == 10 ? "1.0 spillway\r\n"sv : "1.1 spillway\r\n"sv);
   if (!has_request_id) o.field("X-Request-Id"sv, request_id_);
   if (pol_.websocket) o.put("Connection: Upgrade\r\nUpgrade: websocket\r\n"sv);  // policy
   if (req_.chunked) {
@@ -427,6 +431,11 @@ void session::do_write_client() {
   down_writing_.swap(down_out_);
   down_out_.clear();
   client_write_pending_ = true;
+  if (alt_)
+    return alt_->async_write(asio::buffer(down_writing_),
+                             [self = shared_from_this()](const error_code& ec, size_t n) {
+                               self->on_write_client(ec, n);
+                             });
   asio::async_write(socket_, asio::buffer(down_writing_),
                     [self = shared_from_this()](const error_code& ec, size_t n) {
                       self->on_write_client(ec, n);
@@ -462,7 +471,10 @@ void session::next_request() {
   res_parser_.reset();
   if (close_after_ || draining_ || client_eof_) {
     error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    if (alt_)
+      alt_->shutdown_send();
+    else
+      socket_.shutdown(tcp::socket::shutdown_send, ignored);
     return close();
   }
   phase_ = phase::read_head;

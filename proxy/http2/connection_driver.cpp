@@ -186,7 +186,8 @@ void connection_driver<Stream>::on_request(int32_t id, http::request_head& head,
 
 template <class Stream>
 void connection_driver<Stream>::on_body(int32_t id, std::string_view data) {
-  if (auto it = streams_.find(id); it != streams_.end() && it->second.ex)
+  // After its answer an exchange no longer uses the port, so the driver grants the window.
+  if (auto it = streams_.find(id); it != streams_.end() && it->second.ex && !it->second.p->ended)
     it->second.ex->on_body(data);
   else
     conn_.consume(id, data.size());

@@ -2,9 +2,12 @@
 // hand it to the workers, the health checkers and the admin views (see server.hpp).
 #include <chrono>
 
+#include <fmt/format.h>
+
 #include "common/log.hpp"
 #include "config/loader.hpp"
 #include "proxy/server/restart_check.hpp"
+#include "proxy/server/tls_context.hpp"
 #include "proxy/server/server.hpp"
 
 namespace spillway::server {
@@ -24,6 +27,27 @@ server::reload_result server::reload(std::string_view trigger) {
     return out;
   }
   for (auto& w : needs_restart(*rt_->config, *loaded.config)) out.warnings.push_back(std::move(w));
+  // Certificates are read again on every reload (rotated files keep their names); one that
+  // does not load fails the reload and the listener keeps the certificate it has.
+  std::vector<std::pair<listener_shared*, std::shared_ptr<boost::asio::ssl::context>>> tls;
+  for (size_t i = 0; i < rt_->listeners.size() && i < loaded.config->listeners.size(); ++i) {
+    auto& l = *rt_->listeners[i];
+    const auto& next = loaded.config->listeners[i];
+    if (!l.cfg.tls || !next.tls) continue;
+    auto made = make_tls_context(*next.tls, l.cfg.http2);
+    if (!made.context)
+      out.errors.push_back(fmt::format("listeners[{}].tls: {}", i, made.error));
+    else
+      tls.emplace_back(&l, std::move(made.context));
+  }
+  if (!out.errors.empty()) {
+    ++reloads_failed_;
+    log::error("{}: reload of {} failed, keeping the running configuration", trigger,
+               config_path_);
+    for (const auto& e : out.errors) log::error("  {}", e);
+    return out;
+  }
+  for (auto& [l, ctx] : tls) l->set_tls(std::move(ctx));
   // Idempotency records need the cache tiers, which are made at start-up (server_cache.cpp).
   for (size_t i = 0; i < loaded.config->routes.size() && !cache_; ++i)
     if (loaded.config->routes[i].idempotency)

@@ -10,8 +10,9 @@ std::string workers_text(uint32_t n) {
   return n == 0 ? "auto" : std::to_string(n);
 }
 
+// Certificate and key files reload; turning TLS on or off needs a restart.
 std::string tls_text(const std::optional<config::tls_config>& t) {
-  return t ? t->certificate + "," + t->private_key : "none";
+  return t ? "on" : "none";
 }
 
 void compare_listener(std::vector<std::string>& out, size_t i, const config::listener_config& a,

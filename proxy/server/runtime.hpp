@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "config/config.hpp"
@@ -20,6 +21,10 @@
 #include "proxy/router/router.hpp"
 #include "proxy/server/cluster_policy.hpp"
 #include "proxy/upstream/cluster.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace spillway::server {
 
@@ -32,6 +37,21 @@ struct listener_shared {
   const config::listener_config& cfg;
   std::shared_ptr<const config::proxy_config> owner;
   std::atomic<int64_t> connections{0};
+
+  /// The TLS context new connections handshake with; null on a plaintext listener. A reload
+  /// replaces it (rotated certificate); connections already open keep theirs.
+  std::shared_ptr<boost::asio::ssl::context> tls() const {
+    std::lock_guard lock(tls_mutex_);
+    return tls_;
+  }
+  void set_tls(std::shared_ptr<boost::asio::ssl::context> c) {
+    std::lock_guard lock(tls_mutex_);
+    tls_ = std::move(c);
+  }
+
+ private:
+  mutable std::mutex tls_mutex_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
 };
 
 /// Why a request was refused without reaching an endpoint (spillway_shed_total{reason}).

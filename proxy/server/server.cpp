@@ -8,6 +8,7 @@
 #include "common/log.hpp"
 #include "config/address.hpp"
 #include "proxy/admin/admin_server.hpp"
+#include "proxy/server/tls_context.hpp"
 
 namespace spillway::server {
 
@@ -76,6 +77,14 @@ bool server::ready() const noexcept {
 
 bool server::bind_listeners() {
   for (auto& l : rt_->listeners) {
+    if (l->cfg.tls) {
+      auto tls = make_tls_context(*l->cfg.tls, l->cfg.http2);
+      if (!tls.context) {
+        log::error("listener {}: tls: {}", l->cfg.name, tls.error);
+        return false;
+      }
+      l->set_tls(std::move(tls.context));
+    }
     tcp::endpoint at;
     if (!resolve_listen_address(l->cfg.address, at)) {
       log::error("listener {}: cannot resolve address {}", l->cfg.name, l->cfg.address);

@@ -8,7 +8,7 @@
 
 #include "common/log.hpp"
 #include "proxy/balancer/balancer_options.hpp"
-#include "proxy/http1/session.hpp"
+#include "proxy/server/front_door.hpp"
 
 namespace spillway::server {
 
@@ -40,7 +40,7 @@ struct worker::acceptor {
       boost::system::error_code ignored;
       s.close(ignored);
     } else {
-      std::make_shared<http1::session>(owner, shared, std::move(s))->start();
+      accept_connection(owner, shared, std::move(s));
     }
     do_accept();
   }

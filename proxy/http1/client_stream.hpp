@@ -1,0 +1,38 @@
+// The byte stream an HTTP/1.1 session reads requests from and writes responses to when it is
+// not a plain TCP socket: a TLS connection (server/tls_stream.hpp), or one HTTP/2 stream seen
+// as an HTTP/1.1 connection that carries a single request (http2/session_bridge.hpp).
+//
+// Semantics follow Asio's stream operations: at most one read and one write outstanding;
+// handlers run later on the session's worker thread, never inline; close() makes pending
+// operations complete with an error.
+#pragma once
+
+#include <boost/asio/buffer.hpp>
+#include <functional>
+
+#include "common/error.hpp"
+
+namespace spillway::http1 {
+
+class client_stream {
+ public:
+  using io_handler = std::function<void(const error_code&, size_t)>;
+
+  virtual ~client_stream() = default;
+  /// Reads at least one byte into `b`, or fails (end of stream: boost::asio::error::eof).
+  virtual void async_read_some(boost::asio::mutable_buffer b, io_handler h) = 0;
+  /// Writes all of `b`; the buffer stays valid until `h` runs.
+  virtual void async_write(boost::asio::const_buffer b, io_handler h) = 0;
+  /// The last response has been written: no more will follow.
+  virtual void shutdown_send() noexcept = 0;
+  /// Ends the stream now (an unfinished response is cut off, never ended cleanly).
+  virtual void close() noexcept = 0;
+  /// Scheme the client used ("http" or "https"), for X-Forwarded-Proto.
+  virtual const char* scheme() const noexcept = 0;
+  /// Protocol version for Via ("1.1" or "2").
+  virtual const char* via_version() const noexcept = 0;
+  /// True when the stream is an HTTP/2 stream: one request, no connection-level accounting.
+  virtual bool single_request() const noexcept = 0;
+};
+
+}  // namespace spillway::http1

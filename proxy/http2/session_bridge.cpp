@@ -1,0 +1,230 @@
+#include "proxy/http2/session_bridge.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include "proxy/http1/session.hpp"
+#include "proxy/server/worker.hpp"
+
+namespace spillway::http2 {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+void append_hex(std::string& out, size_t v) {
+  static constexpr char digits[] = "0123456789abcdef";
+  char buf[20];
+  int n = 0;
+  do {
+    buf[n++] = digits[v & 0xf];
+    v >>= 4;
+  } while (v != 0);
+  while (n > 0) out.push_back(buf[--n]);
+}
+
+void append_fields(std::string& out, const http::header_list& h) {
+  for (size_t i = 0; i < h.size(); ++i) {
+    out.append(h.name(i)).append(": ").append(h.value(i)).append("\r\n");
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<http::exchange> session_bridge_factory::open(http::request_head& head,
+                                                             bool end_stream,
+                                                             http::downstream_port& port) {
+  worker_.stats().h2_streams.add();
+  auto b = std::make_shared<stream_bridge>(worker_.io().get_executor(), port, tls_, head,
+                                           end_stream);
+  std::make_shared<http1::session>(worker_, listener_, b, client_ip_, local_)->start();
+  return b;
+}
+
+stream_bridge::stream_bridge(asio::any_io_executor ex, http::downstream_port& port, bool tls,
+                             const http::request_head& head, bool end_stream)
+    : ex_(std::move(ex)),
+      port_(&port),
+      tls_(tls),
+      head_request_(head.method == "HEAD"),
+      chunked_request_(!end_stream && !head.content_length) {
+  in_.reserve(head.method.size() + head.target.size() + 64 + 2 * head.headers.size() + 256);
+  in_.append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
+  append_fields(in_, head.headers);
+  if (chunked_request_) in_.append("transfer-encoding: chunked\r\n");
+  in_.append("\r\n");
+  request_done_ = end_stream;
+  new_parser();
+}
+
+void stream_bridge::new_parser() {
+  res_.clear();
+  parser_.emplace(res_);
+  parser_->eager(true);
+  parser_->header_limit(1024 * 1024);  // the session wrote it; its own limits applied upstream
+  parser_->body_limit(boost::none);
+  parser_->skip(head_request_);
+  parser_->body().reset(&body_, http1::framing::length);
+}
+
+// ---------------------------------------------------------------- request side
+
+void stream_bridge::on_body(std::string_view data) {
+  if (closed_ || data.empty()) {
+    if (port_) port_->consume_request_body(data.size());
+    return;
+  }
+  if (chunked_request_) {
+    append_hex(in_, data.size());
+    in_.append("\r\n").append(data).append("\r\n");
+  } else {
+    in_.append(data);
+  }
+  // Grant the client more only while the session keeps up.
+  if (in_.size() - in_off_ <= request_buffer) {
+    if (port_) port_->consume_request_body(data.size() + unconsumed_);
+    unconsumed_ = 0;
+  } else {
+    unconsumed_ += data.size();
+  }
+  deliver();
+}
+
+void stream_bridge::on_body_end(const http::header_list* trailers) {
+  if (request_done_) return;
+  request_done_ = true;
+  if (chunked_request_) {
+    in_.append("0\r\n");
+    if (trailers) append_fields(in_, *trailers);
+    in_.append("\r\n");
+  }
+  deliver();
+}
+
+void stream_bridge::async_read_some(asio::mutable_buffer b, io_handler h) {
+  read_buf_ = b;
+  read_h_ = std::move(h);
+  deliver();
+}
+
+void stream_bridge::deliver() {
+  if (!read_h_) return;
+  error_code ec;
+  size_t n = 0;
+  if (closed_) {
+    ec = asio::error::operation_aborted;
+  } else if (in_off_ < in_.size()) {
+    n = std::min(read_buf_.size(), in_.size() - in_off_);
+    std::memcpy(read_buf_.data(), in_.data() + in_off_, n);
+    in_off_ += n;
+    if (in_off_ == in_.size()) {
+      in_.clear();
+      in_off_ = 0;
+    } else if (in_off_ >= request_buffer) {
+      in_.erase(0, in_off_);
+      in_off_ = 0;
+    }
+    if (unconsumed_ > 0 && in_.size() - in_off_ <= request_buffer) {
+      if (port_) port_->consume_request_body(unconsumed_);
+      unconsumed_ = 0;
+    }
+  } else if (client_gone_) {
+    ec = asio::error::connection_reset;
+  } else if (response_done_) {
+    ec = asio::error::eof;  // one request per stream: the session winds down
+  } else {
+    return;  // the session watches for a disconnect while it answers
+  }
+  asio::post(ex_, [h = std::move(read_h_), ec, n] { h(ec, n); });
+  read_h_ = nullptr;
+}
+
+void stream_bridge::on_client_gone() {
+  client_gone_ = true;
+  port_ = nullptr;
+  deliver();
+  if (write_h_) complete_write(asio::error::connection_reset);
+}
+
+// ---------------------------------------------------------------- response side
+
+void stream_bridge::async_write(asio::const_buffer b, io_handler h) {
+  write_h_ = std::move(h);
+  write_n_ = b.size();
+  if (closed_ || client_gone_) return complete_write(asio::error::broken_pipe);
+  if (response_done_) return complete_write({});  // bytes after the end: nothing to carry them
+  res_in_.append(static_cast<const char*>(b.data()), b.size());
+  parse_response();
+  if (!blocked_ && write_h_) complete_write({});
+}
+
+void stream_bridge::parse_response() {
+  size_t off = 0;
+  while (off < res_in_.size() && !response_done_ && port_) {
+    error_code ec;
+    const size_t used =
+        parser_->put(asio::buffer(res_in_.data() + off, res_in_.size() - off), ec);
+    off += used;
+    if (ec && ec != bhttp::error::need_more) {
+      port_->abort(internal_error(errc::internal_error));
+      finish_port();
+      break;
+    }
+    if (parser_->is_header_done() && !head_sent_) {
+      if (res_.status < 200) {  // 100 Continue, 103: nothing to carry over HTTP/2 here
+        new_parser();
+        continue;
+      }
+      head_sent_ = true;
+      const bool done = parser_->is_done();
+      port_->send_head(res_, done && body_.empty());
+      if (done && body_.empty()) {
+        response_done_ = true;
+        finish_port();
+        break;
+      }
+    }
+    if (!body_.empty() && port_) {
+      if (!port_->send_body(body_)) blocked_ = true;
+      body_.clear();
+    }
+    if (parser_->is_done() && port_) {
+      port_->end_body(parser_->trailers().size() > 0 ? &parser_->trailers() : nullptr);
+      response_done_ = true;
+      finish_port();
+      break;
+    }
+    if (ec == bhttp::error::need_more || used == 0) break;
+  }
+  res_in_.erase(0, off);
+  if (response_done_) res_in_.clear();
+  deliver();  // after the end of the response, the session learns there is no next request
+}
+
+void stream_bridge::on_writable() {
+  blocked_ = false;
+  if (write_h_) complete_write({});
+}
+
+void stream_bridge::complete_write(const error_code& ec) {
+  asio::post(ex_, [h = std::move(write_h_), ec, n = write_n_] { h(ec, ec ? 0 : n); });
+  write_h_ = nullptr;
+}
+
+void stream_bridge::finish_port() {
+  port_ = nullptr;
+}
+
+void stream_bridge::close() noexcept {
+  if (closed_) return;
+  closed_ = true;
+  // A session that ends before its answer is complete cuts the stream off (RST_STREAM).
+  if (port_ && !response_done_) port_->abort(internal_error(errc::internal_error));
+  port_ = nullptr;
+  deliver();
+  if (write_h_) complete_write(asio::error::operation_aborted);
+}
+
+}  // namespace spillway::http2

@@ -1,0 +1,115 @@
+// Answers the streams of one downstream HTTP/2 connection with the same HTTP/1.1 session code
+// that serves HTTP/1.1 clients, so routing, balancing, resilience, affinity, policies and the
+// cache behave identically whatever protocol the client speaks.
+//
+// Each stream gets a stream_bridge: to the connection driver it is the stream's http::exchange;
+// to an http1::session it is a client_stream carrying exactly one request. The request head
+// (already validated by nghttp2: pseudo-headers, connection-specific fields, field syntax) is
+// written out as an HTTP/1.1 head, the body follows as it arrives (chunked when the client
+// gave no content-length); the session's response is parsed back into a head, body pieces and
+// trailers for the driver. The session's own request parser, limits and smuggling checks run
+// on every stream as they do on a connection.
+//
+// Flow control: a stream's request bytes not yet read by the session are bounded
+// (`request_buffer`); beyond it the client's window stays closed. A response write completes
+// only once the driver has room for it (send_body() / on_writable()).
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <optional>
+
+#include "proxy/http/exchange.hpp"
+#include "proxy/http1/client_stream.hpp"
+#include "proxy/http1/parser.hpp"
+
+namespace spillway::server {
+class worker;
+struct listener_shared;
+}  // namespace spillway::server
+
+namespace spillway::http2 {
+
+class session_bridge_factory final : public http::exchange_factory {
+ public:
+  session_bridge_factory(server::worker& w, server::listener_shared& l, std::string client_ip,
+                         boost::asio::ip::tcp::endpoint local, bool tls)
+      : worker_(w), listener_(l), client_ip_(std::move(client_ip)), local_(local), tls_(tls) {}
+
+  std::shared_ptr<http::exchange> open(http::request_head& head, bool end_stream,
+                                       http::downstream_port& port) override;
+
+ private:
+  server::worker& worker_;
+  server::listener_shared& listener_;
+  std::string client_ip_;
+  boost::asio::ip::tcp::endpoint local_;
+  bool tls_;
+};
+
+/// Request bytes a stream may hold for its session before the client's window stays shut.
+inline constexpr size_t request_buffer = 64 * 1024;
+
+class stream_bridge final : public http::exchange,
+                            public http1::client_stream,
+                            public std::enable_shared_from_this<stream_bridge> {
+ public:
+  stream_bridge(boost::asio::any_io_executor ex, http::downstream_port& port, bool tls,
+                const http::request_head& head, bool end_stream);
+
+  // http::exchange (the driver's side)
+  void on_body(std::string_view data) override;
+  void on_body_end(const http::header_list* trailers) override;
+  void on_client_gone() override;
+  void on_writable() override;
+
+  // http1::client_stream (the session's side)
+  void async_read_some(boost::asio::mutable_buffer b, io_handler h) override;
+  void async_write(boost::asio::const_buffer b, io_handler h) override;
+  void shutdown_send() noexcept override {}
+  void close() noexcept override;
+  const char* scheme() const noexcept override { return tls_ ? "https" : "http"; }
+  const char* via_version() const noexcept override { return "2"; }
+  bool single_request() const noexcept override { return true; }
+
+  bool response_done() const noexcept { return response_done_; }
+
+ private:
+  void deliver();        // completes a pending read if there is something to say
+  void parse_response();  // feeds res_in_ to the parser, forwards what it yields
+  void complete_write(const error_code& ec);
+  void new_parser();
+  void finish_port();  // the answer is over: the port may not be used again
+
+  boost::asio::any_io_executor ex_;
+  http::downstream_port* port_;  // null once the port may not be used
+  bool tls_;
+  bool head_request_;
+  bool chunked_request_;
+
+  // request bytes for the session
+  std::string in_;
+  size_t in_off_ = 0;
+  size_t unconsumed_ = 0;  // request body bytes received but not yet granted back
+  bool request_done_ = false;
+  boost::asio::mutable_buffer read_buf_;
+  io_handler read_h_;
+
+  // response bytes from the session
+  std::string res_in_;
+  http::response_head res_;
+  std::optional<http1::response_parser> parser_;
+  std::string body_;
+  io_handler write_h_;
+  size_t write_n_ = 0;
+  bool head_sent_ = false;
+  bool blocked_ = false;  // the driver's buffer is full: the write completes on on_writable()
+  bool response_done_ = false;
+  bool client_gone_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace spillway::http2
