@@ -8,6 +8,7 @@
 #include "config/loader.hpp"
 #include "config/nginx_import.hpp"
 #include "proxy/server/server.hpp"
+#include "proxy/server/tls_context.hpp"
 
 namespace {
 
@@ -25,6 +26,17 @@ int check_config(const std::string& path) {
                  result.errors.size() == 1 ? "" : "s");
     return 1;
   }
+  // The certificate and key must load too, as they will at start-up.
+  size_t tls_errors = 0;
+  for (size_t i = 0; i < result.config->listeners.size(); ++i) {
+    const auto& l = result.config->listeners[i];
+    if (!l.tls) continue;
+    auto made = spillway::server::make_tls_context(*l.tls, l.http2);
+    if (made.context) continue;
+    std::fprintf(stderr, "%s: listeners[%zu].tls: %s\n", path.c_str(), i, made.error.c_str());
+    ++tls_errors;
+  }
+  if (tls_errors > 0) return 1;
   std::printf("%s: ok\n", path.c_str());
   return 0;
 }

@@ -177,7 +177,15 @@ inline std::optional<std::string> dechunk(std::string_view s, bool require_end =
       size = size * 16 + static_cast<uint64_t>(d);
     }
     s.remove_prefix(eol + 2);
-    if (size == 0) return s == "\r\n" ? std::optional<std::string>(payload) : std::nullopt;
+    if (size == 0) {  // trailer fields, then the empty line
+      while (s != "\r\n") {
+        const size_t end = s.find("\r\n");
+        if (end == std::string_view::npos || end == 0) return std::nullopt;
+        if (s.substr(0, end).find(':') == std::string_view::npos) return std::nullopt;
+        s.remove_prefix(end + 2);
+      }
+      return payload;
+    }
     if (s.size() < size + 2 || s.substr(size, 2) != "\r\n") return std::nullopt;
     payload.append(s.substr(0, size));
     s.remove_prefix(size + 2);

@@ -1,5 +1,5 @@
 // proxy/http1 response_parser: body framings (length, chunked, close-delimited; RFC 9112
-// §6.3), bodiless responses (HEAD, 1xx, 204, 304), interim responses, dropped trailers,
+// §6.3), bodiless responses (HEAD, 1xx, 204, 304), interim responses, trailers passed on (minus the fields a trailer may not carry),
 // refused framings and arbitrary input splits.
 #include <gtest/gtest.h>
 
@@ -46,13 +46,15 @@ const std::string chunked_response =
     "0\r\nX-Usage: 12\r\nServer-Timing: total;dur=5\r\n\r\n";
 const std::string chunked_response_payload = "data: a\ndata: bbbbbbbb\n\n";
 
-TEST(ResponseParser, ChunkedIsReframedToChunkedWithoutExtensionsOrTrailers) {
+TEST(ResponseParser, ChunkedIsReframedToChunkedWithoutExtensionsButWithTrailers) {
   response_run r(framing::chunked);
   r.feed(chunked_response);
   ASSERT_TRUE(r.done()) << r.ec.message();
   EXPECT_TRUE(r.head.chunked);
   EXPECT_FALSE(r.head.content_length);
-  EXPECT_EQ(r.out, "7\r\ndata: a\r\n11\r\n\ndata: bbbbbbbb\n\n\r\n0\r\n\r\n");
+  EXPECT_EQ(r.out,
+            "7\r\ndata: a\r\n11\r\n\ndata: bbbbbbbb\n\n\r\n0\r\nX-Usage: 12\r\n"
+            "Server-Timing: total;dur=5\r\n\r\n");
   EXPECT_EQ(r.parser->body_bytes(), chunked_response_payload.size());
 }
 
@@ -63,6 +65,19 @@ TEST(ResponseParser, TrailersAreDroppedFromTheHead) {
   ASSERT_EQ(r.head.headers.size(), 2u);
   EXPECT_FALSE(r.head.headers.find("x-usage"));
   EXPECT_FALSE(r.head.headers.find("server-timing"));
+  EXPECT_EQ(r.parser->trailers().size(), 2u);
+  EXPECT_EQ(r.parser->trailers().find("x-usage"), "12");
+}
+
+TEST(ResponseParser, FieldsATrailerMayNotCarryAreDropped) {
+  response_run r(framing::chunked);
+  r.feed(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n"
+      "Set-Cookie: s=1\r\nAuthorization: x\r\nHost: h\r\nConnection: close\r\ngrpc-status: 0\r\n\r\n");
+  ASSERT_TRUE(r.done()) << r.ec.message();
+  ASSERT_EQ(r.parser->trailers().size(), 1u);
+  EXPECT_EQ(r.parser->trailers().name(0), "grpc-status");
+  EXPECT_EQ(r.out, "1\r\na\r\n0\r\ngrpc-status: 0\r\n\r\n");
 }
 
 TEST(ResponseParser, ChunkedIsDecodedForAnHttp10Client) {
