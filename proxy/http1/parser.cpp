@@ -17,6 +17,27 @@ std::string_view trim(std::string_view s) noexcept {
   return s;
 }
 
+// Framing, routing, authentication and hop-by-hop fields may not come as trailers
+// (RFC 9110 §6.5.1); the rest is passed on after the body, up to a bound.
+bool keep_trailer(bhttp::field f, const http::header_list& kept) noexcept {
+  using bf = bhttp::field;
+  switch (f) {
+    case bf::content_length:
+    case bf::transfer_encoding:
+    case bf::host:
+    case bf::authorization:
+    case bf::set_cookie:
+    case bf::cookie:
+    case bf::content_type:
+    case bf::content_encoding:
+    case bf::trailer:
+    case bf::te:
+      return false;
+    default:
+      return !http::is_hop_by_hop(f) && kept.size() < 64;
+  }
+}
+
 }  // namespace
 
 void body_framer::piece(std::string_view data) {
@@ -65,7 +86,10 @@ void request_parser::on_field_impl(bhttp::field f, boost::beast::string_view nam
                                    boost::beast::string_view value_bv, error_code& ec) {
   const std::string_view name(name_bv.data(), name_bv.size());
   const std::string_view value(value_bv.data(), value_bv.size());
-  if (is_header_done()) return;  // trailers are not merged into the head (RFC 9110 §6.5.1)
+  if (is_header_done()) {  // trailers are not merged into the head (RFC 9110 §6.5.1)
+    if (keep_trailer(f, trailers_)) trailers_.add(name, value, f);
+    return;
+  }
   // NUL, CR and LF in values are refused by Beast (bad_value) and by raw_head_is_clean.
   switch (f) {
     case bhttp::field::content_length:
@@ -124,7 +148,7 @@ std::size_t request_parser::on_chunk_body_impl(std::uint64_t, boost::beast::stri
 }
 
 void request_parser::on_finish_impl(error_code&) {
-  body_.finish();
+  body_.finish(&trailers_);
 }
 
 // ---------------------------------------------------------------- response
@@ -150,24 +174,8 @@ void response_parser::on_field_impl(bhttp::field f, boost::beast::string_view na
   const std::string_view name(name_bv.data(), name_bv.size());
   const std::string_view value(value_bv.data(), value_bv.size());
   if (header_done_) {
-    // Framing, routing and authentication fields may not come as trailers (RFC 9110 §6.5.1).
-    using bf = bhttp::field;
-    switch (f) {
-      case bf::content_length:
-      case bf::transfer_encoding:
-      case bf::host:
-      case bf::authorization:
-      case bf::set_cookie:
-      case bf::content_type:
-      case bf::content_encoding:
-      case bf::trailer:
-      case bf::te:
-        return;
-      default:
-        if (http::is_hop_by_hop(f) || trailers_.size() >= 64) return;
-        trailers_.add(name, value, f);
-        return;
-    }
+    if (keep_trailer(f, trailers_)) trailers_.add(name, value, f);
+    return;
   }
   if (f == bhttp::field::transfer_encoding && !http::iequals(trim(value), "chunked")) {
     ec = bhttp::error::bad_transfer_encoding;

@@ -55,6 +55,8 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
 
   body_framer& body() noexcept { return body_; }
   uint64_t body_bytes() const noexcept { return body_bytes_; }
+  /// Trailer fields of a chunked body, without the ones a trailer may not carry.
+  const http::header_list& trailers() const noexcept { return trailers_; }
 
  private:
   void on_request_impl(boost::beast::http::verb, boost::beast::string_view method,
@@ -75,6 +77,7 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
 
   http::request_head& head_;
   body_framer body_;
+  http::header_list trailers_;
   uint64_t body_bytes_ = 0;
   unsigned content_length_fields_ = 0;
   unsigned transfer_encoding_fields_ = 0;

@@ -86,6 +86,8 @@ class ForwardingTest(ProxyTestCase):
         req = self.u.requests[0]
         self.assertTrue(req.complete, req.describe())
         self.assertEqual(req.body, b"helloworld!")
+        # Trailer fields travel on after the body.
+        self.assertEqual(req.trailers, [("X-Checksum", "abc"), ("X-Other", "2")])
         # Still in sync: the trailers were not taken for a new request.
         r2 = c.request("GET", "/after-trailers")
         self.assertIsNotNone(r2)
