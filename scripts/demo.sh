@@ -68,7 +68,7 @@ echo
 echo "== the same port speaks HTTP/2 (h2c with prior knowledge): the stream's events as DATA frames"
 curl -sN --http2-prior-knowledge -w '(protocol: HTTP/%{http_version})\n' \
   http://127.0.0.1:8080/v1/completions -H 'Content-Type: application/json' \
-  -d '{"prompt": "Once upon a time", "max_tokens": 4, "temperature": 0, "stream": true}' | tail -n 3 || true
+  -d '{"prompt": "Once upon a time", "max_tokens": 4, "temperature": 0, "stream": true}' | tail -n 5 || true
 
 complete() {  # extra curl args...; prints the response headers asked for by the caller
   curl -s -o /dev/null -D - http://127.0.0.1:8080/v1/completions -H 'Content-Type: application/json' "$@"
