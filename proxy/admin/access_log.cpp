@@ -87,10 +87,13 @@ void access_log::format(std::string& out, const access_record& r) const {
     timestamp(out);
     fmt::format_to(
         std::back_inserter(out),
-        " {} {} {} {} route={} endpoint={} {}ms ttfb={}ms attempts={} in={} out={} id={}\n",
-        r.client, r.method, r.path, r.status, r.route.empty() ? "-" : r.route,
-        r.endpoint.empty() ? "-" : r.endpoint, r.duration_ms, r.ttfb_ms, r.attempts, r.bytes_in,
-        r.bytes_out, r.request_id);
+        " {} {} {} {} {}{} route={} endpoint={} {}ms ttfb={}ms attempts={} in={} out={} "
+        "cache={} affinity={} idempotency={} id={}{}{}\n",
+        r.client, r.method, r.path, r.protocol, r.tls ? "tls " : "", r.status,
+        r.route.empty() ? "-" : r.route, r.endpoint.empty() ? "-" : r.endpoint, r.duration_ms,
+        r.ttfb_ms, r.attempts, r.bytes_in, r.bytes_out, r.cache.empty() ? "-" : r.cache,
+        r.affinity.empty() ? "-" : r.affinity, r.idempotency.empty() ? "-" : r.idempotency,
+        r.request_id, r.error.empty() ? "" : " error=", r.error);
     return;
   }
   out.append("{\"time\":\"");
@@ -103,6 +106,9 @@ void access_log::format(std::string& out, const access_record& r) const {
   json_string(out, r.method);
   out.append(",\"path\":");
   json_string(out, r.path);
+  out.append(",\"protocol\":");
+  json_string(out, r.protocol);
+  out.append(r.tls ? ",\"tls\":true" : ",\"tls\":false");
   out.append(",\"route\":");
   json_string(out, r.route);
   out.append(",\"cluster\":");

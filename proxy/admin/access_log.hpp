@@ -17,6 +17,8 @@ namespace spillway::admin {
 struct access_record {
   std::string_view request_id, method, path, route, cluster, endpoint, client, cache, affinity;
   std::string_view idempotency;  // replayed, waited, stored, not_stored, conflict; "" if none
+  std::string_view protocol = "HTTP/1.1";  // the client's: HTTP/1.0, HTTP/1.1, HTTP/2
+  bool tls = false;
   int status = 0;
   uint64_t bytes_in = 0, bytes_out = 0;
   double duration_ms = 0, ttfb_ms = -1;

@@ -329,6 +329,11 @@ void session::record(int status, std::string_view error) {
   r.method = req_.method;
   r.path = req_.path();
   r.client = client_ip_;
+  if (alt_ && alt_->single_request())
+    r.protocol = "HTTP/2";
+  else if (req_.version == 10)
+    r.protocol = "HTTP/1.0";
+  r.tls = alt_ && std::string_view(alt_->scheme()) == "https";
   r.status = status;
   r.duration_ms = duration * 1e3;
   r.ttfb_ms = got_first_byte ? ttfb * 1e3 : -1;
