@@ -73,6 +73,8 @@ struct stream_state {
   size_t header_bytes = 0;
   bool too_large = false;
   bool dispatched = false;  // the handler saw on_request
+  bool peer_reset = false;     // the client sent RST_STREAM
+  bool handler_reset = false;  // reset() by the handler (e.g. the upstream failed)
   // response
   std::string out;
   size_t out_off = 0;
@@ -235,6 +237,7 @@ struct server_connection::impl {
         return 0;
       }
       case NGHTTP2_RST_STREAM:
+        if (auto* st = me.find(f->hd.stream_id)) st->peer_reset = true;
         if (!me.resets.take(now, me.lim.reset_burst, me.lim.resets_per_second))
           me.end_for(abuse::rapid_reset);
         return 0;
@@ -275,6 +278,13 @@ struct server_connection::impl {
     auto it = me.streams.find(id);
     if (it == me.streams.end()) return 0;
     const bool dispatched = it->second->dispatched;
+    // A dispatched stream that we reset for the client's fault (a stream error such as more
+    // DATA than its content-length) costs an upstream request as a client reset does, without
+    // the client sending RST_STREAM ("MadeYouReset", CVE-2025-8671): same bucket.
+    if (dispatched && code != NGHTTP2_NO_ERROR && !it->second->peer_reset &&
+        !it->second->handler_reset && !me.ended &&
+        !me.resets.take(me.clock(), me.lim.reset_burst, me.lim.resets_per_second))
+      me.end_for(abuse::rapid_reset);
     me.streams.erase(it);
     if (dispatched) me.h.on_stream_closed(id, code);
     return 0;
@@ -472,6 +482,7 @@ void server_connection::consume(int32_t id, size_t n) {
 }
 
 void server_connection::reset(int32_t id, uint32_t h2_error) {
+  if (auto* st = impl_->find(id)) st->handler_reset = true;
   nghttp2_submit_rst_stream(impl_->session, NGHTTP2_FLAG_NONE, id, h2_error);
 }
 
