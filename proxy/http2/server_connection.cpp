@@ -75,6 +75,7 @@ struct stream_state {
   bool dispatched = false;  // the handler saw on_request
   bool peer_reset = false;     // the client sent RST_STREAM
   bool handler_reset = false;  // reset() by the handler (e.g. the upstream failed)
+  bool request_ended = false;  // the client's END_STREAM arrived
   // response
   std::string out;
   size_t out_off = 0;
@@ -209,6 +210,8 @@ struct server_connection::impl {
     auto& me = self(p);
     const auto now = me.clock();
     const bool end_stream = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (end_stream && (f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA))
+      if (auto* st = me.find(f->hd.stream_id)) st->request_ended = true;
     switch (f->hd.type) {
       case NGHTTP2_HEADERS: {
         auto* st = me.find(f->hd.stream_id);
@@ -265,6 +268,19 @@ struct server_connection::impl {
       return 0;
     }
     me.h.on_body(id, {reinterpret_cast<const char*>(data), len});
+    return 0;
+  }
+
+  // Our response is complete while the client has not finished its request: RST_STREAM
+  // NO_ERROR (RFC 9113 §8.1) so the stream does not stay half-open, keeping the connection
+  // out of its idle timeout, until the client deigns to end it.
+  static int on_frame_send(nghttp2_session* s, const nghttp2_frame* f, void* p) {
+    if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
+        !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+      return 0;
+    auto* st = self(p).find(f->hd.stream_id);
+    if (st && !st->request_ended)
+      nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
     return 0;
   }
 
@@ -358,6 +374,7 @@ server_connection::server_connection(handler& h, const limits& l, steady::time_p
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &impl::on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &impl::on_data_chunk);
   nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, &impl::on_invalid_frame);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, &impl::on_frame_send);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, &impl::on_stream_close);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);

@@ -34,6 +34,27 @@ class IdleTest(ha.H2TestCase):
         self.assertTrue(conn.closed_within(5.0))
         self.assertGreaterEqual(time.monotonic() - t0, IDLE * 0.9)
 
+    def test_answered_stream_does_not_hold_connection(self):
+        # The client opens a POST and never sends its body: the proxy gives up on it (408 after
+        # the listener's timeout, or a 5xx from the route's) and answers. The stream must not then
+        # stay half-open for ever (keeping the connection out of its idle timeout): the proxy
+        # ends it with RST_STREAM NO_ERROR and the idle connection is closed.
+        conn = self.attacker()
+        head = ha.request_headers("/never-ending", "POST", extra=[("content-length", "100")])
+        conn.send(conn.headers(1, head, end_stream=False))
+        answer = conn.wait_for(lambda f: f.stream == 1 and f.flags & ha.END_STREAM
+                               and f.type in (ha.DATA, ha.HEADERS), 15.0)
+        self.assertIsNotNone(answer, "the stream was not answered")
+        self.assertGreaterEqual(conn.status(1), 400)
+        rst = conn.wait_for(lambda f: f.type == ha.RST_STREAM and f.stream == 1, 5.0)
+        self.assertIsNotNone(rst, "no RST_STREAM after the complete answer")
+        self.assertEqual(rst.error_code(), ha.NO_ERROR)
+        self.assertIsNotNone(conn.goaway(IDLE + 8), "no GOAWAY: the answered stream holds the "
+                                                     "connection open")
+        self.assertTrue(conn.closed_within(5.0))
+        self.assertStillServing()
+
+
 
 class ZeroWindowTest(ha.H2TestCase):
     """A client that announces a zero stream window and never opens it: the response head goes
