@@ -275,10 +275,15 @@ struct server_connection::impl {
   // NO_ERROR (RFC 9113 §8.1) so the stream does not stay half-open, keeping the connection
   // out of its idle timeout, until the client deigns to end it.
   static int on_frame_send(nghttp2_session* s, const nghttp2_frame* f, void* p) {
+    auto& me = self(p);
+    // nghttp2 ends a connection that breaks the protocol by itself: name it for the metrics.
+    if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR &&
+        !me.owner.ended_for_)
+      me.owner.ended_for_ = abuse::protocol_error;
     if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
         !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
       return 0;
-    auto* st = self(p).find(f->hd.stream_id);
+    auto* st = me.find(f->hd.stream_id);
     if (st && !st->request_ended)
       nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
     return 0;

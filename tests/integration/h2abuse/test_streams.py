@@ -155,6 +155,8 @@ class ConcurrentStreamsTest(ha.H2TestCase):
         self.assertIsNotNone(g, "no GOAWAY")
         self.assertIn(g.error_code(), (ha.PROTOCOL_ERROR, ha.REFUSED_STREAM, ha.ENHANCE_YOUR_CALM))
         self.assertTrue(conn.closed_within(10.0))
+        if g.error_code() == ha.PROTOCOL_ERROR:
+            self.assertGreaterEqual(self.goaway_reason("protocol_error"), 1)
         time.sleep(0.3)
         reached = self.reached_ids()
         self.assertLessEqual(len(reached), 128)
