@@ -5,7 +5,6 @@ metrics). Loopback only, every loop bounded.
 """
 
 import os
-import re
 import socket
 import struct
 import sys
@@ -108,8 +107,10 @@ class RawConn:
         return self
 
     def send(self, data):
-        """Sends bytes; False (and send_failed) once the proxy closed or reset the connection."""
+        """Sends bytes; False (and send_failed) once the proxy closed or reset the connection,
+        or stopped reading for 10 s."""
         try:
+            self.sock.settimeout(10.0)
             self.sock.sendall(data)
             return True
         except OSError:
@@ -327,10 +328,6 @@ def metric(proxy, name, labels=None):
         if line.startswith(want + " "):
             return float(line.split()[-1])
     return 0.0
-
-
-def counted(text, pattern):
-    return len(re.findall(pattern, text))
 
 
 class H2TestCase(ProxyTestCase):

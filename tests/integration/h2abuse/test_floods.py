@@ -11,8 +11,8 @@ import h2abuse as ha
 
 
 class FloodTest(ha.H2TestCase):
-    def flood(self, conn, make, total, batch, pause=0.0):
-        """Sends `make(i)` for i < total in batches, reading between them (for `pause` s); stops
+    def flood(self, conn, make, total, batch):
+        """Sends `make(i)` for i < total in batches, reading what came back between them; stops
         at the first GOAWAY or failed write. Returns how many were sent."""
         sent = 0
         while sent < total:
@@ -20,7 +20,7 @@ class FloodTest(ha.H2TestCase):
             if not conn.send(b"".join(make(sent + i) for i in range(n))):
                 break
             sent += n
-            conn.drain(pause)
+            conn.drain()
             if conn.eof or conn.of_type(ha.GOAWAY):
                 break
         return sent
