@@ -204,9 +204,14 @@ void connection_driver<Stream>::open_pending() {
     auto& s = it->second;
     http::request_head* head = std::exchange(s.head, nullptr);
     auto ex = factory_.open(*head, s.end_stream, *s.p);
-    // open() may already have answered and closed the stream: look it up again.
+    // open() may already have answered and closed the stream (its port is gone with it): look
+    // it up again.
     it = streams_.find(id);
-    if (it == streams_.end() || !ex) continue;
+    if (it == streams_.end()) {
+      if (ex) ex->on_client_gone();
+      continue;
+    }
+    if (!ex) continue;
     it->second.ex = ex;
     std::string body = std::move(it->second.body);
     const bool ended = it->second.body_ended;
