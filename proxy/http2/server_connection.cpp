@@ -72,7 +72,7 @@ struct stream_state {
   bool in_trailers = false;
   size_t header_bytes = 0;
   bool too_large = false;
-  bool dispatched = false;  // the handler saw on_request
+  bool dispatched = false;     // the handler saw on_request
   bool peer_reset = false;     // the client sent RST_STREAM
   bool handler_reset = false;  // reset() by the handler (e.g. the upstream failed)
   bool request_ended = false;  // the client's END_STREAM arrived
