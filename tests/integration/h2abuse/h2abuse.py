@@ -22,6 +22,7 @@ try:
     import h2.config
     import h2.connection
     import h2.events
+    import h2.exceptions
     import hpack
 except ImportError:  # Debian package python3-h2
     h2 = None
