@@ -3,6 +3,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <boost/asio/write.hpp>
+#include <utility>
 
 namespace spillway::http2 {
 
@@ -76,6 +77,7 @@ void connection_driver<Stream>::start(std::string_view already_read) {
         conn_.receive({reinterpret_cast<const uint8_t*>(already_read.data()), already_read.size()});
     in_receive_ = false;
     if (e) fatal_ = true;
+    open_pending();
   }
   flush();
   if (!fatal_) do_read();
@@ -97,6 +99,7 @@ void connection_driver<Stream>::do_read() {
     const error e = self->conn_.receive({reinterpret_cast<const uint8_t*>(self->in_.data()), n});
     self->in_receive_ = false;
     if (e) self->fatal_ = true;
+    self->open_pending();
     self->flush();
     if (!self->fatal_ && !self->closed_) self->do_read();
   });
@@ -148,7 +151,7 @@ void connection_driver<Stream>::close() {
   auto streams = std::move(streams_);
   streams_.clear();
   for (auto& [id, s] : streams)
-    if (!s.p->ended) s.ex->on_client_gone();
+    if (s.ex && !s.p->ended) s.ex->on_client_gone();
   if (on_closed) on_closed(conn_);
 }
 
@@ -177,17 +180,56 @@ void connection_driver<Stream>::on_tick() {
   }
 }
 
+// The exchange opens only after the whole read is processed: a stream the client resets in
+// the same read (HEADERS + RST_STREAM, the rapid-reset pattern), or that a flood in it ends
+// with the connection, never costs an upstream request. `head` and `trailers` live in the
+// protocol's stream state until the stream closes.
 template <class Stream>
 void connection_driver<Stream>::on_request(int32_t id, http::request_head& head, bool end_stream) {
   auto& s = streams_[id];
   s.p = std::make_unique<port>(*this, id);
-  s.ex = factory_.open(head, end_stream, *s.p);
+  s.head = &head;
+  s.end_stream = end_stream;
+  pending_.push_back(id);
+}
+
+template <class Stream>
+void connection_driver<Stream>::open_pending() {
+  auto ids = std::move(pending_);
+  pending_.clear();
+  if (fatal_ || closed_) return;  // the connection ends: close() drops them unopened
+  for (int32_t id : ids) {
+    auto it = streams_.find(id);
+    if (it == streams_.end() || !it->second.head) continue;  // reset meanwhile
+    auto& s = it->second;
+    http::request_head* head = std::exchange(s.head, nullptr);
+    auto ex = factory_.open(*head, s.end_stream, *s.p);
+    // open() may already have answered and closed the stream (its port is gone with it): look
+    // it up again.
+    it = streams_.find(id);
+    if (it == streams_.end()) {
+      if (ex) ex->on_client_gone();
+      continue;
+    }
+    if (!ex) continue;
+    it->second.ex = ex;
+    std::string body = std::move(it->second.body);
+    const bool ended = it->second.body_ended;
+    const http::header_list* trailers = it->second.trailers;
+    if (!body.empty()) on_body(id, body);
+    if (ended && streams_.count(id)) on_body_end(id, trailers);
+  }
 }
 
 template <class Stream>
 void connection_driver<Stream>::on_body(int32_t id, std::string_view data) {
+  auto it = streams_.find(id);
+  if (it != streams_.end() && it->second.head) {  // not opened yet
+    it->second.body.append(data);
+    return;
+  }
   // After its answer an exchange no longer uses the port, so the driver grants the window.
-  if (auto it = streams_.find(id); it != streams_.end() && it->second.ex && !it->second.p->ended)
+  if (it != streams_.end() && it->second.ex && !it->second.p->ended)
     it->second.ex->on_body(data);
   else
     conn_.consume(id, data.size());
@@ -195,8 +237,13 @@ void connection_driver<Stream>::on_body(int32_t id, std::string_view data) {
 
 template <class Stream>
 void connection_driver<Stream>::on_body_end(int32_t id, const http::header_list* trailers) {
-  if (auto it = streams_.find(id); it != streams_.end() && it->second.ex)
-    it->second.ex->on_body_end(trailers);
+  auto it = streams_.find(id);
+  if (it != streams_.end() && it->second.head) {
+    it->second.body_ended = true;
+    it->second.trailers = trailers;
+    return;
+  }
+  if (it != streams_.end() && it->second.ex) it->second.ex->on_body_end(trailers);
 }
 
 template <class Stream>

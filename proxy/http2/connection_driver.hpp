@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "proxy/http/exchange.hpp"
 #include "proxy/http2/server_connection.hpp"
@@ -57,9 +58,16 @@ class connection_driver final : public std::enable_shared_from_this<connection_d
   struct stream_entry {
     std::unique_ptr<port> p;
     std::shared_ptr<http::exchange> ex;
+    // Until open_pending(): the request as it came in the current read (see on_request()).
+    http::request_head* head = nullptr;
+    bool end_stream = false;
+    std::string body;
+    bool body_ended = false;
+    const http::header_list* trailers = nullptr;
   };
 
   void do_read();
+  void open_pending();
   void flush();
   void arm_tick();
   void on_tick();
@@ -77,6 +85,7 @@ class connection_driver final : public std::enable_shared_from_this<connection_d
   std::string client_address_;
   server_connection conn_;
   std::unordered_map<int32_t, stream_entry> streams_;
+  std::vector<int32_t> pending_;  // streams whose exchange opens once the current read is done
   boost::asio::steady_timer tick_;
   std::string in_;
   std::string out_;

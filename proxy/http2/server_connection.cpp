@@ -72,7 +72,10 @@ struct stream_state {
   bool in_trailers = false;
   size_t header_bytes = 0;
   bool too_large = false;
-  bool dispatched = false;  // the handler saw on_request
+  bool dispatched = false;     // the handler saw on_request
+  bool peer_reset = false;     // the client sent RST_STREAM
+  bool handler_reset = false;  // reset() by the handler (e.g. the upstream failed)
+  bool request_ended = false;  // the client's END_STREAM arrived
   // response
   std::string out;
   size_t out_off = 0;
@@ -207,6 +210,8 @@ struct server_connection::impl {
     auto& me = self(p);
     const auto now = me.clock();
     const bool end_stream = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (end_stream && (f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA))
+      if (auto* st = me.find(f->hd.stream_id)) st->request_ended = true;
     switch (f->hd.type) {
       case NGHTTP2_HEADERS: {
         auto* st = me.find(f->hd.stream_id);
@@ -235,6 +240,7 @@ struct server_connection::impl {
         return 0;
       }
       case NGHTTP2_RST_STREAM:
+        if (auto* st = me.find(f->hd.stream_id)) st->peer_reset = true;
         if (!me.resets.take(now, me.lim.reset_burst, me.lim.resets_per_second))
           me.end_for(abuse::rapid_reset);
         return 0;
@@ -265,6 +271,24 @@ struct server_connection::impl {
     return 0;
   }
 
+  // Our response is complete while the client has not finished its request: RST_STREAM
+  // NO_ERROR (RFC 9113 §8.1) so the stream does not stay half-open, keeping the connection
+  // out of its idle timeout, until the client deigns to end it.
+  static int on_frame_send(nghttp2_session* s, const nghttp2_frame* f, void* p) {
+    auto& me = self(p);
+    // nghttp2 ends a connection that breaks the protocol by itself: name it for the metrics.
+    if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR &&
+        !me.owner.ended_for_)
+      me.owner.ended_for_ = abuse::protocol_error;
+    if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
+        !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+      return 0;
+    auto* st = me.find(f->hd.stream_id);
+    if (st && !st->request_ended)
+      nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+    return 0;
+  }
+
   static int on_invalid_frame(nghttp2_session*, const nghttp2_frame*, int, void* p) {
     self(p).count(abuse::protocol_error);
     return 0;
@@ -275,6 +299,13 @@ struct server_connection::impl {
     auto it = me.streams.find(id);
     if (it == me.streams.end()) return 0;
     const bool dispatched = it->second->dispatched;
+    // A dispatched stream that we reset for the client's fault (a stream error such as more
+    // DATA than its content-length) costs an upstream request as a client reset does, without
+    // the client sending RST_STREAM ("MadeYouReset", CVE-2025-8671): same bucket.
+    if (dispatched && code != NGHTTP2_NO_ERROR && !it->second->peer_reset &&
+        !it->second->handler_reset && !me.ended &&
+        !me.resets.take(me.clock(), me.lim.reset_burst, me.lim.resets_per_second))
+      me.end_for(abuse::rapid_reset);
     me.streams.erase(it);
     if (dispatched) me.h.on_stream_closed(id, code);
     return 0;
@@ -348,6 +379,7 @@ server_connection::server_connection(handler& h, const limits& l, steady::time_p
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &impl::on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &impl::on_data_chunk);
   nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, &impl::on_invalid_frame);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, &impl::on_frame_send);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, &impl::on_stream_close);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
@@ -472,6 +504,7 @@ void server_connection::consume(int32_t id, size_t n) {
 }
 
 void server_connection::reset(int32_t id, uint32_t h2_error) {
+  if (auto* st = impl_->find(id)) st->handler_reset = true;
   nghttp2_submit_rst_stream(impl_->session, NGHTTP2_FLAG_NONE, id, h2_error);
 }
 

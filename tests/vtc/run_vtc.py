@@ -6,11 +6,14 @@ Picks free loopback ports, writes the default config (below) and calls varnishte
   ${check_port}  upstream of /check/*  ${sink_port}   upstream of every other path
   ${pidfile}     where the test writes the proxy's pid, so a run cut short still kills it
   ${wait_ready}  a command that waits until the listener accepts connections
+A line "# run_vtc: http2" in the .vtc adds `http2: true` to the listener (h2c with prior
+knowledge on the same port as HTTP/1.1).
 Usage: run_vtc.py --spillway BIN [--varnishtest PATH] FILE.vtc
 """
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import socket
@@ -28,7 +31,7 @@ listeners:
     address: 127.0.0.1:{proxy_port}
     limits: {{max_header_bytes: 8KiB, max_body_bytes: 1MiB}}
     timeouts: {{header: 3s, idle: 10s}}
-admin: {{address: 127.0.0.1:{admin_port}}}
+{listener_extra}admin: {{address: 127.0.0.1:{admin_port}}}
 access_log: {{path: stderr, format: text}}
 clusters:
   - name: check
@@ -69,6 +72,13 @@ def kill_leftover(pidfile, binary):
         os.kill(pid, signal.SIGKILL)
 
 
+def directives(path):
+    """The words after "# run_vtc:" on the lines of the .vtc that have it."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return {w for line in f for m in [re.match(r"\s*#\s*run_vtc:(.*)", line)] if m
+                for w in m.group(1).split()}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--spillway", required=True)
@@ -83,8 +93,9 @@ def main():
     proxy_port, admin_port, check_port, sink_port = free_ports(4)
     config = os.path.join(work, "spillway.yaml")
     with open(config, "w") as f:
+        extra = "    http2: true\n" if "http2" in directives(args.vtc) else ""
         f.write(CONFIG.format(proxy_port=proxy_port, admin_port=admin_port,
-                              check_port=check_port, sink_port=sink_port))
+                              check_port=check_port, sink_port=sink_port, listener_extra=extra))
     pidfile = os.path.join(work, "spillway.pid")
     wait_ready = f"/usr/bin/python3 -B {HERE}/wait_ready.py {proxy_port}"
     cmd = [args.varnishtest, "-t", str(args.timeout),
