@@ -28,4 +28,4 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 "$TSAN/bin/spillway_resilience_tests"
 "$TSAN/bin/spillway_reload_tests"
 (cd "$TSAN" && ctest --output-on-failure -j"$JOBS" --timeout 300 --repeat until-pass:2 \
-   -R '^(proxy|vtc|resilience|cache_proxy)\.|^policy\.[A-Z]')
+   -R '^(proxy|vtc|resilience|cache_proxy|h2abuse)\.|^policy\.[A-Z]')
