@@ -1,0 +1,141 @@
+"""HTTP/2 stream lifetimes against the upstream: a client's RST_STREAM cancels the upstream
+request while the connection's other streams go on; a client that stops reading a large answer
+holds back the upstream (flow control end to end) without the proxy buffering it, and other
+clients are served meanwhile."""
+
+import time
+import urllib.parse
+
+from h2support import H2Client, H2TestCase, cluster, route
+
+TICK = 0.1
+
+
+def ticking(served):
+    """/slow...?n=N: N chunks TICK apart (chunked); records the connection serving each target."""
+
+    def handle(req, conn):
+        served[req.target] = conn
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(req.target).query)
+        n = int(q.get("n", ["100"])[0])
+        if not conn.send("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\n"):
+            return False
+        for i in range(n):
+            line = f"tick {i}\n".encode()
+            if not conn.send(b"%x\r\n%s\r\n" % (len(line), line)):
+                return False
+            time.sleep(TICK)
+        return conn.send(b"0\r\n\r\n")
+
+    return handle
+
+
+BIG = 64 * 1024 * 1024
+
+
+class FlowTest(H2TestCase):
+    def test_client_reset_cancels_the_upstream_request(self):
+        served = {}
+        u = self.upstream("s", ticking(served))
+        p = self.h2proxy([cluster("c", [u])],
+                         [route("r", "c", timeouts={"first_byte": "10s", "idle": "10s"})],
+                         [{"http2": True}])
+        admin = self.admin(p)
+        c = self.h2(p.port)
+        a = c.request("GET", "/slow/a?n=200")
+        b = c.request("GET", "/slow/b?n=15")
+        c.wait(lambda: c.streams[a].data and c.streams[b].data, 15.0, "the first ticks")
+        conn_a = served["/slow/a?n=200"]
+        conn_b = served["/slow/b?n=15"]
+        self.assertIsNot(conn_a, conn_b)
+
+        c.reset(a)
+        t0 = time.monotonic()
+        self.assertTrue(conn_a.wait_peer_close(5.0),
+                        "the upstream request of a reset stream was not cancelled")
+        took = time.monotonic() - t0
+        self.assertLess(took, 5.0)
+        # The other stream on the same connection goes on to its end.
+        st = c.wait_done(b, 20.0)[0]
+        self.assertTrue(st.ended and st.reset is None, st)
+        self.assertEqual(st.status, 200)
+        self.assertEqual(st.body, b"".join(b"tick %d\n" % i for i in range(15)))
+        self.assertFalse(conn_b.closed_at is not None and conn_b.closed_at < st.finished_at - 0.5,
+                         "the other stream's upstream connection was closed early")
+        ticks_a = c.streams[a].body.count(b"tick")
+        self.assertLess(ticks_a, 200)
+        self.assertIsNone(c.goaway)
+        self.assertEqual(c.get("/slow/c?n=2").body, b"tick 0\ntick 1\n")
+        self.assertNothingInFlight(admin, 5.0)
+
+    def test_unread_large_download_holds_back_upstream(self):
+        progress = {"sent": 0}
+
+        def big(req, conn):
+            if not req.target.startswith("/big"):
+                return conn.respond(200, f"small {req.target}")
+            conn.send("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                      f"Content-Length: {BIG}\r\n\r\n")
+            piece = b"x" * 65536
+            for _ in range(BIG // len(piece)):
+                if not conn.send(piece):
+                    return False
+                progress["sent"] += len(piece)
+            return True
+
+        served = []
+
+        def record(req, conn):
+            served.append((req.target, conn))
+            return big(req, conn)
+
+        u = self.upstream("u", record)
+        p = self.h2proxy([cluster("c", [u])],
+                         [route("r", "c", timeouts={"first_byte": "10s", "idle": "30s"})],
+                         [{"http2": True}])
+        warm = self.h2(p.port)
+        for i in range(20):
+            self.assertEqual(warm.get(f"/warm/{i}").status, 200)
+        rss0 = self.rss_kib(p)
+
+        # A small window, and no reading after the response head.
+        slow = H2Client(p.port, window=16384)
+        self.addCleanup(slow.close)
+        slow.auto_window = False
+        sid = slow.request("GET", "/big")
+        slow.wait(lambda: slow.streams[sid].status is not None, 15.0, "the response head")
+        self.assertEqual(slow.streams[sid].status, 200)
+
+        # The upstream's sending stalls: the proxy stopped reading from it.
+        last, since = -1, time.monotonic()
+        deadline = time.monotonic() + 20.0
+        while time.monotonic() - since < 1.0:
+            if progress["sent"] != last:
+                last, since = progress["sent"], time.monotonic()
+            self.assertLess(time.monotonic(), deadline, "the upstream never stopped sending")
+            time.sleep(0.1)
+        self.assertLess(progress["sent"], BIG // 2,
+                        f"{progress['sent']} of {BIG} bytes taken from the upstream")
+        rss1 = self.rss_kib(p)
+        self.assertLess(rss1 - rss0, 24 * 1024,
+                        f"proxy RSS grew from {rss0} to {rss1} KiB with an unread download")
+
+        # Others are served meanwhile, on HTTP/2 and HTTP/1.1.
+        other = self.h2(p.port)
+        t0 = time.monotonic()
+        st = other.get("/other", timeout=10.0)
+        self.assertEqual((st.status, st.body), (200, b"small /other"), st)
+        self.assertLess(time.monotonic() - t0, 5.0)
+        h1 = self.client(p)
+        r = h1.request("GET", "/other-h1")
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertEqual(progress["sent"], last, "the upstream moved while the client slept")
+
+        # The client goes away: the upstream request is cancelled.
+        big_conn = [c for t, c in served if t == "/big"][0]
+        slow.close()
+        self.assertTrue(big_conn.wait_peer_close(10.0),
+                        "upstream connection of an abandoned download left open")
+        self.assertLess(self.rss_kib(p) - rss0, 24 * 1024)
+        self.assertNothingInFlight(self.admin(p), 5.0)
