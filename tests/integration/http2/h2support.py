@@ -308,7 +308,13 @@ def curl(args, timeout=30.0):
         body = os.path.join(tmpdir, "body")
         rc, out, err = run_tool([exe, "-sS", "--max-time", str(int(timeout)), "-D", head, "-o",
                                  body, "-w", "%{http_version}", *args], timeout + 5)
-        read = lambda p, mode: open(p, mode).read() if os.path.exists(p) else ("" if mode == "r" else b"")  # noqa: E731
+
+        def read(path, mode):
+            if not os.path.exists(path):
+                return "" if mode == "r" else b""
+            with open(path, mode) as f:
+                return f.read()
+
         return rc, read(head, "r"), read(body, "rb"), out.decode().strip(), err
     finally:
         shutil.rmtree(tmpdir, True)
@@ -392,6 +398,19 @@ class Counter:
     def __exit__(self, *exc):
         with self.lock:
             self.value -= 1
+
+
+def raw_frames(data):
+    """HTTP/2 frames in `data` (server bytes after its preface): [(type, flags, stream, payload)]."""
+    out = []
+    while len(data) >= 9:
+        n = int.from_bytes(data[:3], "big")
+        if len(data) < 9 + n:
+            break
+        out.append((data[3], data[4], int.from_bytes(data[5:9], "big") & 0x7fffffff,
+                    data[9:9 + n]))
+        data = data[9 + n:]
+    return out
 
 
 def admin_post(proxy, path, timeout=15.0):
