@@ -342,9 +342,19 @@ class H2TestCase(ResilienceTestCase):
 
     def h2proxy(self, clusters, routes, listeners, top=None):
         p = self.proxy(clusters, routes, top=top, start=False)
+        # free_port() may hand out the same port twice in a row: keep every address distinct.
+        used = {p.port}
+        while p.admin_port in used:
+            p.admin_port = free_port()
+        used.add(p.admin_port)
+        p.config["admin"]["address"] = f"{LOOPBACK}:{p.admin_port}"
         lsts = [listener("public", p.port, **listeners[0])]
         for i, extra in enumerate(listeners[1:], 1):
-            lsts.append(listener(f"l{i}", free_port(), **extra))
+            port = free_port()
+            while port in used:
+                port = free_port()
+            used.add(port)
+            lsts.append(listener(f"l{i}", port, **extra))
         p.config["listeners"] = lsts
         with open(p.config_path, "w") as f:
             f.write(harness.to_yaml(p.config))
