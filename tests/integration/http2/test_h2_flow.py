@@ -4,6 +4,7 @@ holds back the upstream (flow control end to end) without the proxy buffering it
 clients are served meanwhile."""
 
 import time
+import unittest
 import urllib.parse
 
 from h2support import H2Client, H2TestCase, cluster, route
@@ -139,3 +140,39 @@ class FlowTest(H2TestCase):
                         "upstream connection of an abandoned download left open")
         self.assertLess(self.rss_kib(p) - rss0, 24 * 1024)
         self.assertNothingInFlight(self.admin(p), 5.0)
+
+    # Fails on ae43ba9: see the report of the h2-tests branch. A stream's request bytes that its
+    # exchange has not read are held against the connection window too (server_connection::
+    # consume() returns both windows at once), so streams queued behind a busy endpoint use up
+    # the connection window and the stream holding the endpoint never gets the rest of its body:
+    # every stream times out. Remove the skip once the connection window is returned on receipt.
+    @unittest.skip("HTTP/2: queued streams' unread bodies exhaust the connection window")
+    def test_queued_uploads_do_not_starve_the_connection_window(self):
+        def count(req, conn):
+            return conn.respond(200, b"%d" % len(req.body))
+
+        u = self.upstream("u", count)
+        p = self.h2proxy([cluster("c", [u], max_concurrent=1,
+                                  queue={"max_size": 100, "timeout": "8s"})],
+                         [route("r", "c", timeouts={"first_byte": "8s", "idle": "5s"})],
+                         [{"http2": True}])
+        c = self.h2(p.port)
+        n, size, piece = 8, 400000, 16384
+        sids = [c.request("POST", f"/up/{i}", [("content-length", str(size))], end=False)
+                for i in range(n)]
+        sent = dict.fromkeys(sids, 0)
+        # Interleaved, as browsers and gRPC clients send: a piece of each body in turn.
+        deadline = time.monotonic() + 12.0
+        while any(v < size for v in sent.values()):
+            if time.monotonic() > deadline:
+                self.fail(f"uploads stalled: sent {sent}, connection window "
+                          f"{c.conn.outbound_flow_control_window}")
+            for sid in sids:
+                k = min(c.conn.local_flow_control_window(sid), piece, size - sent[sid])
+                if k > 0:
+                    c.conn.send_data(sid, b"x" * k, end_stream=sent[sid] + k == size)
+                    sent[sid] += k
+            c.flush()
+            c.pump(0.02)
+        for st in c.wait_done(sids, 20.0):
+            self.assertEqual((st.status, st.body), (200, b"%d" % size), st)
