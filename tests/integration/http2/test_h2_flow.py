@@ -3,6 +3,8 @@ request while the connection's other streams go on; a client that stops reading 
 holds back the upstream (flow control end to end) without the proxy buffering it, and other
 clients are served meanwhile."""
 
+import socket
+import struct
 import time
 import unittest
 import urllib.parse
@@ -140,6 +142,73 @@ class FlowTest(H2TestCase):
                         "upstream connection of an abandoned download left open")
         self.assertLess(self.rss_kib(p) - rss0, 24 * 1024)
         self.assertNothingInFlight(self.admin(p), 5.0)
+
+    def test_dropped_connection_cancels_every_stream_upstream(self):
+        def slow(req, conn):
+            time.sleep(15.0)
+            return conn.respond(200, b"late")
+
+        u = self.upstream("u", slow)
+        p = self.h2proxy([cluster("c", [u])],
+                         [route("r", "c", timeouts={"first_byte": "20s", "idle": "20s"})],
+                         [{"http2": True}])
+        admin = self.admin(p)
+        c = H2Client(p.port)
+        self.addCleanup(c.close)
+        for i in range(20):
+            c.request("GET", f"/slow/{i}")
+        self.assertTrue(u.wait_heads(20, 10.0), f"{len(u.heads)} of 20 requests upstream")
+        admin.wait_value("spillway_upstream_active_requests", 20, 5.0, "with 20 streams open",
+                         cluster="c", endpoint=u.address)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()  # RST: the client is gone
+        deadline = time.monotonic() + 5.0
+        for conn in list(u.connections):
+            self.assertTrue(conn.wait_peer_close(max(0.1, deadline - time.monotonic())),
+                            f"upstream connection {conn.id} still open after the client left")
+        self.assertNothingInFlight(admin, 5.0)
+
+    def test_a_stream_with_a_shut_window_does_not_block_the_others(self):
+        def big(req, conn):
+            if not req.target.startswith("/big"):
+                return conn.respond(200, req.target)
+            conn.send(f"HTTP/1.1 200 OK\r\nContent-Length: {BIG}\r\n\r\n")
+            piece = b"y" * 65536
+            for _ in range(BIG // len(piece)):
+                if not conn.send(piece):
+                    return False
+            return True
+
+        u = self.upstream("u", big)
+        p = self.h2proxy([cluster("c", [u])],
+                         [route("r", "c", timeouts={"first_byte": "10s", "idle": "30s"})],
+                         [{"http2": True}])
+        c = self.h2(p.port, window=65535)
+        c.auto_window = False  # returned by hand: the connection's window only
+
+        def pump_connection_credit(timeout):
+            before = sum(len(s.body) for s in c.streams.values())
+            c.pump(timeout)
+            got = sum(len(s.body) for s in c.streams.values()) - before
+            if got:
+                c.conn.increment_flow_control_window(got)
+                c.flush()
+
+        a = c.request("GET", "/big")
+        t0 = time.monotonic()
+        while len(c.streams[a].body) < 65535 and time.monotonic() - t0 < 10.0:
+            pump_connection_credit(0.05)
+        self.assertEqual(len(c.streams[a].body), 65535, "stream A did not fill its window")
+        sids = [c.request("GET", f"/small/{i}") for i in range(5)]
+        deadline = time.monotonic() + 10.0
+        while not all(c.streams[s].done for s in sids):
+            self.assertLess(time.monotonic(), deadline, f"{[c.streams[s] for s in sids]}")
+            pump_connection_credit(0.05)
+        for i, s in enumerate(sids):
+            self.assertEqual((c.streams[s].status, c.streams[s].body),
+                             (200, f"/small/{i}".encode()), c.streams[s])
+        self.assertEqual(len(c.streams[a].body), 65535, "A got past its stream window")
+        self.assertFalse(c.streams[a].done)
 
     # Fails on ae43ba9: see the report of the h2-tests branch. A stream's request bytes that its
     # exchange has not read are held against the connection window too (server_connection::
