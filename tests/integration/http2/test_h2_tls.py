@@ -3,11 +3,13 @@
 refused, failed handshakes counted without disturbing other clients, and certificates replaced by
 a reload while connections made with the old one keep working."""
 
+import hashlib
 import os
 import socket
 import ssl
 import time
 
+from harness import Reader, build_request, read_response
 from h2support import (LOOPBACK, H2Client, H2TestCase, admin_post, client_tls, cluster, curl,
                        h1_over, route, tls_connect, wait_until)
 
@@ -191,3 +193,67 @@ class TlsTest(H2TestCase):
         self.assertEqual(old.get("/seven").status, 200)
         self.assertTrue(p.alive())
         wait_until(lambda: len(u.requests) >= 7, 5.0, "7 requests upstream")
+
+    def test_large_bodies_intact_over_tls(self):
+        download = os.urandom(3 * 1024 * 1024)
+
+        def handler(req, conn):
+            if req.target.startswith("/down"):
+                return conn.respond(200, download)
+            return conn.respond(200, hashlib.sha256(req.body).hexdigest())
+
+        cert = self.cert("server", "spillway-test")
+        u = self.upstream("u", handler)
+        p = self.tls_proxy([u], cert.cert, cert.key)
+        upload = os.urandom(2 * 1024 * 1024)
+        digest = hashlib.sha256(upload).hexdigest().encode()
+
+        c = self.h2(p.port, tls=client_tls(alpn=("h2",), cafile=cert.cert))
+        down, up = c.wait_done([c.request("GET", "/down"), c.request("PUT", "/up", body=upload)],
+                               60.0)
+        self.assertEqual(down.status, 200, down)
+        self.assertEqual(len(down.body), len(download))
+        self.assertTrue(down.body == download, "download differs over h2/TLS")
+        self.assertEqual((up.status, up.body), (200, digest), up)
+
+        s = tls_connect(p.ports[1], client_tls(alpn=("http/1.1",), cafile=cert.cert))
+        try:
+            s.sendall(build_request("PUT", "/up1", body=upload, host="localhost"))
+            reader = Reader(s)
+            r = read_response(reader, time.monotonic() + 30.0)
+            self.assertEqual((r.status, r.body), (200, digest), r.describe())
+            s.sendall(build_request("GET", "/down1", host="localhost"))
+            r = read_response(reader, time.monotonic() + 30.0)
+            self.assertEqual(r.status, 200, r.describe())
+            self.assertTrue(r.body == download, "download differs over HTTP/1.1/TLS")
+        finally:
+            s.close()
+
+    def test_silent_client_dropped_at_the_header_timeout(self):
+        cert = self.cert("server", "spillway-test")
+        u = self.upstream("u")
+        tls = {"certificate": cert.cert, "private_key": cert.key}
+        p = self.h2proxy([cluster("c", [u])], [route("r", "c")],
+                         [{"http2": True, "tls": tls,
+                           "timeouts": {"header": "1s", "idle": "20s"}}])
+        admin = self.admin(p)
+        failed0 = admin.value("spillway_tls_handshakes_total", result="failed")
+        silent = [socket.create_connection((LOOPBACK, p.port), timeout=10.0) for _ in range(3)]
+        try:
+            t0 = time.monotonic()
+            # Others get through meanwhile.
+            rc, head, body, version, err = curl(["--http2", "--cacert", cert.cert,
+                                                 f"https://localhost:{p.port}/meanwhile"])
+            self.assertEqual((rc, version, body), (0, "2", b"u GET /meanwhile"), err + head)
+            for s in silent:
+                try:
+                    self.assertEqual(s.recv(10), b"", "bytes sent to a client that sent none")
+                except ConnectionResetError:
+                    pass
+            took = time.monotonic() - t0
+            self.assertLess(took, 6.0, f"silent connections held {took:.1f}s with header: 1s")
+        finally:
+            for s in silent:
+                s.close()
+        admin.wait_value("spillway_tls_handshakes_total", failed0 + 3, 5.0,
+                         "after 3 silent connections", result="failed")
