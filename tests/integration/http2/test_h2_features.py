@@ -4,6 +4,7 @@ of every framing (HEAD, 204, 304, close-delimited, HTTP/1.0, with 1xx before, wi
 fields) become well-formed HTTP/2 answers."""
 
 import json
+import time
 
 from harness import closed_port
 from h2support import H2TestCase, cluster, route
@@ -117,4 +118,32 @@ class FeaturesTest(H2TestCase):
         # Cookie fields split over HTTP/2 reach the upstream as one (RFC 9113 §8.2.3).
         st = c.get("/cookie", [("cookie", "a=1"), ("cookie", "b=2")])
         self.assertEqual(st.body, b"/cookie cookie=a=1; b=2", st)
+        self.assertIsNone(c.goaway)
+
+    def test_a_response_cut_upstream_resets_the_stream(self):
+        def cut(req, conn):
+            if req.target.startswith("/length"):
+                conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"a" * 500)
+            elif req.target.startswith("/chunked"):
+                conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+            elif req.target.startswith("/events"):
+                conn.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                          b"Transfer-Encoding: chunked\r\n\r\nf\r\ndata: {\"a\":1}\n\n\r\n")
+            else:
+                return conn.respond(200, b"whole")
+            time.sleep(0.2)
+            return False  # closes the connection mid-body
+
+        u = self.upstream("u", cut)
+        p = self.h2proxy([cluster("c", [u])], [route("r", "c")], [{"http2": True}])
+        c = self.h2(p.port)
+        for path, prefix in (("/length", b"a" * 500), ("/chunked", b"hello"),
+                             ("/events", b'data: {"a":1}\n\n')):
+            st = c.get(path)
+            self.assertEqual(st.status, 200, st)
+            self.assertFalse(st.ended, f"{path}: a cut answer ended as if whole: {st}")
+            self.assertIsNotNone(st.reset, st)
+            self.assertTrue(st.body.startswith(prefix), st)
+        st = c.get("/whole")
+        self.assertEqual((st.status, st.ended, st.body), (200, True, b"whole"), st)
         self.assertIsNone(c.goaway)

@@ -90,9 +90,11 @@ class TlsTest(H2TestCase):
         with self.assertRaises(ssl.SSLError) as cm:
             s = tls_connect(p.port, old)
             s.close()
+        why = str(cm.exception).upper().replace(" ", "_")
+        if "NO_PROTOCOLS_AVAILABLE" in why or "UNSUPPORTED_PROTOCOL" in why:
+            self.skipTest(f"this client cannot offer TLS 1.1: {cm.exception}")
         # The server refused the version (an alert), not the client's own library.
-        self.assertIn("PROTOCOL_VERSION", str(cm.exception).upper().replace(" ", "_"),
-                      str(cm.exception))
+        self.assertIn("PROTOCOL_VERSION", why, str(cm.exception))
         admin.wait_value("spillway_tls_handshakes_total", failed0 + 1, 5.0,
                          "after a TLS 1.1 handshake", result="failed")
         self.assertEqual([r.target for r in u.requests], ["/TLSv1.2", "/TLSv1.3"])
