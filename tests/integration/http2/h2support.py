@@ -334,7 +334,8 @@ def listener(name, port, **extra):
 
 class H2TestCase(ResilienceTestCase):
     """Base class: proxies whose listeners are given as dicts of extra keys (`http2`, `tls`),
-    each on its own free port (`proxy.ports`, in order; `proxy.port` is the first)."""
+    each on its own free port (`proxy.ports`, in order; `proxy.port` is the first), behind a
+    plaintext listener the harness probes for readiness."""
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="spillway-h2-")
@@ -348,18 +349,21 @@ class H2TestCase(ResilienceTestCase):
             p.admin_port = free_port()
         used.add(p.admin_port)
         p.config["admin"]["address"] = f"{LOOPBACK}:{p.admin_port}"
-        lsts = [listener("public", p.port, **listeners[0])]
-        for i, extra in enumerate(listeners[1:], 1):
+        # The harness waits for the first listener with a bare connect: a plaintext HTTP/1.1
+        # listener of its own, so that no probe counts as a failed TLS handshake.
+        lsts = [listener("ready", p.port)]
+        for i, extra in enumerate(listeners):
             port = free_port()
             while port in used:
                 port = free_port()
             used.add(port)
-            lsts.append(listener(f"l{i}", port, **extra))
+            lsts.append(listener("public" if i == 0 else f"l{i}", port, **extra))
         p.config["listeners"] = lsts
         with open(p.config_path, "w") as f:
             f.write(harness.to_yaml(p.config))
-        p.ports = [int(lst["address"].rsplit(":", 1)[1]) for lst in lsts]
         p.start(timeout=30.0)
+        p.ports = [int(lst["address"].rsplit(":", 1)[1]) for lst in lsts[1:]]
+        p.port = p.ports[0]
         return p
 
     def cert(self, name, cn):

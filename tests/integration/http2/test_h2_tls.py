@@ -27,10 +27,10 @@ class TlsTest(H2TestCase):
         h2port, h1port = p.ports
 
         rc, head, body, version, err = curl(["--http2", "--cacert", cert.cert,
-                                             f"https://localhost:{h2port}/alpn-h2"])
+                                             f"https://127.0.0.1:{h2port}/alpn-h2"])
         self.assertEqual((rc, version, body), (0, "2", b"u GET /alpn-h2"), err + head)
         rc, head, body, version, err = curl(["--http1.1", "--cacert", cert.cert,
-                                             f"https://localhost:{h2port}/alpn-h1"])
+                                             f"https://127.0.0.1:{h2port}/alpn-h1"])
         self.assertEqual((rc, version, body), (0, "1.1", b"u GET /alpn-h1"), err + head)
         rc, head, body, version, err = curl(["--http2", "--cacert", cert.cert,
                                              f"https://127.0.0.1:{h1port}/no-h2"])
@@ -134,7 +134,7 @@ class TlsTest(H2TestCase):
 
         self.assertEqual(existing.get("/after").status, 200)
         rc, head, body, version, err = curl(["--http2", "--cacert", cert.cert,
-                                             f"https://localhost:{p.port}/new"])
+                                             f"https://127.0.0.1:{p.port}/new"])
         self.assertEqual((rc, version, body), (0, "2", b"u GET /new"), err + head)
         self.assertEqual([r.target for r in u.requests], ["/before", "/after", "/new"])
 
@@ -160,7 +160,7 @@ class TlsTest(H2TestCase):
         self.assertEqual(new.sock.getpeercert(binary_form=True), b.der, "old certificate served")
         self.assertEqual(new.get("/two").status, 200)
         rc, head, body, version, err = curl(["--http1.1", "--cacert", b.cert,
-                                             f"https://localhost:{p.ports[1]}/three"])
+                                             f"https://127.0.0.1:{p.ports[1]}/three"])
         self.assertEqual((rc, body), (0, b"u GET /three"), err + head)
         # The connection made with the old certificate goes on.
         st = old.get("/four")
@@ -245,7 +245,7 @@ class TlsTest(H2TestCase):
             t0 = time.monotonic()
             # Others get through meanwhile.
             rc, head, body, version, err = curl(["--http2", "--cacert", cert.cert,
-                                                 f"https://localhost:{p.port}/meanwhile"])
+                                                 f"https://127.0.0.1:{p.port}/meanwhile"])
             self.assertEqual((rc, version, body), (0, "2", b"u GET /meanwhile"), err + head)
             for s in silent:
                 try:
