@@ -23,8 +23,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "resilience"))
 sys.path.insert(1, os.path.join(HERE, "..", "proxy"))
 
 import harness  # noqa: E402
-from harness import LOOPBACK, Client, Upstream, build_request, chunked, cluster, free_port, route  # noqa: E402,F401
-from resil import Admin, ResilienceTestCase  # noqa: E402
+from harness import (LOOPBACK, Client, Upstream, build_request, chunked, cluster,  # noqa: E402,F401
+                     free_port, route)
+from resil import ResilienceTestCase  # noqa: E402
 
 try:
     import h2.config
@@ -415,7 +416,7 @@ class Counter:
 
 
 def raw_frames(data):
-    """HTTP/2 frames in `data` (server bytes after its preface): [(type, flags, stream, payload)]."""
+    """HTTP/2 frames in `data` (bytes from the server): [(type, flags, stream, payload)]."""
     out = []
     while len(data) >= 9:
         n = int.from_bytes(data[:3], "big")

@@ -103,7 +103,8 @@ class FeaturesTest(H2TestCase):
         self.assertEqual((st.status, st.ended, st.body), (200, True, b""), st)
         self.assertEqual(st.header("content-length"), "6", st.headers)
         st = c.get("/204")
-        self.assertEqual((st.status, st.ended, st.body, st.header("x-a")), (204, True, b"", "1"), st)
+        self.assertEqual((st.status, st.ended, st.body, st.header("x-a")), (204, True, b"", "1"),
+                         st)
         st = c.get("/304", [("if-none-match", '"v1"')])
         self.assertEqual((st.status, st.ended, st.body), (304, True, b""), st)
         for path, body in (("/eof", b"body until close"), ("/h10", b"http/1.0 body"),
