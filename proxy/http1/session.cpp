@@ -2,6 +2,7 @@
 
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
+#include <cstring>
 
 #include "common/log.hpp"
 #include "config/address.hpp"
@@ -77,14 +78,19 @@ void session::drain() {
 void session::do_read_client() {
   if (client_read_pending_ || phase_ == phase::closed || client_eof_) return;
   client_read_pending_ = true;
-  if (alt_)
-    return alt_->async_read_some(in_.prepare(read_chunk), [self = shared_from_this()](
-                                                              const error_code& ec, size_t n) {
-      self->on_read_client(ec, n);
-    });
-  socket_.async_read_some(
-      in_.prepare(read_chunk),
-      [self = shared_from_this()](const error_code& ec, size_t n) { self->on_read_client(ec, n); });
+  const auto buf = in_.prepare(read_chunk);
+  // A consume() of every readable byte while this read is pending rewinds the flat_buffer
+  // (its storage stays): the bytes that arrived move to where commit() takes them.
+  auto done = [self = shared_from_this(), at = static_cast<const char*>(buf.data())](
+                  const error_code& ec, size_t n) {
+    if (!ec && n > 0) {
+      const auto dst = self->in_.prepare(n);
+      if (dst.data() != at) std::memmove(dst.data(), at, n);
+    }
+    self->on_read_client(ec, n);
+  };
+  if (alt_) return alt_->async_read_some(buf, std::move(done));
+  socket_.async_read_some(buf, std::move(done));
 }
 
 void session::on_read_client(const error_code& ec, size_t n) {

@@ -267,6 +267,11 @@ struct server_connection::impl {
       nghttp2_session_consume(s, id, len);  // nobody reads it: keep the windows open
       return 0;
     }
+    // The connection window reopens at once and only the stream's waits for its reader:
+    // otherwise streams whose requests wait in a queue (bodies unread) would hold the whole
+    // connection window and starve the stream being served. Per-connection buffering stays
+    // bounded by max_concurrent_streams × stream_window.
+    nghttp2_session_consume_connection(s, len);
     me.h.on_body(id, {reinterpret_cast<const char*>(data), len});
     return 0;
   }
@@ -500,7 +505,7 @@ void server_connection::end_body(int32_t id, const http::header_list* trailers) 
 }
 
 void server_connection::consume(int32_t id, size_t n) {
-  nghttp2_session_consume(impl_->session, id, n);
+  nghttp2_session_consume_stream(impl_->session, id, n);
 }
 
 void server_connection::reset(int32_t id, uint32_t h2_error) {

@@ -35,7 +35,7 @@ using steady = std::chrono::steady_clock;
 
 struct limits {
   uint32_t max_concurrent_streams = 128;
-  uint32_t stream_window = 256 * 1024;         // receive window per stream (request bodies)
+  uint32_t stream_window = 64 * 1024;          // receive window per stream (request bodies)
   uint32_t connection_window = 1024 * 1024;    // receive window of the connection
   uint32_t max_header_list_bytes = 64 * 1024;  // decoded, RFC 9113 §6.5.2 accounting
   size_t stream_buffer = 64 * 1024;            // response bytes buffered per stream

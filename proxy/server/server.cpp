@@ -90,6 +90,20 @@ bool server::bind_listeners() {
       log::error("listener {}: cannot resolve address {}", l->cfg.name, l->cfg.address);
       return false;
     }
+    // The workers bind with SO_REUSEPORT, which would silently share the port with another
+    // process doing the same (say a second spillway): a probe without it fails in that case.
+    {
+      tcp::acceptor probe(control_);
+      boost::system::error_code ec;
+      probe.open(at.protocol(), ec);
+      if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) probe.bind(at, ec);
+      if (ec) {
+        log::error("listener {}: cannot listen on {}: {}", l->cfg.name, l->cfg.address,
+                   ec.message());
+        return false;
+      }
+    }
     for (auto& w : workers_) {
       if (auto ec = w->listen(*l, at)) {
         log::error("listener {}: cannot listen on {}: {}", l->cfg.name, l->cfg.address,

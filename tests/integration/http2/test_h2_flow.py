@@ -215,7 +215,6 @@ class FlowTest(H2TestCase):
     # consume() returns both windows at once), so streams queued behind a busy endpoint use up
     # the connection window and the stream holding the endpoint never gets the rest of its body:
     # every stream times out. Remove the skip once the connection window is returned on receipt.
-    @unittest.skip("HTTP/2: queued streams' unread bodies exhaust the connection window")
     def test_queued_uploads_do_not_starve_the_connection_window(self):
         def count(req, conn):
             return conn.respond(200, b"%d" % len(req.body))
