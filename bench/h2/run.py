@@ -129,13 +129,15 @@ class Bench:
         port = free_port()
         tag = f"{name}-{mode}{'-cg' if callgrind else ''}-{port}"
         subst = {"DIR": self.work, "UPPORT": self.upport, "PORT": port, "TAG": tag, "ADMINPORT": free_port(),
-                 "CERT": self.cert, "KEY": self.key}
+                 "CERT": self.cert, "KEY": self.key, "MASTER": "off" if callgrind else "on"}
         if name == "nginx":
             subst["LISTEN"] = "ssl http2" if mode == "tls" else "http2"
             cmd = ["nginx", "-p", self.work, "-c", render("nginx.conf.in", f"{self.work}/{tag}.conf", subst)]
         elif name == "nghttpx":
             subst["FRONTEND"] = f"127.0.0.1,{port}" + ("" if mode == "tls" else ";no-tls")
             cmd = ["nghttpx", f"--conf={render('nghttpx.conf.in', f'{self.work}/{tag}.conf', subst)}"]
+            if callgrind:
+                cmd.append("--single-process")
         else:
             subst["TLS"] = (f"    tls: {{certificate: {self.cert}, private_key: {self.key}}}"
                             if mode == "tls" else "")
@@ -201,38 +203,42 @@ def phase_load(bench, names, results):
         stop(t.proc)
 
 
-def phase_callgrind(bench, results):
-    """Spillway under callgrind, h2c: instructions per request over a fixed request count."""
+def phase_callgrind(bench, names, results):
+    """Each proxy under callgrind: user-space instructions per request over a fixed request count
+    (nginx with master_process off, nghttpx with --single-process, so one process holds it all)."""
     a = bench.args
     for mode in a.modes:
-        t = bench.start("spillway", mode, callgrind=True)
-        pid = t.proc.pid
-        try:
-            h2load(mode, t.port, ["-n200", "-c4", f"-m{a.streams}"], timeout=300)
-            time.sleep(0.5)
-            run(["callgrind_control", "-z", str(pid)], timeout=60)
-            r = h2load(mode, t.port, [f"-n{a.cg_requests}", "-c4", f"-m{a.streams}"], timeout=600)
-            if r["requests"] != a.cg_requests:
-                raise RuntimeError(f"callgrind run: {r['requests']} of {a.cg_requests} answered")
-            before = set(os.listdir(bench.work))
-            run(["callgrind_control", "-d", str(pid)], timeout=60)
-            dumps = sorted(f for f in set(os.listdir(bench.work)) - before if f.startswith("callgrind."))
-            ir = 0
-            for fname in dumps:
-                with open(os.path.join(bench.work, fname)) as f:
-                    for line in f:
-                        if line.startswith("summary:"):
-                            ir += int(line.split()[1])
-            if not dumps:
-                raise RuntimeError(f"no callgrind dump in {bench.work}")
-            os.makedirs(bench.keep_dir, exist_ok=True)
-            keep = os.path.join(bench.keep_dir, f"callgrind.spillway-{mode}.out")
-            shutil.copyfile(os.path.join(bench.work, dumps[0]), keep)
-            results[mode] = {"instr": ir / a.cg_requests, "file": keep,
-                             "top": pb.top_functions(keep, a.cg_requests, n=15)}
-            log(f"callgrind spillway {mode}: {ir / a.cg_requests:,.0f} instructions per request")
-        finally:
-            stop(t.proc, timeout=30)
+        for n in names:
+            t = bench.start(n, mode, callgrind=True)
+            pid = t.proc.pid
+            try:
+                h2load(mode, t.port, ["-n200", "-c4", f"-m{a.streams}"], timeout=300)
+                time.sleep(0.5)
+                run(["callgrind_control", "-z", str(pid)], timeout=60)
+                r = h2load(mode, t.port, [f"-n{a.cg_requests}", "-c4", f"-m{a.streams}"], timeout=600)
+                if r["requests"] != a.cg_requests:
+                    raise RuntimeError(f"callgrind run: {r['requests']} of {a.cg_requests} answered")
+                before = set(os.listdir(bench.work))
+                run(["callgrind_control", "-d", str(pid)], timeout=60)
+                dumps = sorted(f for f in set(os.listdir(bench.work)) - before if f.startswith("callgrind."))
+                if not dumps:
+                    raise RuntimeError(f"no callgrind dump for {n} in {bench.work}")
+                ir = 0
+                for fname in dumps:
+                    with open(os.path.join(bench.work, fname)) as f:
+                        for line in f:
+                            if line.startswith("summary:"):
+                                ir += int(line.split()[1])
+                res = {"instr": ir / a.cg_requests}
+                if n == "spillway":
+                    os.makedirs(bench.keep_dir, exist_ok=True)
+                    keep = os.path.join(bench.keep_dir, f"callgrind.spillway-{mode}.out")
+                    shutil.copyfile(os.path.join(bench.work, dumps[0]), keep)
+                    res.update({"file": keep, "top": pb.top_functions(keep, a.cg_requests, n=15)})
+                results[(n, mode)] = res
+                log(f"callgrind {n} {mode}: {ir / a.cg_requests:,.0f} instructions per request")
+            finally:
+                stop(t.proc, timeout=30)
 
 
 # ---------------------------------------------------------------- report
@@ -267,7 +273,7 @@ def report(args, names, results, cg, vers, started, notes):
         L.append(f"Note: {note}")
     L.append("")
     load = results["load"]
-    for mode in args.modes:
+    for mode in args.modes if load else ():
         rps = {n: med(x["rps"] for x in load.get((n, mode), [])) for n in names}
         cpu = {n: med(x["cpu_ms_per_1k"] for x in load.get((n, mode), [])) for n in names}
         per_core = {n: 1e6 / cpu[n] if cpu[n] else None for n in names}
@@ -298,10 +304,19 @@ def report(args, names, results, cg, vers, started, notes):
                              f"({'met' if y >= goal else 'NOT met'})")
             L.append("")
     if cg:
-        for mode, c in cg.items():
-            L.append(f"Spillway under callgrind, {MODE_LABEL[mode]}: {c['instr']:,.0f} instructions per request "
-                     f"({args.cg_requests:,} requests, 4 connections × {args.streams} streams, after 200). "
-                     f"Functions with the most own instructions per request:")
+        L.append(f"User-space instructions per request under callgrind ({args.cg_requests:,} requests over 4 "
+                 f"connections × {args.streams} streams, after 200; counters zeroed in between):")
+        L.append("")
+        L.append("| | " + " | ".join(MODE_LABEL[m] for m in args.modes) + " |")
+        L.append("|---|" + "---|" * len(args.modes))
+        for n in names:
+            L.append(f"| {LABEL[n]} | " + " | ".join(fmt(cg[(n, m)]["instr"]) if (n, m) in cg else "–"
+                                                   for m in args.modes) + " |")
+        L.append("")
+        for (n, mode), c in cg.items():
+            if "top" not in c:
+                continue
+            L.append(f"Spillway, {MODE_LABEL[mode]}: functions with the most own instructions per request:")
             L.append("")
             L.append("| instr / req | share | function |")
             L.append("|---|---|---|")
@@ -311,6 +326,8 @@ def report(args, names, results, cg, vers, started, notes):
             L.append("")
             L.append(f"Dump: `{os.path.relpath(c['file'], REPO)}` (`callgrind_annotate` reads it).")
             L.append("")
+    if not load:
+        return "\n".join(L)
     L.append("<details><summary>Per run</summary>")
     L.append("")
     L.append("| mode | proxy | req/s per run | p99 µs per run | CPU-ms / 1k per run | others on proxy core | TLS |")
@@ -399,8 +416,8 @@ def main(argv):
         bench.start_upstream()
         if not args.skip_load:
             phase_load(bench, names, results["load"])
-        if args.callgrind and "spillway" in names:
-            phase_callgrind(bench, cg)
+        if args.callgrind:
+            phase_callgrind(bench, names, cg)
     except SystemExit:
         shutil.rmtree(work, ignore_errors=True)
         raise

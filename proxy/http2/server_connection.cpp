@@ -313,28 +313,27 @@ struct server_connection::impl {
   }
 
   // Response fields for nghttp2: lower-case names (RFC 9113 §8.2.1), connection-specific ones
-  // dropped (§8.2.2). Names point into `scratch`, values into `fields`.
+  // dropped (§8.2.2). Names point into `scratch`, values into `fields`. A value that differs on
+  // every response (x-request-id) is sent as a literal never indexed (RFC 7541 §6.2.3, the only
+  // non-indexing form nghttp2 offers): adding it to the
+  // dynamic table would only evict entries that later responses reuse.
   void to_nv(const http::header_list& fields, std::vector<nghttp2_nv>& nv) {
-    scratch.clear();
     size_t total = 0;
     for (size_t i = 0; i < fields.size(); ++i) total += fields.name(i).size();
-    scratch.reserve(total);
-    std::vector<std::pair<size_t, size_t>> names;
+    scratch.resize(total);  // no reallocation below: the names keep pointing into it
+    size_t off = 0;
     for (size_t i = 0; i < fields.size(); ++i) {
       const auto n = fields.name(i);
-      if (is_connection_specific(n)) {
-        names.emplace_back(0, 0);
-        continue;
-      }
-      names.emplace_back(scratch.size(), n.size());
-      for (char c : n) scratch.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
-    }
-    for (size_t i = 0; i < fields.size(); ++i) {
-      if (names[i].second == 0) continue;
+      if (is_connection_specific(n)) continue;
+      char* out = scratch.data() + off;
+      for (size_t k = 0; k < n.size(); ++k)
+        out[k] = n[k] >= 'A' && n[k] <= 'Z' ? static_cast<char>(n[k] + 32) : n[k];
+      off += n.size();
       const auto v = fields.value(i);
-      nv.push_back({reinterpret_cast<uint8_t*>(scratch.data() + names[i].first),
-                    const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(v.data())),
-                    names[i].second, v.size(), NGHTTP2_NV_FLAG_NONE});
+      const bool unique = n.size() == 12 && std::string_view(out, 12) == "x-request-id";
+      nv.push_back({reinterpret_cast<uint8_t*>(out),
+                    const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(v.data())), n.size(),
+                    v.size(), unique ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE});
     }
   }
 };
