@@ -227,7 +227,8 @@ stream_bridge::head_result stream_bridge::read_head(std::string_view data, size_
     eol = lf > pos && data[lf - 1] == '\r' ? lf - 1 : std::string_view::npos;
     return true;
   };
-  if (!next_line()) return data.size() > max_fast_head ? head_result::fallback : head_result::need_more;
+  if (!next_line())
+    return data.size() > max_fast_head ? head_result::fallback : head_result::need_more;
   if (eol == std::string_view::npos) return head_result::fallback;  // bare LF
   const std::string_view line = data.substr(0, eol);
   // "HTTP/1.x NNN[ reason]"
@@ -256,7 +257,8 @@ stream_bridge::head_result stream_bridge::read_head(std::string_view data, size_
     if (colon == 0 || colon == std::string_view::npos) return head_result::fallback;
     const std::string_view name = f.substr(0, colon);
     std::string_view value = f.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     const auto id = bhttp::string_to_field(name);
     if (id == bhttp::field::transfer_encoding) return head_result::fallback;

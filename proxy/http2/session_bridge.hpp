@@ -99,7 +99,7 @@ class stream_bridge final : public http::exchange,
   /// Forwards what `data` holds of the response; returns the bytes used (the rest is kept).
   size_t take_response(std::string_view data);
   head_result read_head(std::string_view data, size_t& used);  // the fast path's head
-  size_t parse_full(std::string_view data);                      // the HTTP/1.1 parser's path
+  size_t parse_full(std::string_view data);                    // the HTTP/1.1 parser's path
   void complete_write(const error_code& ec);
   void new_parser();
   void finish_port();  // the answer is over: the port may not be used again
@@ -123,7 +123,7 @@ class stream_bridge final : public http::exchange,
   std::shared_ptr<head_pool> heads_;
   http::response_head res_;
   std::optional<http1::response_parser> parser_;  // set once the fast path gave up
-  uint64_t body_left_ = 0;                         // fast path: body bytes still to come
+  uint64_t body_left_ = 0;                        // fast path: body bytes still to come
   std::string body_;
   io_handler write_h_;
   size_t write_n_ = 0;
