@@ -83,7 +83,32 @@ struct stream_state {
   bool has_response_trailers = false;
 
   size_t buffered() const noexcept { return out.size() - out_off; }
+
+  /// Ready for stream `i`, keeping the capacity of every buffer.
+  void reuse(int32_t i) noexcept {
+    id = i;
+    head.clear();
+    authority.clear();
+    cookies.clear();
+    trailers.clear();
+    in_trailers = false;
+    header_bytes = 0;
+    too_large = false;
+    dispatched = false;
+    out.clear();
+    out_off = 0;
+    body_ended = false;
+    deferred = false;
+    told_full = false;
+    response_trailers.clear();
+    has_response_trailers = false;
+  }
 };
+
+// Closed streams' states kept for reuse, and the largest ones worth keeping.
+constexpr size_t max_spare_streams = 8;
+constexpr size_t max_spare_header_bytes = 4 * 1024;
+constexpr size_t max_spare_buffer = 16 * 1024;
 
 bool is_connection_specific(std::string_view name) noexcept {
   return http::is_hop_by_hop(name);
@@ -104,6 +129,9 @@ struct server_connection::impl {
   steady::time_point (*clock)();
   nghttp2_session* session = nullptr;
   std::unordered_map<int32_t, std::unique_ptr<stream_state>> streams;
+  // States of closed streams, reused so that a new stream's buffers start at the size earlier
+  // streams grew them to; released when the connection is idle (release_spare()).
+  std::vector<std::unique_ptr<stream_state>> spare;
   std::vector<int32_t> writable;  // streams owed on_writable() after the current produce()
   token_bucket resets, settings, pings, empty_data;
   bool ended = false;   // terminated for abuse or a protocol error
@@ -156,7 +184,15 @@ struct server_connection::impl {
     auto& me = self(p);
     if (f->hd.type != NGHTTP2_HEADERS) return 0;
     if (f->headers.cat == NGHTTP2_HCAT_REQUEST) {
-      me.streams.emplace(f->hd.stream_id, std::make_unique<stream_state>(f->hd.stream_id));
+      std::unique_ptr<stream_state> st;
+      if (me.spare.empty()) {
+        st = std::make_unique<stream_state>(f->hd.stream_id);
+      } else {
+        st = std::move(me.spare.back());
+        me.spare.pop_back();
+        st->reuse(f->hd.stream_id);
+      }
+      me.streams.emplace(f->hd.stream_id, std::move(st));
     } else if (auto* st = me.find(f->hd.stream_id)) {
       st->in_trailers = true;
       st->header_bytes = 0;
@@ -275,6 +311,11 @@ struct server_connection::impl {
     auto it = me.streams.find(id);
     if (it == me.streams.end()) return 0;
     const bool dispatched = it->second->dispatched;
+    auto& st = *it->second;
+    const bool keep = me.spare.size() < max_spare_streams && !st.in_trailers &&
+                      st.header_bytes <= max_spare_header_bytes &&
+                      st.out.capacity() <= max_spare_buffer;
+    if (keep) me.spare.push_back(std::move(it->second));
     me.streams.erase(it);
     if (dispatched) me.h.on_stream_closed(id, code);
     return 0;
@@ -493,6 +534,10 @@ bool server_connection::blocked_on_window() const noexcept {
   return nghttp2_session_get_remote_window_size(impl_->session) <= 0 &&
          std::any_of(impl_->streams.begin(), impl_->streams.end(),
                      [](const auto& e) { return e.second->buffered() > 0; });
+}
+
+void server_connection::release_spare() noexcept {
+  impl_->spare.clear();
 }
 
 size_t server_connection::open_streams() const noexcept {

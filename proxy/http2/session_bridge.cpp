@@ -65,7 +65,7 @@ stream_bridge::stream_bridge(asio::any_io_executor ex, http::downstream_port& po
 }
 
 stream_bridge::~stream_bridge() {
-  constexpr size_t max_spare = 16;
+  constexpr size_t max_spare = 4;  // a few hundred bytes each, kept while the connection lives
   if (!heads_ || heads_->spare.size() >= max_spare) return;
   parser_.reset();  // it refers to res_
   res_.clear();

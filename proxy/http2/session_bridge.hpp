@@ -39,8 +39,9 @@ struct listener_shared;
 
 namespace spillway::http2 {
 
-/// Response heads the streams of one connection hand on to each other, so that a stream's head
-/// starts with the field storage an earlier one grew instead of growing it again.
+/// Response heads the streams of one connection hand on to each other while several are in
+/// flight, so that a stream's head starts with the field storage an earlier one grew instead of
+/// growing it again.
 struct head_pool {
   std::vector<http::response_head> spare;
 };

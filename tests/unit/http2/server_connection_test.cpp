@@ -293,6 +293,56 @@ TEST_F(Http2Server, ResponseDropsConnectionFieldsAndLowerCasesNames) {
   EXPECT_TRUE(rec_.requests[id].closed);
 }
 
+TEST_F(Http2Server, ReusedStreamStateCarriesNothingOver) {
+  make();
+  client c;
+  const std::string body = "hello";
+  const int32_t first = c.request(
+      "POST", "/a", {{"cookie", "a=1"}, {"x-tenant", "t1"}, {"content-length", "5"}}, &body);
+  pump(c);
+  ASSERT_TRUE(rec_.requests[first].body_ended);
+  http::response_head h;
+  h.status = 200;
+  h.headers.add("x-request-id", "0123456789abcdef");
+  ASSERT_TRUE(conn_->respond(first, h, false));
+  conn_->send_body(first, "one");
+  http::header_list t;
+  t.add("x-checksum", "1");
+  conn_->end_body(first, &t);
+  pump(c);
+  ASSERT_TRUE(c.responses[first].closed);
+  EXPECT_EQ(c.responses[first].headers.at("x-request-id"), "0123456789abcdef");
+
+  // The next stream gets the closed one's state back: none of its fields may leak through.
+  for (int round = 0; round < 2; ++round) {
+    const int32_t id = c.request("GET", "/b", {{"x-other", "2"}});
+    pump(c);
+    const auto& r = rec_.requests[id];
+    EXPECT_EQ(r.head.method, "GET");
+    EXPECT_EQ(r.head.target, "/b");
+    EXPECT_EQ(r.head.headers.size(), 2u);  // x-other and host
+    EXPECT_FALSE(r.head.headers.find("cookie"));
+    EXPECT_FALSE(r.head.headers.find("x-tenant"));
+    EXPECT_FALSE(r.head.content_length);
+    EXPECT_FALSE(r.head.chunked);
+    EXPECT_TRUE(r.end_stream_at_head);
+    http::response_head h2;
+    h2.status = 200;
+    h2.headers.add("x-request-id", round == 0 ? "fedcba9876543210" : "0011223344556677");
+    ASSERT_TRUE(conn_->respond(id, h2, false));
+    conn_->send_body(id, "two");
+    conn_->end_body(id);
+    pump(c);
+    const auto& resp = c.responses[id];
+    EXPECT_TRUE(resp.closed);
+    EXPECT_EQ(resp.body, "two");
+    EXPECT_TRUE(resp.trailers.empty());
+    EXPECT_EQ(resp.headers.at("x-request-id"),
+              round == 0 ? "fedcba9876543210" : "0011223344556677");
+    conn_->release_spare();  // the second round starts from fresh state
+  }
+}
+
 TEST_F(Http2Server, BodyPiecesGoOutAsTheyArrive) {
   make();
   client c;
