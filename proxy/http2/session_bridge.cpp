@@ -276,8 +276,8 @@ stream_bridge::head_result stream_bridge::read_head(std::string_view data, size_
   // Whitespace in a name, obs-fold, NUL or a bare CR: the full parser decides.
   if (!http1::raw_head_is_clean(data.substr(0, used))) return head_result::fallback;
   for (size_t i = 0; i < res_.headers.size(); ++i)
-    if (res_.headers.name(i).find_first_of(" \t") != std::string_view::npos)
-      return head_result::fallback;
+    for (char c : res_.headers.name(i))
+      if (c == ' ' || c == '\t') return head_result::fallback;
   if (has_length) res_.content_length = length;
   const bool no_body = status < 200 || status == 204 || status == 304 || head_request_;
   if (!no_body && !has_length) return head_result::fallback;  // delimited by the end of stream
