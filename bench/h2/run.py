@@ -159,9 +159,11 @@ def load_run(bench, t, seconds):
     logfile = os.path.join(bench.work, f"h2load-{t.name}-{t.mode}.log")
     t.refresh_pids()
     c0, b0, w0 = cpu_ticks(t.pids), pb.core_busy_ticks(PROXY_CORE), time.monotonic()
+    u0 = cpu_ticks(t.pids, (11,))
     res = h2load(t.mode, t.port, [f"-c{a.conns}", f"-m{a.streams}", f"-D{seconds}", f"--log-file={logfile}"],
                  timeout=seconds + 60)
     ticks, wall = cpu_ticks(t.pids) - c0, time.monotonic() - w0
+    user = cpu_ticks(t.pids, (11,)) - u0
     busy = pb.core_busy_ticks(PROXY_CORE) - b0
     lat = []
     with open(logfile) as f:
@@ -175,6 +177,7 @@ def load_run(bench, t, seconds):
     res.update({"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99), "max": lat[-1] if lat else None,
                 "cpu_ms_per_1k": ticks * 1000.0 / CLK_TCK / res["requests"] * 1000.0 if res["requests"] else None,
                 "proxy_pct": 100.0 * ticks / CLK_TCK / wall,
+                "user_share": user / ticks if ticks else None,
                 "others_pct": 100.0 * max(0, busy - ticks) / CLK_TCK / wall,
                 "hwm_kb": status_kb(t.pids, "VmHWM"), "rss_kb": status_kb(t.pids, "VmRSS")})
     return res
@@ -280,7 +283,7 @@ def report(args, names, results, cg, vers, started, notes):
         L.append(f"**{MODE_LABEL[mode]}**")
         L.append("")
         head = ["", "req/s: median (min–max)", "× nghttpx", "× nginx", "p50 µs", "p99 µs", "CPU-ms / 1k req",
-                "req/s per core", "× nghttpx", "× nginx", "proxy core busy", "peak RSS kB", "errors"]
+                "of which user", "req/s per core", "× nghttpx", "× nginx", "proxy core busy", "peak RSS kB", "errors"]
         L.append("| " + " | ".join(head) + " |")
         L.append("|" + "---|" * len(head))
         for n in names:
@@ -288,7 +291,9 @@ def report(args, names, results, cg, vers, started, notes):
             row = [LABEL[n], fmt(rps[n]) + spread([x["rps"] for x in rs])]
             row += [ratio(rps[n], rps.get(b)) if b in names else "–" for b in ("nghttpx", "nginx")]
             row += [fmt(med(x["p50"] for x in rs)), fmt(med(x["p99"] for x in rs)) + spread([x["p99"] for x in rs])]
-            row += [fmt(cpu[n], 3) + spread([x["cpu_ms_per_1k"] for x in rs], 3), fmt(per_core[n])]
+            us = med(x["user_share"] for x in rs)
+            row += [fmt(cpu[n], 3) + spread([x["cpu_ms_per_1k"] for x in rs], 3),
+                    f"{us * 100:.0f}%" if us is not None else "–", fmt(per_core[n])]
             row += [ratio(per_core[n], per_core.get(b)) if b in names else "–" for b in ("nghttpx", "nginx")]
             row += [f"{fmt(med(x['proxy_pct'] for x in rs))}%", fmt(max((x["hwm_kb"] for x in rs), default=None)),
                     str(sum(x["errors"] for x in rs))]
