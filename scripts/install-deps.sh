@@ -13,6 +13,10 @@ packages=(
   # test and benchmark peers
   redis-server nginx-light haproxy varnish wrk nghttp2-client nghttp2-proxy curl valgrind
   python3 python3-h2 hyperfine procps iproute2 docker-compose
+  # bench/h2/h2spec.sh builds h2spec (not packaged) offline against these
+  golang-go golang-github-spf13-cobra-dev golang-github-spf13-pflag-dev golang-golang-x-net-dev
+  golang-golang-x-sys-dev golang-github-fatih-color-dev golang-github-mattn-go-colorable-dev
+  golang-github-mattn-go-isatty-dev golang-github-inconshreveable-mousetrap-dev
   # status page test (headless browser)
   chromium chromium-driver fonts-dejavu-core
 )
