@@ -11,7 +11,7 @@ packages=(
   libyaml-cpp-dev libfmt-dev libhiredis-dev libnghttp2-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libbrotli-dev zlib1g-dev
   # test and benchmark peers
-  redis-server nginx-light haproxy varnish wrk nghttp2-client curl valgrind
+  redis-server nginx-light haproxy varnish wrk nghttp2-client nghttp2-proxy curl valgrind
   python3 python3-h2 hyperfine procps iproute2 docker-compose
   # status page test (headless browser)
   chromium chromium-driver fonts-dejavu-core

@@ -174,6 +174,7 @@ void connection_driver<Stream>::on_tick() {
   } else {
     stalled_since_ = {};
   }
+  if (streams_.empty()) conn_.release_spare();  // nothing in flight since the last tick or more
   if (streams_.empty() && now - last_activity_ >= timeouts_.idle) {
     shutdown();
     if (!writing_) close();

@@ -86,7 +86,35 @@ struct stream_state {
   bool has_response_trailers = false;
 
   size_t buffered() const noexcept { return out.size() - out_off; }
+
+  /// Ready for stream `i`, keeping the capacity of every buffer.
+  void reuse(int32_t i) noexcept {
+    id = i;
+    head.clear();
+    authority.clear();
+    cookies.clear();
+    trailers.clear();
+    in_trailers = false;
+    header_bytes = 0;
+    too_large = false;
+    dispatched = false;
+    peer_reset = false;
+    handler_reset = false;
+    request_ended = false;
+    out.clear();
+    out_off = 0;
+    body_ended = false;
+    deferred = false;
+    told_full = false;
+    response_trailers.clear();
+    has_response_trailers = false;
+  }
 };
+
+// Closed streams' states kept for reuse, and the largest ones worth keeping.
+constexpr size_t max_spare_streams = 8;
+constexpr size_t max_spare_header_bytes = 4 * 1024;
+constexpr size_t max_spare_buffer = 16 * 1024;
 
 bool is_connection_specific(std::string_view name) noexcept {
   return http::is_hop_by_hop(name);
@@ -107,6 +135,9 @@ struct server_connection::impl {
   steady::time_point (*clock)();
   nghttp2_session* session = nullptr;
   std::unordered_map<int32_t, std::unique_ptr<stream_state>> streams;
+  // States of closed streams, reused so that a new stream's buffers start at the size earlier
+  // streams grew them to; released when the connection is idle (release_spare()).
+  std::vector<std::unique_ptr<stream_state>> spare;
   std::vector<int32_t> writable;  // streams owed on_writable() after the current produce()
   token_bucket resets, settings, pings, empty_data;
   bool ended = false;   // terminated for abuse or a protocol error
@@ -159,7 +190,15 @@ struct server_connection::impl {
     auto& me = self(p);
     if (f->hd.type != NGHTTP2_HEADERS) return 0;
     if (f->headers.cat == NGHTTP2_HCAT_REQUEST) {
-      me.streams.emplace(f->hd.stream_id, std::make_unique<stream_state>(f->hd.stream_id));
+      std::unique_ptr<stream_state> st;
+      if (me.spare.empty()) {
+        st = std::make_unique<stream_state>(f->hd.stream_id);
+      } else {
+        st = std::move(me.spare.back());
+        me.spare.pop_back();
+        st->reuse(f->hd.stream_id);
+      }
+      me.streams.emplace(f->hd.stream_id, std::move(st));
     } else if (auto* st = me.find(f->hd.stream_id)) {
       st->in_trailers = true;
       st->header_bytes = 0;
@@ -311,6 +350,11 @@ struct server_connection::impl {
         !it->second->handler_reset && !me.ended &&
         !me.resets.take(me.clock(), me.lim.reset_burst, me.lim.resets_per_second))
       me.end_for(abuse::rapid_reset);
+    auto& st = *it->second;
+    const bool keep = me.spare.size() < max_spare_streams && !st.in_trailers &&
+                      st.header_bytes <= max_spare_header_bytes &&
+                      st.out.capacity() <= max_spare_buffer;
+    if (keep) me.spare.push_back(std::move(it->second));
     me.streams.erase(it);
     if (dispatched) me.h.on_stream_closed(id, code);
     return 0;
@@ -349,28 +393,27 @@ struct server_connection::impl {
   }
 
   // Response fields for nghttp2: lower-case names (RFC 9113 §8.2.1), connection-specific ones
-  // dropped (§8.2.2). Names point into `scratch`, values into `fields`.
+  // dropped (§8.2.2). Names point into `scratch`, values into `fields`. A value that differs on
+  // every response (x-request-id) is sent as a literal never indexed (RFC 7541 §6.2.3, the only
+  // non-indexing form nghttp2 offers): adding it to the
+  // dynamic table would only evict entries that later responses reuse.
   void to_nv(const http::header_list& fields, std::vector<nghttp2_nv>& nv) {
-    scratch.clear();
     size_t total = 0;
     for (size_t i = 0; i < fields.size(); ++i) total += fields.name(i).size();
-    scratch.reserve(total);
-    std::vector<std::pair<size_t, size_t>> names;
+    scratch.resize(total);  // no reallocation below: the names keep pointing into it
+    size_t off = 0;
     for (size_t i = 0; i < fields.size(); ++i) {
       const auto n = fields.name(i);
-      if (is_connection_specific(n)) {
-        names.emplace_back(0, 0);
-        continue;
-      }
-      names.emplace_back(scratch.size(), n.size());
-      for (char c : n) scratch.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
-    }
-    for (size_t i = 0; i < fields.size(); ++i) {
-      if (names[i].second == 0) continue;
+      if (is_connection_specific(n)) continue;
+      char* out = scratch.data() + off;
+      for (size_t k = 0; k < n.size(); ++k)
+        out[k] = n[k] >= 'A' && n[k] <= 'Z' ? static_cast<char>(n[k] + 32) : n[k];
+      off += n.size();
       const auto v = fields.value(i);
-      nv.push_back({reinterpret_cast<uint8_t*>(scratch.data() + names[i].first),
-                    const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(v.data())),
-                    names[i].second, v.size(), NGHTTP2_NV_FLAG_NONE});
+      const bool unique = n.size() == 12 && std::string_view(out, 12) == "x-request-id";
+      nv.push_back({reinterpret_cast<uint8_t*>(out),
+                    const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(v.data())), n.size(),
+                    v.size(), unique ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE});
     }
   }
 };
@@ -532,6 +575,10 @@ bool server_connection::blocked_on_window() const noexcept {
   return nghttp2_session_get_remote_window_size(impl_->session) <= 0 &&
          std::any_of(impl_->streams.begin(), impl_->streams.end(),
                      [](const auto& e) { return e.second->buffered() > 0; });
+}
+
+void server_connection::release_spare() noexcept {
+  impl_->spare.clear();
 }
 
 size_t server_connection::open_streams() const noexcept {

@@ -115,6 +115,8 @@ class server_connection {
   /// True while some stream has response bytes waiting on a zero flow-control window.
   bool blocked_on_window() const noexcept;
   size_t open_streams() const noexcept;
+  /// Frees the buffers kept from closed streams for reuse (the driver calls it when idle).
+  void release_spare() noexcept;
 
   /// Abuse events seen on this connection, by reason.
   const std::array<uint32_t, static_cast<size_t>(abuse::count)>& abuse_counts() const noexcept {

@@ -38,25 +38,38 @@ std::shared_ptr<http::exchange> session_bridge_factory::open(http::request_head&
                                                              http::downstream_port& port) {
   worker_.stats().h2_streams.add();
   auto b = std::make_shared<stream_bridge>(worker_.io().get_executor(), port, tls_, head,
-                                           end_stream);
+                                           end_stream, heads_);
   std::make_shared<http1::session>(worker_, listener_, b, client_ip_, local_)->start();
   return b;
 }
 
 stream_bridge::stream_bridge(asio::any_io_executor ex, http::downstream_port& port, bool tls,
-                             const http::request_head& head, bool end_stream)
+                             const http::request_head& head, bool end_stream,
+                             std::shared_ptr<head_pool> heads)
     : ex_(std::move(ex)),
       port_(&port),
       tls_(tls),
       head_request_(head.method == "HEAD"),
-      chunked_request_(!end_stream && !head.content_length) {
+      chunked_request_(!end_stream && !head.content_length),
+      heads_(std::move(heads)) {
+  if (heads_ && !heads_->spare.empty()) {
+    res_ = std::move(heads_->spare.back());
+    heads_->spare.pop_back();
+  }
   in_.reserve(head.method.size() + head.target.size() + 64 + 2 * head.headers.size() + 256);
   in_.append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
   append_fields(in_, head.headers);
   if (chunked_request_) in_.append("transfer-encoding: chunked\r\n");
   in_.append("\r\n");
   request_done_ = end_stream;
-  new_parser();
+}
+
+stream_bridge::~stream_bridge() {
+  constexpr size_t max_spare = 4;  // a few hundred bytes each, kept while the connection lives
+  if (!heads_ || heads_->spare.size() >= max_spare) return;
+  parser_.reset();  // it refers to res_
+  res_.clear();
+  heads_->spare.push_back(std::move(res_));
 }
 
 void stream_bridge::new_parser() {
@@ -155,17 +168,128 @@ void stream_bridge::async_write(asio::const_buffer b, io_handler h) {
   write_n_ = b.size();
   if (closed_ || client_gone_) return complete_write(asio::error::broken_pipe);
   if (response_done_) return complete_write({});  // bytes after the end: nothing to carry them
-  res_in_.append(static_cast<const char*>(b.data()), b.size());
-  parse_response();
+  const std::string_view data(static_cast<const char*>(b.data()), b.size());
+  if (res_in_.empty()) {
+    const size_t used = take_response(data);
+    if (!response_done_ && port_) res_in_.assign(data.substr(used));
+  } else {
+    res_in_.append(data);
+    res_in_.erase(0, take_response(res_in_));
+  }
+  if (response_done_ || !port_) res_in_.clear();
+  deliver();  // after the end of the response, the session learns there is no next request
   if (!blocked_ && write_h_) complete_write({});
 }
 
-void stream_bridge::parse_response() {
+size_t stream_bridge::take_response(std::string_view data) {
   size_t off = 0;
-  while (off < res_in_.size() && !response_done_ && port_) {
+  while (off < data.size() && !response_done_ && port_) {
+    if (parser_) return off + parse_full(data.substr(off));
+    if (!head_sent_) {
+      size_t used = 0;
+      const head_result r = read_head(data.substr(off), used);
+      if (r == head_result::need_more) break;
+      if (r == head_result::fallback) {
+        new_parser();
+        continue;
+      }
+      off += used;
+      if (res_.status < 200) continue;  // 100 Continue, 103: nothing to carry over HTTP/2 here
+      head_sent_ = true;
+      const bool empty = body_left_ == 0;
+      port_->send_head(res_, empty);
+      if (empty) {
+        response_done_ = true;
+        finish_port();
+      }
+      continue;
+    }
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(body_left_, data.size() - off));
+    body_left_ -= n;
+    if (!port_->send_body(data.substr(off, n))) blocked_ = true;
+    off += n;
+    if (body_left_ == 0 && port_) {
+      port_->end_body(nullptr);
+      response_done_ = true;
+      finish_port();
+    }
+  }
+  return off;
+}
+
+stream_bridge::head_result stream_bridge::read_head(std::string_view data, size_t& used) {
+  constexpr size_t max_fast_head = 64 * 1024;
+  // One line at a time: [pos, eol) without its CRLF. need_more until the empty line.
+  size_t pos = 0, eol = 0;
+  const auto next_line = [&]() {
+    const size_t lf = data.find('\n', pos);
+    if (lf == std::string_view::npos) return false;
+    eol = lf > pos && data[lf - 1] == '\r' ? lf - 1 : std::string_view::npos;
+    return true;
+  };
+  if (!next_line())
+    return data.size() > max_fast_head ? head_result::fallback : head_result::need_more;
+  if (eol == std::string_view::npos) return head_result::fallback;  // bare LF
+  const std::string_view line = data.substr(0, eol);
+  // "HTTP/1.x NNN[ reason]"
+  if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || (line[7] != '0' && line[7] != '1') ||
+      line[8] != ' ' || (line.size() > 12 && line[12] != ' '))
+    return head_result::fallback;
+  int status = 0;
+  for (size_t i = 9; i < 12; ++i) {
+    if (line[i] < '0' || line[i] > '9') return head_result::fallback;
+    status = status * 10 + (line[i] - '0');
+  }
+  res_.clear();
+  res_.status = status;
+  res_.version = line[7] == '1' ? 11 : 10;
+  if (line.size() > 13) res_.reason.assign(line.substr(13));
+  bool has_length = false;
+  uint64_t length = 0;
+  for (;;) {
+    pos = eol + 2;
+    if (!next_line())
+      return data.size() > max_fast_head ? head_result::fallback : head_result::need_more;
+    if (eol == pos) break;  // the empty line: end of the head
+    if (eol == std::string_view::npos) return head_result::fallback;
+    const std::string_view f = data.substr(pos, eol - pos);
+    const size_t colon = f.find(':');
+    if (colon == 0 || colon == std::string_view::npos) return head_result::fallback;
+    const std::string_view name = f.substr(0, colon);
+    std::string_view value = f.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    const auto id = bhttp::string_to_field(name);
+    if (id == bhttp::field::transfer_encoding) return head_result::fallback;
+    if (id == bhttp::field::content_length) {
+      if (has_length || value.empty() || value.size() > 18) return head_result::fallback;
+      for (char c : value) {
+        if (c < '0' || c > '9') return head_result::fallback;
+        length = length * 10 + static_cast<uint64_t>(c - '0');
+      }
+      has_length = true;
+    }
+    res_.headers.add(name, value, id);
+  }
+  used = eol + 2;
+  // Whitespace in a name, obs-fold, NUL or a bare CR: the full parser decides.
+  if (!http1::raw_head_is_clean(data.substr(0, used))) return head_result::fallback;
+  for (size_t i = 0; i < res_.headers.size(); ++i)
+    for (char c : res_.headers.name(i))
+      if (c == ' ' || c == '\t') return head_result::fallback;
+  if (has_length) res_.content_length = length;
+  const bool no_body = status < 200 || status == 204 || status == 304 || head_request_;
+  if (!no_body && !has_length) return head_result::fallback;  // delimited by the end of stream
+  body_left_ = no_body ? 0 : length;
+  return head_result::done;
+}
+
+size_t stream_bridge::parse_full(std::string_view data) {
+  size_t off = 0;
+  while (off < data.size() && !response_done_ && port_) {
     error_code ec;
-    const size_t used =
-        parser_->put(asio::buffer(res_in_.data() + off, res_in_.size() - off), ec);
+    const size_t used = parser_->put(asio::buffer(data.data() + off, data.size() - off), ec);
     off += used;
     if (ec && ec != bhttp::error::need_more) {
       port_->abort(internal_error(errc::internal_error));
@@ -198,9 +322,7 @@ void stream_bridge::parse_response() {
     }
     if (ec == bhttp::error::need_more || used == 0) break;
   }
-  res_in_.erase(0, off);
-  if (response_done_) res_in_.clear();
-  deliver();  // after the end of the response, the session learns there is no next request
+  return off;
 }
 
 void stream_bridge::on_writable() {

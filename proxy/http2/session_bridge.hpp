@@ -10,6 +10,11 @@
 // trailers for the driver. The session's own request parser, limits and smuggling checks run
 // on every stream as they do on a connection.
 //
+// The response the session writes is its own serialisation of an already validated message, so
+// the common shape (a clean head with one Content-Length, or no body at all) is read by hand and
+// its body passed on as it comes; anything else (chunked, read-until-close, an unusual head)
+// goes through the full HTTP/1.1 response parser.
+//
 // Flow control: a stream's request bytes not yet read by the session are bounded
 // (`request_buffer`); beyond it the client's window stays closed. A response write completes
 // only once the driver has room for it (send_body() / on_writable()).
@@ -21,6 +26,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <optional>
+#include <vector>
 
 #include "proxy/http/exchange.hpp"
 #include "proxy/http1/client_stream.hpp"
@@ -32,6 +38,13 @@ struct listener_shared;
 }  // namespace spillway::server
 
 namespace spillway::http2 {
+
+/// Response heads the streams of one connection hand on to each other while several are in
+/// flight, so that a stream's head starts with the field storage an earlier one grew instead of
+/// growing it again.
+struct head_pool {
+  std::vector<http::response_head> spare;
+};
 
 class session_bridge_factory final : public http::exchange_factory {
  public:
@@ -48,6 +61,7 @@ class session_bridge_factory final : public http::exchange_factory {
   std::string client_ip_;
   boost::asio::ip::tcp::endpoint local_;
   bool tls_;
+  std::shared_ptr<head_pool> heads_ = std::make_shared<head_pool>();
 };
 
 /// Request bytes a stream may hold for its session before the client's window stays shut.
@@ -58,7 +72,9 @@ class stream_bridge final : public http::exchange,
                             public std::enable_shared_from_this<stream_bridge> {
  public:
   stream_bridge(boost::asio::any_io_executor ex, http::downstream_port& port, bool tls,
-                const http::request_head& head, bool end_stream);
+                const http::request_head& head, bool end_stream,
+                std::shared_ptr<head_pool> heads = nullptr);
+  ~stream_bridge() override;
 
   // http::exchange (the driver's side)
   void on_body(std::string_view data) override;
@@ -78,8 +94,13 @@ class stream_bridge final : public http::exchange,
   bool response_done() const noexcept { return response_done_; }
 
  private:
-  void deliver();        // completes a pending read if there is something to say
-  void parse_response();  // feeds res_in_ to the parser, forwards what it yields
+  enum class head_result { done, need_more, fallback };
+
+  void deliver();  // completes a pending read if there is something to say
+  /// Forwards what `data` holds of the response; returns the bytes used (the rest is kept).
+  size_t take_response(std::string_view data);
+  head_result read_head(std::string_view data, size_t& used);  // the fast path's head
+  size_t parse_full(std::string_view data);                    // the HTTP/1.1 parser's path
   void complete_write(const error_code& ec);
   void new_parser();
   void finish_port();  // the answer is over: the port may not be used again
@@ -100,8 +121,10 @@ class stream_bridge final : public http::exchange,
 
   // response bytes from the session
   std::string res_in_;
+  std::shared_ptr<head_pool> heads_;
   http::response_head res_;
-  std::optional<http1::response_parser> parser_;
+  std::optional<http1::response_parser> parser_;  // set once the fast path gave up
+  uint64_t body_left_ = 0;                        // fast path: body bytes still to come
   std::string body_;
   io_handler write_h_;
   size_t write_n_ = 0;

@@ -293,6 +293,80 @@ TEST_F(Http2Server, ResponseDropsConnectionFieldsAndLowerCasesNames) {
   EXPECT_TRUE(rec_.requests[id].closed);
 }
 
+TEST_F(Http2Server, ReusedStreamStateCarriesNothingOver) {
+  make();
+  client c;
+  const std::string body = "hello";
+  const int32_t first = c.request(
+      "POST", "/a", {{"cookie", "a=1"}, {"x-tenant", "t1"}, {"content-length", "5"}}, &body);
+  pump(c);
+  ASSERT_TRUE(rec_.requests[first].body_ended);
+  http::response_head h;
+  h.status = 200;
+  h.headers.add("x-request-id", "0123456789abcdef");
+  ASSERT_TRUE(conn_->respond(first, h, false));
+  conn_->send_body(first, "one");
+  http::header_list t;
+  t.add("x-checksum", "1");
+  conn_->end_body(first, &t);
+  pump(c);
+  ASSERT_TRUE(c.responses[first].closed);
+  EXPECT_EQ(c.responses[first].headers.at("x-request-id"), "0123456789abcdef");
+
+  // The next stream gets the closed one's state back: none of its fields may leak through.
+  for (int round = 0; round < 2; ++round) {
+    const int32_t id = c.request("GET", "/b", {{"x-other", "2"}});
+    pump(c);
+    const auto& r = rec_.requests[id];
+    EXPECT_EQ(r.head.method, "GET");
+    EXPECT_EQ(r.head.target, "/b");
+    EXPECT_EQ(r.head.headers.size(), 2u);  // x-other and host
+    EXPECT_FALSE(r.head.headers.find("cookie"));
+    EXPECT_FALSE(r.head.headers.find("x-tenant"));
+    EXPECT_FALSE(r.head.content_length);
+    EXPECT_FALSE(r.head.chunked);
+    EXPECT_TRUE(r.end_stream_at_head);
+    http::response_head h2;
+    h2.status = 200;
+    h2.headers.add("x-request-id", round == 0 ? "fedcba9876543210" : "0011223344556677");
+    ASSERT_TRUE(conn_->respond(id, h2, false));
+    conn_->send_body(id, "two");
+    conn_->end_body(id);
+    pump(c);
+    const auto& resp = c.responses[id];
+    EXPECT_TRUE(resp.closed);
+    EXPECT_EQ(resp.body, "two");
+    EXPECT_TRUE(resp.trailers.empty());
+    EXPECT_EQ(resp.headers.at("x-request-id"),
+              round == 0 ? "fedcba9876543210" : "0011223344556677");
+    conn_->release_spare();  // the second round starts from fresh state
+  }
+
+  // A state whose client had ended its request is reused for a request that never ends: the
+  // complete answer must still reset the half-open stream (RST_STREAM NO_ERROR).
+  const int32_t ended = c.request("GET", "/c");
+  pump(c);
+  http::response_head h3;
+  h3.status = 204;
+  ASSERT_TRUE(conn_->respond(ended, h3, true));
+  pump(c);
+  ASSERT_TRUE(c.responses[ended].closed);
+  const std::vector<std::pair<std::string, std::string>> hs = {
+      {":method", "POST"}, {":scheme", "http"}, {":authority", "example.test"}, {":path", "/d"}};
+  std::vector<nghttp2_nv> nv;
+  for (const auto& [n, v] : hs)
+    nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
+                  reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
+                  NGHTTP2_NV_FLAG_NONE});
+  const int32_t open = nghttp2_submit_headers(c.session(), NGHTTP2_FLAG_NONE, -1, nullptr,
+                                              nv.data(), nv.size(), nullptr);
+  ASSERT_GT(open, 0);
+  pump(c);
+  ASSERT_TRUE(conn_->respond(open, h3, true));
+  pump(c);
+  EXPECT_TRUE(c.responses[open].closed);  // only an RST_STREAM closes it for the client
+}
+
 TEST_F(Http2Server, BodyPiecesGoOutAsTheyArrive) {
   make();
   client c;
