@@ -52,6 +52,10 @@ tls_context_result make_tls_context(const config::tls_config& tls, bool http2) {
                           "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
                           "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
                           "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+  // TLS 1.3: AES-128-GCM first (as strong as needed, and cheaper per byte than AES-256).
+  SSL_CTX_set_ciphersuites(native,
+                           "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:"
+                           "TLS_AES_256_GCM_SHA384");
   ERR_clear_error();
   if (SSL_CTX_use_certificate_chain_file(native, tls.certificate.c_str()) != 1) {
     r.error =
