@@ -37,8 +37,8 @@ void render_protocol_metrics(std::string& out, const server::server& srv) {
                  "spillway_http2_streams_total {}\n",
                  handshakes, handshake_failures, h2_connections, h2_streams);
   out.append(
-      "# HELP spillway_http2_abuse_total HTTP/2 abuse events by reason (refused streams, "
-      "floods, oversized header lists).\n"
+      "# HELP spillway_http2_abuse_total HTTP/2 abuse events by reason (resets, frame floods, "
+      "oversized header lists, protocol errors).\n"
       "# TYPE spillway_http2_abuse_total counter\n");
   for (size_t i = 0; i < reasons; ++i)
     fmt::format_to(std::back_inserter(out), "spillway_http2_abuse_total{{reason=\"{}\"}} {}\n",
