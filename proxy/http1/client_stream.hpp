@@ -1,6 +1,7 @@
 // The byte stream an HTTP/1.1 session reads requests from and writes responses to when it is
-// not a plain TCP socket: a TLS connection (server/tls_stream.hpp), or one HTTP/2 stream seen
-// as an HTTP/1.1 connection that carries a single request (http2/session_bridge.hpp).
+// not a plain TCP socket: a TLS connection (server/tls_stream.hpp), or HTTP/2 streams seen as
+// an HTTP/1.1 connection that carries their requests one after the other
+// (http2/session_bridge.hpp).
 //
 // Semantics follow Asio's stream operations: at most one read and one write outstanding;
 // handlers run later on the session's worker thread, never inline; close() makes pending
@@ -31,8 +32,11 @@ class client_stream {
   virtual const char* scheme() const noexcept = 0;
   /// Protocol version for Via ("1.1" or "2").
   virtual const char* via_version() const noexcept = 0;
-  /// True when the stream is an HTTP/2 stream: one request, no connection-level accounting.
-  virtual bool single_request() const noexcept = 0;
+  /// True for HTTP/2 streams (the connection is counted by its driver, not by the session).
+  virtual bool http2_stream() const noexcept = 0;
+  /// The session has answered and waits for its next request: an HTTP/2 bridge may now give
+  /// it the connection's next stream.
+  virtual void idle() noexcept {}
 };
 
 }  // namespace spillway::http1

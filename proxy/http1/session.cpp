@@ -39,7 +39,7 @@ session::session(server::worker& w, server::listener_shared& l,
 
 session::~session() {
   // An HTTP/2 stream's session is not a connection: its connection counts itself.
-  if (!alt_ || !alt_->single_request()) {
+  if (!alt_ || !alt_->http2_stream()) {
     listener_.connections.fetch_sub(1, std::memory_order_relaxed);
     worker_.stats().connections_open.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -48,7 +48,7 @@ session::~session() {
 
 void session::start(std::string_view already_read) {
   worker_.register_session(*this);
-  if (!alt_ || !alt_->single_request())
+  if (!alt_ || !alt_->http2_stream())
     worker_.stats().connections_open.fetch_add(1, std::memory_order_relaxed);
   if (!alt_) {
     error_code ec;
@@ -335,7 +335,7 @@ void session::record(int status, std::string_view error) {
   r.method = req_.method;
   r.path = req_.path();
   r.client = client_ip_;
-  if (alt_ && alt_->single_request())
+  if (alt_ && alt_->http2_stream())
     r.protocol = "HTTP/2";
   else if (req_.version == 10)
     r.protocol = "HTTP/1.0";

@@ -483,6 +483,7 @@ void session::next_request() {
   if (gen_ != worker_.current()) gen_ = worker_.current();
   set_deadline(client, listener_.cfg.timeouts.idle);
   if (in_.size() > 0) return process_head();
+  if (alt_) alt_->idle();  // an HTTP/2 connection may hand this session its next stream
   do_read_client();
 }
 

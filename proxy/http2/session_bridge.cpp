@@ -31,37 +31,108 @@ void append_fields(std::string& out, const http::header_list& h) {
   }
 }
 
+// The driver's view of one stream: forwards to the bridge while it still serves this stream.
+class stream_handle final : public http::exchange {
+ public:
+  explicit stream_handle(std::shared_ptr<stream_bridge> b)
+      : b_(std::move(b)), generation_(b_->generation()) {}
+  void on_body(std::string_view data) override {
+    if (live()) b_->on_body(data);
+  }
+  void on_body_end(const http::header_list* trailers) override {
+    if (live()) b_->on_body_end(trailers);
+  }
+  void on_client_gone() override {
+    if (live()) b_->on_client_gone();
+  }
+  void on_writable() override {
+    if (live()) b_->on_writable();
+  }
+
+ private:
+  bool live() const noexcept { return b_->generation() == generation_; }
+  std::shared_ptr<stream_bridge> b_;
+  uint64_t generation_;
+};
+
 }  // namespace
 
 std::shared_ptr<http::exchange> session_bridge_factory::open(http::request_head& head,
                                                              bool end_stream,
                                                              http::downstream_port& port) {
   worker_.stats().h2_streams.add();
+  auto& idle = heads_->idle;
+  while (!idle.empty()) {
+    auto b = std::move(idle.back());
+    idle.pop_back();
+    if (b->closed()) continue;  // its session timed out or was drained meanwhile
+    b->attach(port, head, end_stream);
+    return std::make_shared<stream_handle>(std::move(b));
+  }
   auto b = std::make_shared<stream_bridge>(worker_.io().get_executor(), port, tls_, head,
                                            end_stream, heads_);
   std::make_shared<http1::session>(worker_, listener_, b, client_ip_, local_)->start();
-  return b;
+  return std::make_shared<stream_handle>(std::move(b));
+}
+
+void session_bridge_factory::close_idle() {
+  auto idle = std::move(heads_->idle);
+  heads_->idle.clear();
+  for (auto& b : idle) b->retire();
 }
 
 stream_bridge::stream_bridge(asio::any_io_executor ex, http::downstream_port& port, bool tls,
                              const http::request_head& head, bool end_stream,
                              std::shared_ptr<head_pool> heads)
-    : ex_(std::move(ex)),
-      port_(&port),
-      tls_(tls),
-      head_request_(head.method == "HEAD"),
-      chunked_request_(!end_stream && !head.content_length),
-      heads_(std::move(heads)) {
+    : ex_(std::move(ex)), port_(&port), tls_(tls), heads_(std::move(heads)) {
   if (heads_ && !heads_->spare.empty()) {
     res_ = std::move(heads_->spare.back());
     heads_->spare.pop_back();
   }
   in_.reserve(head.method.size() + head.target.size() + 64 + 2 * head.headers.size() + 256);
+  start_request(head, end_stream);
+}
+
+void stream_bridge::start_request(const http::request_head& head, bool end_stream) {
+  head_request_ = head.method == "HEAD";
+  chunked_request_ = !end_stream && !head.content_length;
   in_.append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
   append_fields(in_, head.headers);
   if (chunked_request_) in_.append("transfer-encoding: chunked\r\n");
   in_.append("\r\n");
   request_done_ = end_stream;
+}
+
+void stream_bridge::attach(http::downstream_port& port, const http::request_head& head,
+                           bool end_stream) {
+  ++generation_;
+  port_ = &port;
+  in_.clear();
+  in_off_ = 0;
+  unconsumed_ = 0;
+  res_in_.clear();
+  parser_.reset();
+  body_left_ = 0;
+  body_.clear();
+  head_sent_ = false;
+  blocked_ = false;
+  response_done_ = false;
+  reusable_ = false;
+  pooled_ = false;
+  start_request(head, end_stream);
+  deliver();  // the session's read is waiting for it
+}
+
+void stream_bridge::idle() noexcept {
+  if (!reusable_ || pooled_ || closed_ || retired_ || !response_done_ || !heads_) return;
+  pooled_ = true;
+  if (heads_->idle.size() >= max_idle_sessions) return retire();
+  heads_->idle.push_back(shared_from_this());
+}
+
+void stream_bridge::retire() {
+  retired_ = true;
+  deliver();
 }
 
 stream_bridge::~stream_bridge() {
@@ -145,10 +216,10 @@ void stream_bridge::deliver() {
     }
   } else if (client_gone_) {
     ec = asio::error::connection_reset;
-  } else if (response_done_) {
-    ec = asio::error::eof;  // one request per stream: the session winds down
+  } else if (retired_ || (response_done_ && !reusable_)) {
+    ec = asio::error::eof;  // no further stream for this session: it winds down
   } else {
-    return;  // the session watches for a disconnect while it answers
+    return;  // the session watches for a disconnect while it answers, or waits for a stream
   }
   asio::post(ex_, [h = std::move(read_h_), ec, n] { h(ec, n); });
   read_h_ = nullptr;
@@ -177,8 +248,10 @@ void stream_bridge::async_write(asio::const_buffer b, io_handler h) {
     res_in_.erase(0, take_response(res_in_));
   }
   if (response_done_ || !port_) res_in_.clear();
-  deliver();  // after the end of the response, the session learns there is no next request
-  if (!blocked_ && write_h_) complete_write({});
+  deliver();  // after the end of the response, the session learns whether a stream follows
+  // A complete answer needs no more room: the driver holds it, and the stream may be gone
+  // (with it the on_writable() this write would wait for) by the time it drains.
+  if ((!blocked_ || response_done_) && write_h_) complete_write({});
 }
 
 size_t stream_bridge::take_response(std::string_view data) {
@@ -337,6 +410,8 @@ void stream_bridge::complete_write(const error_code& ec) {
 
 void stream_bridge::finish_port() {
   port_ = nullptr;
+  // The session may serve another stream once it has read the whole request.
+  reusable_ = heads_ && response_done_ && request_done_ && in_off_ == in_.size() && !client_gone_;
 }
 
 void stream_bridge::close() noexcept {

@@ -2,8 +2,12 @@
 // that serves HTTP/1.1 clients, so routing, balancing, resilience, affinity, policies and the
 // cache behave identically whatever protocol the client speaks.
 //
-// Each stream gets a stream_bridge: to the connection driver it is the stream's http::exchange;
-// to an http1::session it is a client_stream carrying exactly one request. The request head
+// Each stream is served through a stream_bridge: to an http1::session it is a client_stream,
+// to the connection driver (through a per-stream handle) the stream's http::exchange. Once a
+// stream is answered and the session is back waiting for a request (client_stream::idle()),
+// the bridge and its session wait in the connection's pool and take the next stream, as a
+// keep-alive HTTP/1.1 connection takes its next request: no session is built per stream. A
+// session that closes, or a stream that left request bytes unread, ends that pairing. The request head
 // (already validated by nghttp2: pseudo-headers, connection-specific fields, field syntax) is
 // written out as an HTTP/1.1 head, the body follows as it arrives (chunked when the client
 // gave no content-length); the session's response is parsed back into a head, body pieces and
@@ -39,12 +43,18 @@ struct listener_shared;
 
 namespace spillway::http2 {
 
-/// Response heads the streams of one connection hand on to each other while several are in
-/// flight, so that a stream's head starts with the field storage an earlier one grew instead of
-/// growing it again.
+class stream_bridge;
+
+/// What the streams of one connection share: response heads handed on while several are in
+/// flight (a stream's head starts with the field storage an earlier one grew), and the bridges
+/// whose sessions wait for the next stream.
 struct head_pool {
   std::vector<http::response_head> spare;
+  std::vector<std::shared_ptr<stream_bridge>> idle;
 };
+
+/// Sessions kept waiting per connection; beyond it a finished session closes.
+inline constexpr size_t max_idle_sessions = 32;
 
 class session_bridge_factory final : public http::exchange_factory {
  public:
@@ -54,6 +64,10 @@ class session_bridge_factory final : public http::exchange_factory {
 
   std::shared_ptr<http::exchange> open(http::request_head& head, bool end_stream,
                                        http::downstream_port& port) override;
+  ~session_bridge_factory() override { heads_->idle.clear(); }
+
+  /// The connection is over: sessions waiting for a stream close.
+  void close_idle();
 
  private:
   server::worker& worker_;
@@ -67,29 +81,39 @@ class session_bridge_factory final : public http::exchange_factory {
 /// Request bytes a stream may hold for its session before the client's window stays shut.
 inline constexpr size_t request_buffer = 64 * 1024;
 
-class stream_bridge final : public http::exchange,
-                            public http1::client_stream,
+class stream_bridge final : public http1::client_stream,
                             public std::enable_shared_from_this<stream_bridge> {
  public:
+  /// Serves the stream `port` answers for. With `heads`, the bridge (and its session) may go on
+  /// to serve later streams of the connection.
   stream_bridge(boost::asio::any_io_executor ex, http::downstream_port& port, bool tls,
                 const http::request_head& head, bool end_stream,
                 std::shared_ptr<head_pool> heads = nullptr);
   ~stream_bridge() override;
 
-  // http::exchange (the driver's side)
-  void on_body(std::string_view data) override;
-  void on_body_end(const http::header_list* trailers) override;
-  void on_client_gone() override;
-  void on_writable() override;
+  /// Takes the next stream; the bridge must be waiting (taken from head_pool::idle).
+  void attach(http::downstream_port& port, const http::request_head& head, bool end_stream);
+  /// Stream calls, forwarded by the stream's handle while this bridge serves it.
+  void on_body(std::string_view data);
+  void on_body_end(const http::header_list* trailers);
+  void on_client_gone();
+  void on_writable();
+  /// Which stream the bridge serves: bumped by attach(), so a handle of an earlier stream
+  /// knows it no longer speaks for it.
+  uint64_t generation() const noexcept { return generation_; }
+  bool closed() const noexcept { return closed_; }
+  /// Ends the wait of an idle bridge: its session reads the end of the stream and closes.
+  void retire();
 
   // http1::client_stream (the session's side)
   void async_read_some(boost::asio::mutable_buffer b, io_handler h) override;
   void async_write(boost::asio::const_buffer b, io_handler h) override;
   void shutdown_send() noexcept override {}
   void close() noexcept override;
+  void idle() noexcept override;
   const char* scheme() const noexcept override { return tls_ ? "https" : "http"; }
   const char* via_version() const noexcept override { return "2"; }
-  bool single_request() const noexcept override { return true; }
+  bool http2_stream() const noexcept override { return true; }
 
   bool response_done() const noexcept { return response_done_; }
 
@@ -104,6 +128,7 @@ class stream_bridge final : public http::exchange,
   void complete_write(const error_code& ec);
   void new_parser();
   void finish_port();  // the answer is over: the port may not be used again
+  void start_request(const http::request_head& head, bool end_stream);
 
   boost::asio::any_io_executor ex_;
   http::downstream_port* port_;  // null once the port may not be used
@@ -133,6 +158,10 @@ class stream_bridge final : public http::exchange,
   bool response_done_ = false;
   bool client_gone_ = false;
   bool closed_ = false;
+  bool reusable_ = false;  // the answered stream left nothing unread: the session may go on
+  bool pooled_ = false;    // waiting in head_pool::idle for the next stream
+  bool retired_ = false;   // no further stream: reads end the stream
+  uint64_t generation_ = 0;
 };
 
 }  // namespace spillway::http2

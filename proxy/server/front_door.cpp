@@ -75,6 +75,7 @@ class h2_connection final : public drainable {
       log::warn("listener {}: HTTP/2 connection closed with GOAWAY: {}", listener_.cfg.name,
                 http2::to_string(*why));
     }
+    factory_.close_idle();
     st.connections_open.fetch_sub(1, std::memory_order_relaxed);
     release_connection(listener_);
     unlink();  // no drain after the close

@@ -21,7 +21,7 @@ class tls_stream final : public http1::client_stream {
   void close() noexcept override;
   const char* scheme() const noexcept override { return "https"; }
   const char* via_version() const noexcept override { return "1.1"; }
-  bool single_request() const noexcept override { return false; }
+  bool http2_stream() const noexcept override { return false; }
 
  private:
   tls_socket s_;

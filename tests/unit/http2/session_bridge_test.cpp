@@ -275,3 +275,89 @@ TEST(StreamBridge, SessionClosingAfterTheAnswerDoesNotReset) {
 
 }  // namespace
 }  // namespace spillway::http2
+
+namespace spillway::http2 {
+namespace {
+
+// With the connection's pool, a bridge whose session is back waiting takes the next stream:
+// the session's pending read gets the new request, and the first stream is no longer touched.
+TEST(StreamBridgeReuse, AnsweredBridgeTakesTheNextStream) {
+  asio::io_context io;
+  auto pool = std::make_shared<head_pool>();
+  recording_port first, second;
+  auto b = std::make_shared<stream_bridge>(io.get_executor(), first, false,
+                                           make_head("GET", "/one"), true, pool);
+  auto r = read_once(io, *b);
+  ASSERT_NE(r.data.find("GET /one HTTP/1.1\r\n"), std::string::npos);
+  // The session keeps a read open while it answers.
+  auto pending = std::make_shared<read_result>();
+  std::string buf(4096, '\0');
+  b->async_read_some(asio::buffer(buf), [pending, &buf](const error_code& ec, size_t n) {
+    pending->ec = ec;
+    pending->data.assign(buf.data(), n);
+    pending->done = true;
+  });
+  const auto gen = b->generation();
+  write(io, *b, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  EXPECT_TRUE(first.ended);
+  EXPECT_FALSE(pending->done);  // no end of stream: the session may go on
+  b->idle();                    // the session is back in read_head
+  ASSERT_EQ(pool->idle.size(), 1u);
+  auto again = pool->idle.back();
+  pool->idle.pop_back();
+  again->attach(second, make_head("POST", "/two"), true);
+  EXPECT_NE(b->generation(), gen);
+  io.restart();
+  io.poll();
+  ASSERT_TRUE(pending->done);
+  EXPECT_FALSE(pending->ec);
+  EXPECT_NE(pending->data.find("POST /two HTTP/1.1\r\n"), std::string::npos) << pending->data;
+  write(io, *b, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(second.status, 201);
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(first.heads, 1);
+}
+
+TEST(StreamBridgeReuse, UnreadRequestBytesEndTheSession) {
+  asio::io_context io;
+  auto pool = std::make_shared<head_pool>();
+  recording_port port;
+  auto b = std::make_shared<stream_bridge>(io.get_executor(), port, false,
+                                           make_head("POST", "/early"), false, pool);
+  read_once(io, *b);
+  b->on_body("part of a body the session never reads");
+  // The session answers before reading the body (say a 404): it may not take another stream.
+  write(io, *b, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+  b->idle();
+  EXPECT_TRUE(pool->idle.empty());
+}
+
+TEST(StreamBridgeReuse, RetiredBridgeEndsItsSessionsWait) {
+  asio::io_context io;
+  auto pool = std::make_shared<head_pool>();
+  recording_port port;
+  auto b = std::make_shared<stream_bridge>(io.get_executor(), port, false,
+                                           make_head("GET", "/x"), true, pool);
+  read_once(io, *b);
+  write(io, *b, "HTTP/1.1 204 No Content\r\n\r\n");
+  b->idle();
+  ASSERT_EQ(pool->idle.size(), 1u);
+  auto pending = std::make_shared<read_result>();
+  std::string buf(64, '\0');
+  b->async_read_some(asio::buffer(buf), [pending](const error_code& ec, size_t) {
+    pending->ec = ec;
+    pending->done = true;
+  });
+  io.restart();
+  io.poll();
+  EXPECT_FALSE(pending->done);  // waiting for a stream
+  b->retire();                  // the connection is over
+  io.restart();
+  io.poll();
+  ASSERT_TRUE(pending->done);
+  EXPECT_EQ(pending->ec, asio::error::eof);
+  pool->idle.clear();
+}
+
+}  // namespace
+}  // namespace spillway::http2
