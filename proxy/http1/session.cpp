@@ -164,7 +164,9 @@ void session::process_head() {
 
 void session::on_request_head(size_t head_bytes) {
   const std::string_view raw(static_cast<const char*>(in_.data().data()), head_bytes);
-  if (!raw_head_is_clean(raw))
+  // An HTTP/2 stream's head was written by its bridge from fields nghttp2 validated (RFC 9113
+  // §8.2.1: no NUL, CR or LF), one per CRLF line.
+  if ((!alt_ || !alt_->http2_stream()) && !raw_head_is_clean(raw))
     return send_local(400, "bad_request", "malformed request: invalid characters or line folding",
                       true);
   in_.consume(head_bytes);

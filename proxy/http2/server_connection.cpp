@@ -142,6 +142,7 @@ struct server_connection::impl {
   token_bucket resets, settings, pings, empty_data;
   bool ended = false;   // terminated for abuse or a protocol error
   std::string scratch;  // lower-cased response header names
+  std::vector<nghttp2_nv> nv;  // the response head being submitted (reused)
 
   stream_state* find(int32_t id) {
     auto it = streams.find(id);
@@ -404,7 +405,9 @@ struct server_connection::impl {
     size_t off = 0;
     for (size_t i = 0; i < fields.size(); ++i) {
       const auto n = fields.name(i);
-      if (is_connection_specific(n)) continue;
+      const auto id = fields.id(i);
+      if (id != http::field_id::unknown ? http::is_hop_by_hop(id) : is_connection_specific(n))
+        continue;
       char* out = scratch.data() + off;
       for (size_t k = 0; k < n.size(); ++k)
         out[k] = n[k] >= 'A' && n[k] <= 'Z' ? static_cast<char>(n[k] + 32) : n[k];
@@ -506,7 +509,8 @@ bool server_connection::respond(int32_t id, const http::response_head& head, boo
   status[0] = static_cast<char>('0' + code / 100);
   status[1] = static_cast<char>('0' + code / 10 % 10);
   status[2] = static_cast<char>('0' + code % 10);
-  std::vector<nghttp2_nv> nv;
+  auto& nv = impl_->nv;  // nghttp2 copies the fields at submission
+  nv.clear();
   nv.reserve(head.headers.size() + 1);
   nv.push_back({const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(":status")),
                 reinterpret_cast<uint8_t*>(status), 7, 3, NGHTTP2_NV_FLAG_NONE});

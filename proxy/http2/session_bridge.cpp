@@ -346,8 +346,9 @@ stream_bridge::head_result stream_bridge::read_head(std::string_view data, size_
     res_.headers.add(name, value, id);
   }
   used = eol + 2;
-  // Whitespace in a name, obs-fold, NUL or a bare CR: the full parser decides.
-  if (!http1::raw_head_is_clean(data.substr(0, used))) return head_result::fallback;
+  // No raw_head_is_clean() pass: the session wrote this head from fields its own parsers (or
+  // nghttp2) accepted, which refuse NUL, CR and LF in values; lines end in CRLF (checked above).
+  // Whitespace in a name: the full parser decides.
   for (size_t i = 0; i < res_.headers.size(); ++i)
     for (char c : res_.headers.name(i))
       if (c == ' ' || c == '\t') return head_result::fallback;
