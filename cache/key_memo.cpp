@@ -47,8 +47,8 @@ uint64_t load_le64(const unsigned char* p) noexcept {
 // SipHash-c-d (https://www.aumasson.jp/siphash/siphash.pdf, §2).
 template <int C, int D>
 uint64_t siphash(uint64_t k0, uint64_t k1, std::string_view data) noexcept {
-  sip_state s{k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull,
-              k0 ^ 0x6c7967656e657261ull, k1 ^ 0x7465646279746573ull};
+  sip_state s{k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull, k0 ^ 0x6c7967656e657261ull,
+              k1 ^ 0x7465646279746573ull};
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   const size_t n = data.size();
   const size_t whole = n & ~size_t{7};

@@ -49,7 +49,7 @@ struct key_memo_stats {
 
 class key_memo {
  public:
-  static constexpr uint64_t per_item_overhead = 160;  // list node, map slot, string headers
+  static constexpr uint64_t per_item_overhead = 160;       // list node, map slot, string headers
   static constexpr size_t max_material_bytes = 64 * 1024;  // larger requests are not memoised
   static constexpr size_t default_shards = 8;
 
@@ -93,8 +93,7 @@ class key_memo {
 
   shard& shard_for(uint64_t h) noexcept { return *shards_[(h >> 32) % shards_.size()]; }
   bool find(std::string_view material, uint64_t h, key_result& out);
-  void insert(std::string_view material, uint64_t h, std::string_view prefix,
-              const key_result& r);
+  void insert(std::string_view material, uint64_t h, std::string_view prefix, const key_result& r);
   void remove(shard& s, std::list<item>::iterator it);
 
   std::vector<std::unique_ptr<shard>> shards_;

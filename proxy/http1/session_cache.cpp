@@ -247,8 +247,7 @@ bool session::cache_serve(const cache::entry_ptr& e, cache_status s) {
   std::string rendered;
   std::string_view body, type;
   if (cache::answer_as_stream(*e, cache_->key.stream)) {
-    if (cache::render_sse(*e, {.include_usage = cache_->key.include_usage}, rendered))
-      return false;
+    if (cache::render_sse(*e, {.include_usage = cache_->key.include_usage}, rendered)) return false;
     body = rendered;
     type = cache::sse_content_type(*e);
   } else if (e->kind == cache::body_kind::json) {

@@ -164,7 +164,8 @@ TEST(key_memo, bounded_by_bytes_with_lru_eviction) {
   std::string material;
   const std::string b0 = body(0);
   append_key_material({"POST", "/v1", b0, vary}, route, "chat:", material);
-  const uint64_t one = key_memo::charge(material, make_key({"POST", "/v1", b0, vary}, route, "chat:"), "chat:");
+  const uint64_t one =
+      key_memo::charge(material, make_key({"POST", "/v1", b0, vary}, route, "chat:"), "chat:");
   const uint64_t fits = budget / one;
   ASSERT_GE(fits, 4u);
   for (int i = 0; i < 200; ++i) {
@@ -241,7 +242,8 @@ TEST(key_memo, concurrent_callers_get_the_canonical_keys) {
     bodies.push_back(R"({"temperature": 0, "n": )" + std::to_string(i) + "}");
   std::vector<opt_view> vary{opt_view("Bearer a")};
   std::vector<std::string> expected;
-  for (const auto& b : bodies) expected.push_back(make_key({"POST", "/v1", b, vary}, route, "c:").key);
+  for (const auto& b : bodies)
+    expected.push_back(make_key({"POST", "/v1", b, vary}, route, "c:").key);
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
