@@ -142,15 +142,16 @@ check "$B" /v1/chat/completions "spillway; hit"
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1==n {print $2}'; }
 [[ $(metric "$BA" spillway_cache_memory_entries) == 0 ]] || { echo "B's memory tier holds the entry: not a Redis measurement" >&2; exit 1; }
 
-# CPU time (user + system, all threads, in clock ticks) the proxy process has used.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-run_wrk() {  # port path conns pid -> "requests seconds p50us p90us p99us non2xx errors cputicks"
+# CPU time the proxy process has used (all threads, clock ticks): "user system".
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
+run_wrk() {  # port path conns pid -> "requests seconds p50us p90us p99us non2xx errors utick stick"
   local before after r
   before=$(cpu_ticks "$4")
   r=$(PATH_=$2 BODY_FILE=$DIR/body.json "${REST_CPU[@]}" wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$ROOT/bench/cache/post.lua" \
     "http://127.0.0.1:$1" | awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7, $8}')
   after=$(cpu_ticks "$4")
-  echo "$r $((after - before))"
+  set -- $before $after
+  echo "$r $(($3 - $1)) $(($4 - $2))"
 }
 
 RES=$DIR/results.txt
@@ -179,32 +180,34 @@ res, hits_b, dur, conns, runs, load_before, load_after, tck = sys.argv[1:9]
 data = {}
 for line in open(res):
     name, kind, *v = line.split()
-    if len(v) != 8:
+    if len(v) != 9:
         sys.exit(f"wrk produced no result for {name} {kind}")
-    req, sec, p50, p90, p99, non2xx, err, ticks = v
+    req, sec, p50, p90, p99, non2xx, err, uticks, sticks = v
     if int(non2xx) or int(err):
         sys.exit(f"{name} {kind}: {non2xx} non-2xx, {err} socket errors")
     # proxy CPU µs per request: what bounds one worker's throughput when the proxy saturates
+    us = lambda t: int(t) * 1e6 / int(tck) / max(int(req), 1)
     data.setdefault((name, kind), []).append(
-        (int(req) / float(sec), float(p50), float(p90), float(p99),
-         int(ticks) * 1e6 / int(tck) / max(int(req), 1)))
+        (int(req) / float(sec), float(p50), float(p90), float(p99), us(uticks) + us(sticks),
+         us(uticks), us(sticks)))
 med = lambda xs: statistics.median(xs)
 rows = {}
 for name in ("proxied", "memory", "redis"):
     t = [x[0] for x in data[(name, "tput")]]
     l = data[(name, "lat")]
+    tp = data[(name, "tput")]
     rows[name] = (med(t), med([x[1] for x in l]), med([x[2] for x in l]), med([x[3] for x in l]),
-                  med([x[4] for x in data[(name, "tput")]]))
+                  med([x[4] for x in tp]), med([x[5] for x in tp]), med([x[6] for x in tp]))
 print(f"Response cache, wrk -t1 -c{conns} for throughput and -c1 for latency, {dur} s each, "
       f"median of {runs} runs; cache hits counted by A / Redis GET hits by B: {hits_b}; "
       f"load average {load_before} before, {load_after} after ({os.cpu_count()} cores)\n")
-print("| target | req/s (c" + conns + ") | vs proxied | proxy CPU µs/req (c" + conns + ") | "
+print("| target | req/s (c" + conns + ") | vs proxied | proxy CPU µs/req (c" + conns + "), user + sys | "
       "capacity vs proxied | p50 µs (c1) | p90 µs (c1) | p99 µs (c1) |")
 print("|---|---|---|---|---|---|---|---|")
 for name, label in (("proxied", "proxied to nginx (no cache)"), ("memory", "memory hit"),
                     ("redis", "Redis hit (memory tier too small)")):
     r = rows[name]
-    print(f"| {label} | {r[0]:,.0f} | {r[0] / rows['proxied'][0]:.2f}× | {r[4]:.1f} "
+    print(f"| {label} | {r[0]:,.0f} | {r[0] / rows['proxied'][0]:.2f}× | {r[4]:.1f} ({r[5]:.1f} + {r[6]:.1f}) "
           f"| {rows['proxied'][4] / r[4]:.2f}× | {r[1]:.0f} | {r[2]:.0f} | {r[3]:.0f} |")
 print("\nEach run (req/s c" + conns + ", proxy CPU µs/req c" + conns + ", p99 µs c1):")
 for name in ("proxied", "memory", "redis"):
