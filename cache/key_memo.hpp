@@ -13,7 +13,8 @@
 //
 // It maps requests to keys, not to answers: the memory tier and Redis are still asked for the
 // key, so purges, expiry and the Authorization partition work as without it. purge() drops
-// memo items too. Byte-bounded LRU in shards, each under its own mutex; thread-safe.
+// memo items too. Byte-bounded LRU in shards, each under its own mutex; thread-safe. Items hold
+// the raw vary header values (Authorization by default) as long as they stay in the memo.
 #pragma once
 
 #include <atomic>
