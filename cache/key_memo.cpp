@@ -68,16 +68,25 @@ uint64_t siphash(uint64_t k0, uint64_t k1, std::string_view data) noexcept {
   return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
 
-void append_u32(std::string& out, size_t v) {
-  const char b[4] = {static_cast<char>(v), static_cast<char>(v >> 8), static_cast<char>(v >> 16),
-                     static_cast<char>(v >> 24)};
-  out.append(b, 4);
-}
+// Writes into a buffer sized up front: the material is built for every request on a cached
+// route, so no per-piece capacity checks.
+struct material_writer {
+  char* p;
 
-void append_framed(std::string& out, std::string_view s) {
-  append_u32(out, s.size());
-  out.append(s);
-}
+  void u32(size_t v) noexcept {
+    p[0] = static_cast<char>(v);
+    p[1] = static_cast<char>(v >> 8);
+    p[2] = static_cast<char>(v >> 16);
+    p[3] = static_cast<char>(v >> 24);
+    p += 4;
+  }
+  void byte(char c) noexcept { *p++ = c; }
+  void framed(std::string_view s) noexcept {
+    u32(s.size());
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  }
+};
 
 }  // namespace
 
@@ -91,22 +100,36 @@ uint64_t siphash24(uint64_t k0, uint64_t k1, std::string_view data) noexcept {
 
 void append_key_material(const key_request& req, const config::route_cache_config& route,
                          std::string_view prefix, std::string& out) {
-  append_framed(out, prefix);
-  out.push_back(route.only_deterministic ? 'd' : '-');
-  append_u32(out, route.vary_headers.size());
-  for (size_t i = 0; i < route.vary_headers.size(); ++i) {
-    append_framed(out, route.vary_headers[i]);
-    auto v = i < req.vary_values.size() ? req.vary_values[i] : std::nullopt;
-    if (v) {
-      out.push_back('=');
-      append_framed(out, *v);
+  // Layout: framed(prefix) d|- u32(#vary) {framed(name) (=framed(value) | !)}* framed(method)
+  // framed(target) framed(body); framed(s) = u32 little-endian length + bytes.
+  const auto& names = route.vary_headers;
+  auto value = [&](size_t i) {
+    return i < req.vary_values.size() ? req.vary_values[i] : std::nullopt;
+  };
+  size_t n = 4 + prefix.size() + 1 + 4 + 4 + req.method.size() + 4 + req.target.size() + 4 +
+             req.body.size();
+  for (size_t i = 0; i < names.size(); ++i) {
+    n += 4 + names[i].size() + 1;
+    if (auto v = value(i)) n += 4 + v->size();
+  }
+  const size_t base = out.size();
+  out.resize(base + n);
+  material_writer w{out.data() + base};
+  w.framed(prefix);
+  w.byte(route.only_deterministic ? 'd' : '-');
+  w.u32(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    w.framed(names[i]);
+    if (auto v = value(i)) {
+      w.byte('=');
+      w.framed(*v);
     } else {
-      out.push_back('!');
+      w.byte('!');
     }
   }
-  append_framed(out, req.method);
-  append_framed(out, req.target);
-  append_framed(out, req.body);
+  w.framed(req.method);
+  w.framed(req.target);
+  w.framed(req.body);
 }
 
 key_memo::key_memo(uint64_t max_bytes, size_t shards) {

@@ -61,6 +61,20 @@ TEST(siphash, key_and_every_byte_matter) {
   EXPECT_NE(h, siphash13(1, 2, msg + '\0'));
 }
 
+TEST(key_material, layout_is_length_framed) {
+  config::route_cache_config route;
+  route.vary_headers = {"authorization", "x-tenant"};
+  std::vector<opt_view> vary{opt_view("Bearer a"), std::nullopt};
+  std::string out = "keep";
+  append_key_material({"POST", "/v1", "{}", vary}, route, "c:", out);
+  using namespace std::string_literals;
+  const std::string expected = "keep"s + "\x02\0\0\0c:"s + "d"s + "\x02\0\0\0"s +
+                               "\x0d\0\0\0authorization"s + "="s + "\x08\0\0\0Bearer a"s +
+                               "\x08\0\0\0x-tenant"s + "!"s + "\x04\0\0\0POST"s + "\x03\0\0\0/v1"s +
+                               "\x02\0\0\0{}"s;
+  EXPECT_EQ(out, expected);
+}
+
 TEST_F(memo_fixture, repeat_is_a_memo_hit_with_the_canonical_key) {
   const key_result first = key(body_a);
   ASSERT_TRUE(first);
