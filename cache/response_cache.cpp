@@ -65,6 +65,7 @@ response_cache::response_cache(response_cache_options opt, const clock_source& c
               opt.shards ? opt.shards
                          : memory_store::shards_for(opt.memory_max_bytes, opt.max_object_bytes),
               clock),
+      keys_(opt.key_memo_max_bytes),
       flights_({opt.max_object_bytes, opt.flight_idle_timeout}, clock) {}
 
 response_cache::~response_cache() {
@@ -151,6 +152,7 @@ bool response_cache::store(const std::string& key, const entry_ptr& e) {
 void response_cache::purge(std::string prefix, dispatcher d,
                            std::function<void(error_code, uint64_t, uint64_t)> done) {
   uint64_t dropped = memory_.purge(prefix);
+  keys_.purge(prefix);
   if (!remote_) {
     d([done = std::move(done), dropped] { done({}, dropped, 0); });
     return;

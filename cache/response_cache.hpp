@@ -26,6 +26,7 @@
 #include "cache/entry.hpp"
 #include "cache/idempotency.hpp"
 #include "cache/inflight.hpp"
+#include "cache/key_memo.hpp"
 #include "cache/memory_store.hpp"
 #include "cache/remote_store.hpp"
 #include "common/clock.hpp"
@@ -38,6 +39,7 @@ struct response_cache_options {
   uint64_t max_object_bytes = 8ull << 20;
   size_t shards = 0;  // 0: memory_store::shards_for(memory_max_bytes, max_object_bytes)
   std::chrono::nanoseconds flight_idle_timeout = std::chrono::seconds(60);
+  uint64_t key_memo_max_bytes = 4ull << 20;  // key_memo.hpp; 0 turns it off
 
   static response_cache_options from_config(const config::cache_config& c);
 };
@@ -57,6 +59,12 @@ class response_cache {
   response_cache(response_cache_options opt, const clock_source& clock,
                  std::shared_ptr<remote_store> remote = nullptr, wall_clock wall = nullptr);
   ~response_cache();
+
+  /// The key for a request (make_key()), through the key memo.
+  key_result key_for(const key_request& req, const config::route_cache_config& route,
+                     std::string_view prefix) {
+    return keys_.key_for(req, route, prefix);
+  }
 
   /// Step 1, synchronous: the memory tier.
   lookup_result lookup_memory(std::string_view key);
@@ -83,7 +91,8 @@ class response_cache {
   /// Times for an entry stored now under `route`.
   entry_times times_for(const config::route_cache_config& route) const;
 
-  /// Drops entries whose key starts with `prefix` ("" for all) from both tiers. `done` gets
+  /// Drops entries whose key starts with `prefix` ("" for all) from both tiers (and the key
+  /// memo's items for them). `done` gets
   /// the remote error (if any) and how many entries went from memory and from the remote tier.
   void purge(std::string prefix, dispatcher d,
              std::function<void(error_code, uint64_t memory, uint64_t remote)> done);
@@ -98,6 +107,7 @@ class response_cache {
   cache_counters& counters() noexcept { return counters_; }
   idempotency_counters& idempotency() noexcept { return idempotency_; }
   memory_store& memory() noexcept { return memory_; }
+  key_memo& keys() noexcept { return keys_; }
   inflight_table& flights() noexcept { return flights_; }
   const response_cache_options& options() const noexcept { return opt_; }
 
@@ -114,6 +124,7 @@ class response_cache {
   std::shared_ptr<remote_store> remote_;
   wall_clock wall_;
   memory_store memory_;
+  key_memo keys_;
   inflight_table flights_;
   cache_counters counters_;
   idempotency_counters idempotency_;

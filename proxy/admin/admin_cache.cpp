@@ -141,6 +141,20 @@ std::string render_cache_metrics(const server::server& srv) {
                  "# TYPE spillway_cache_memory_evictions_total counter\n"
                  "spillway_cache_memory_evictions_total {}\n",
                  rc->memory().bytes(), rc->memory().size(), rc->memory().evictions());
+  const auto km = rc->keys().stats();
+  fmt::format_to(it,
+                 "# HELP spillway_cache_key_memo_total Cache keys by source: memo (a repeat of "
+                 "the raw request) or computed.\n"
+                 "# TYPE spillway_cache_key_memo_total counter\n"
+                 "spillway_cache_key_memo_total{{result=\"hit\"}} {}\n"
+                 "spillway_cache_key_memo_total{{result=\"miss\"}} {}\n"
+                 "# TYPE spillway_cache_key_memo_bytes gauge\n"
+                 "spillway_cache_key_memo_bytes {}\n"
+                 "# TYPE spillway_cache_key_memo_entries gauge\n"
+                 "spillway_cache_key_memo_entries {}\n"
+                 "# TYPE spillway_cache_key_memo_evictions_total counter\n"
+                 "spillway_cache_key_memo_evictions_total {}\n",
+                 km.hits, km.misses, km.bytes, km.entries, km.evictions);
   if (const auto* redis = srv.redis()) {
     const auto s = redis->stats();
     fmt::format_to(it,

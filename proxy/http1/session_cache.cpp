@@ -6,7 +6,9 @@
 //
 // Results of the cache's asynchronous calls arrive through worker::post and are matched to the
 // request they were for by cache_ctx::gen.
+#include <array>
 #include <boost/beast/http/status.hpp>
+#include <span>
 
 #include "cache/render.hpp"
 #include "cache/response_cache.hpp"
@@ -142,8 +144,20 @@ void session::cache_read_body() {
   const auto& route = rt().config->routes[route_];
   static const config::route_cache_config no_cache;  // idempotency alone: default vary headers
   const auto& names = (route.cache ? *route.cache : no_cache).vary_headers;
-  std::vector<std::string> scratch(names.size());
-  std::vector<std::optional<std::string_view>> vary(names.size());
+  // Routes vary on a header or two: no allocation for up to four.
+  constexpr size_t inline_vary = 4;
+  std::array<std::string, inline_vary> scratch_inline;
+  std::array<std::optional<std::string_view>, inline_vary> vary_inline;
+  std::vector<std::string> scratch_heap;
+  std::vector<std::optional<std::string_view>> vary_heap;
+  std::span<std::string> scratch(scratch_inline.data(), names.size());
+  std::span<std::optional<std::string_view>> vary(vary_inline.data(), names.size());
+  if (names.size() > inline_vary) {
+    scratch_heap.resize(names.size());
+    vary_heap.resize(names.size());
+    scratch = scratch_heap;
+    vary = vary_heap;
+  }
   for (size_t i = 0; i < names.size(); ++i)
     vary[i] = joined(req_.headers, names[i], ", ", scratch[i]);
   if (cache_->idem) {
@@ -156,8 +170,9 @@ void session::cache_read_body() {
         cache::idempotency_key(route.name, {req_.method, req_.target, cache_->idem_value, vary});
     return cache_lookup();
   }
-  cache_->key = cache::make_key({req_.method, req_.target, cache_->body, vary}, *route.cache,
-                                route.name + ":");
+  // A byte-identical repeat of a request gets its key from the key memo (key_memo.hpp).
+  cache_->key = worker_.cache()->key_for({req_.method, req_.target, cache_->body, vary},
+                                         *route.cache, route.name + ":");
   if (!cache_->key) return cache_go_upstream(cache_status::bypass);
   cache_lookup();
 }
@@ -228,13 +243,19 @@ bool session::cache_serve(const cache::entry_ptr& e, cache_status s) {
                "this Idempotency-Key was used with a different request body", false);
     return true;
   }
-  std::string body;
-  std::string_view type;
+  // A JSON entry asked for as JSON goes out as stored, without a copy; other forms are rendered.
+  std::string rendered;
+  std::string_view body, type;
   if (cache::answer_as_stream(*e, cache_->key.stream)) {
-    if (cache::render_sse(*e, {.include_usage = cache_->key.include_usage}, body)) return false;
+    if (cache::render_sse(*e, {.include_usage = cache_->key.include_usage}, rendered)) return false;
+    body = rendered;
     type = cache::sse_content_type(*e);
+  } else if (e->kind == cache::body_kind::json) {
+    body = e->body;
+    type = cache::json_content_type(*e);
   } else {
-    if (cache::render_json(*e, body)) return false;
+    if (cache::render_json(*e, rendered)) return false;
+    body = rendered;
     type = cache::json_content_type(*e);
   }
   cache_->status = s;
@@ -243,7 +264,9 @@ bool session::cache_serve(const cache::entry_ptr& e, cache_status s) {
   status_sent_ = e->status;
   if (draining_ || !req_.keep_alive) close_after_ = true;
   {
-    head_writer o(down_out_, type.size() + request_id_.size() + 256);
+    const size_t head_max = type.size() + request_id_.size() + 256;
+    down_out_.reserve(down_out_.size() + head_max + body.size());  // head and body: one growth
+    head_writer o(down_out_, head_max);
     o.put("HTTP/1.1 "sv).number(static_cast<uint64_t>(e->status)).put(' ');
     o.put(bhttp::obsolete_reason(static_cast<bhttp::status>(e->status))).put("\r\n"sv);
     o.field("Content-Type"sv, type);
