@@ -1,11 +1,12 @@
 // The CPU matrix product: every output element is the same sum whatever the batch size, tile
 // path (groups of four rows, single rows), thread count or split, and it matches a
-// double-precision product.
+// double-precision product. The AVX-512 and AVX2 kernel builds give the same bits.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "upstream-engine/reference/cpu_ops.hpp"
@@ -55,6 +56,52 @@ TEST(CpuMatmul, EveryRowIsBitIdenticalToItsSingleRowProduct) {
       }
     }
   }
+}
+
+// Products at every tile path plus attention over a paged cache, as raw bits.
+std::vector<float> kernel_outputs() {
+  std::mt19937 rng(11);
+  std::vector<float> all;
+  thread_pool pool(2);
+  for (const auto& [in_dim, out_dim] : {std::pair{288, 296}, std::pair{77, 51}}) {
+    const auto w = random_floats(rng, static_cast<size_t>(in_dim) * out_dim);
+    for (int rows : {1, 3, 4, 16, 35}) {
+      const auto x = random_floats(rng, static_cast<size_t>(rows) * in_dim);
+      std::vector<float> out(static_cast<size_t>(rows) * out_dim);
+      matmul(out.data(), x.data(), w.data(), rows, in_dim, out_dim, pool);
+      all.insert(all.end(), out.begin(), out.end());
+    }
+  }
+  const int head_size = 48, kv_dim = 96, block_size = 4, pos = 13;
+  const auto k = random_floats(rng, 8 * block_size * kv_dim);
+  const auto v = random_floats(rng, 8 * block_size * kv_dim);
+  const auto q = random_floats(rng, head_size);
+  const int32_t table[] = {5, 2, 7, 0};
+  std::vector<float> out(head_size), scores(pos + 1);
+  attend(out.data(), q.data(), paged_kv{k.data(), v.data(), block_size, kv_dim}, table, pos,
+         head_size, 1, scores.data());
+  all.insert(all.end(), out.begin(), out.end());
+  return all;
+}
+
+TEST(CpuKernels, AvxBuildsGiveTheSameBits) {
+  std::vector<std::string> fast;
+  for (const auto& isa : kernel_isas())
+    if (isa != "baseline") fast.push_back(isa);
+  if (fast.size() < 2) GTEST_SKIP() << "this CPU runs one vector build (" << kernel_isa() << ")";
+  const std::string before = kernel_isa();
+  ASSERT_TRUE(use_kernel_isa(fast[0]));
+  const auto want = kernel_outputs();
+  for (size_t i = 1; i < fast.size(); ++i) {
+    ASSERT_TRUE(use_kernel_isa(fast[i]));
+    const auto got = kernel_outputs();
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+        << fast[i] << " against " << fast[0];
+  }
+  ASSERT_TRUE(use_kernel_isa(before));
+  EXPECT_FALSE(use_kernel_isa("no-such-isa"));
+  EXPECT_EQ(before, kernel_isa());
 }
 
 }  // namespace

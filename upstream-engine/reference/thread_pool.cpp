@@ -1,20 +1,55 @@
 #include "upstream-engine/reference/thread_pool.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 
 namespace spillway::engine::reference {
+namespace {
 
-thread_pool::thread_pool(int threads) {
+long involuntary_switches() {
+  rusage ru{};
+  if (getrusage(RUSAGE_THREAD, &ru) != 0) return 0;
+  return ru.ru_nivcsw;
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
+thread_pool::thread_pool(int threads, std::chrono::microseconds max_spin)
+    : max_spin_(max_spin), spin_us_(max_spin.count()) {
   for (int i = 1; i < std::max(1, threads); ++i) workers_.emplace_back([this, i] { worker(i); });
 }
 
 thread_pool::~thread_pool() {
   {
     std::lock_guard lock(mu_);
-    stop_ = true;
+    stop_.store(true);
+    generation_.fetch_add(uint64_t{1} << 16);
   }
   start_cv_.notify_all();
   for (auto& t : workers_) t.join();
+}
+
+template <class Pred>
+bool thread_pool::spin_until(Pred done, std::chrono::microseconds budget) {
+  if (done()) return true;
+  if (budget.count() <= 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      cpu_relax();
+      if (done()) return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+  }
 }
 
 void thread_pool::range(size_t n, size_t grain, int parts, int index, size_t& b, size_t& e) {
@@ -37,44 +72,73 @@ void thread_pool::run(size_t n, size_t grain, task_fn fn, void* ctx) {
     fn(ctx, 0, n);
     return;
   }
-  {
+  fn_ = fn;
+  ctx_ = ctx;
+  n_ = n;
+  grain_ = grain;
+  pending_.store(parts - 1);
+  // seq_cst: publishes the task, and is ordered before the read of sleeping_workers_ below.
+  const uint64_t g = generation_.load(std::memory_order_relaxed);
+  generation_.store(((g >> 16) + 1) << 16 | static_cast<uint64_t>(parts));
+  const bool woke = sleeping_workers_.load() > 0;
+  if (woke) {
+    // A worker that counted itself asleep checks generation_ under the mutex before it waits.
     std::lock_guard lock(mu_);
-    fn_ = fn;
-    ctx_ = ctx;
-    n_ = n;
-    grain_ = grain;
-    parts_ = parts;
-    pending_ = parts - 1;
-    ++generation_;
+    start_cv_.notify_all();
   }
-  start_cv_.notify_all();
   size_t b, e;
   range(n, grain, parts, 0, b, e);
   fn(ctx, b, e);
+  const auto budget = std::chrono::microseconds(spin_us_.load(std::memory_order_relaxed));
+  const bool done =
+      spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; }, budget);
+  adapt_spin(!done && !woke);  // waiting on a woken worker is its wake-up, not contention
+  if (done) return;
   std::unique_lock lock(mu_);
-  done_cv_.wait(lock, [this] { return pending_ == 0; });
+  caller_sleeping_.store(true);
+  done_cv_.wait(lock, [this] { return pending_.load() == 0; });
+  caller_sleeping_.store(false);
+}
+
+void thread_pool::adapt_spin(bool spun_out) {
+  if (max_spin_.count() <= 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (spun_out) {
+    spin_us_.store(0, std::memory_order_relaxed);
+    quiet_since_ = now + std::chrono::milliseconds(50);
+    return;
+  }
+  // Every 10 ms: the caller being preempted means more runnable threads than cores.
+  if (now - last_check_ < std::chrono::milliseconds(10)) return;
+  last_check_ = now;
+  const long preempted = involuntary_switches();
+  if (preempted != last_preempted_) quiet_since_ = now + std::chrono::milliseconds(50);
+  last_preempted_ = preempted;
+  spin_us_.store(now >= quiet_since_ ? max_spin_.count() : 0, std::memory_order_relaxed);
 }
 
 void thread_pool::worker(int index) {
   uint64_t seen = 0;
   for (;;) {
-    task_fn fn;
-    void* ctx;
-    size_t b = 0, e = 0;
-    {
+    const auto fresh = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+    if (!spin_until(fresh, std::chrono::microseconds(spin_us_.load(std::memory_order_relaxed)))) {
       std::unique_lock lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      if (index >= parts_) continue;
-      fn = fn_;
-      ctx = ctx_;
-      range(n_, grain_, parts_, index, b, e);
+      sleeping_workers_.fetch_add(1);
+      start_cv_.wait(lock, [&] { return generation_.load() != seen; });
+      sleeping_workers_.fetch_sub(1);
     }
-    fn(ctx, b, e);
-    {
+    seen = generation_.load(std::memory_order_acquire);
+    if (stop_.load()) return;
+    // The part count travels in the generation word: a worker with no part of this task must
+    // not read the task fields, which the caller may already be rewriting for the next one.
+    const int parts = static_cast<int>(seen & 0xffff);
+    if (index >= parts) continue;
+    size_t b, e;
+    range(n_, grain_, parts, index, b, e);
+    fn_(ctx_, b, e);
+    if (pending_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
       std::lock_guard lock(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
+      done_cv_.notify_one();
     }
   }
 }
