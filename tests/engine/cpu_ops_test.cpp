@@ -58,6 +58,31 @@ TEST(CpuMatmul, EveryRowIsBitIdenticalToItsSingleRowProduct) {
   }
 }
 
+TEST(CpuMatmul, SeveralMatricesInOneHandOffGiveTheSameBits) {
+  std::mt19937 rng(5);
+  const int in_dim = 77;
+  const int dims[] = {51, 296, 7};
+  std::vector<std::vector<float>> ws;
+  for (int d : dims) ws.push_back(random_floats(rng, static_cast<size_t>(d) * in_dim));
+  thread_pool pool(3), one(1);
+  for (int rows : {1, 5, 16}) {
+    const auto x = random_floats(rng, static_cast<size_t>(rows) * in_dim);
+    std::vector<std::vector<float>> together(3), apart(3);
+    std::vector<matmul_part> parts;
+    for (int p = 0; p < 3; ++p) {
+      together[p].assign(static_cast<size_t>(rows) * dims[p], NAN);
+      apart[p].assign(static_cast<size_t>(rows) * dims[p], NAN);
+      parts.push_back({together[p].data(), ws[p].data(), dims[p]});
+      matmul(apart[p].data(), x.data(), ws[p].data(), rows, in_dim, dims[p], one);
+    }
+    matmul_many(parts, x.data(), rows, in_dim, pool);
+    for (int p = 0; p < 3; ++p)
+      EXPECT_EQ(std::memcmp(together[p].data(), apart[p].data(), apart[p].size() * sizeof(float)),
+                0)
+          << "part " << p << ", " << rows << " rows";
+  }
+}
+
 // Products at every tile path plus attention over a paged cache, as raw bits.
 std::vector<float> kernel_outputs() {
   std::mt19937 rng(11);

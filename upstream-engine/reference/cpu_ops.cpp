@@ -112,22 +112,35 @@ const char* kernel_isa() {
 
 void matmul(float* out, const float* x, const float* w, int rows, int in_dim, int out_dim,
             thread_pool& pool) {
+  const matmul_part part{out, w, out_dim};
+  matmul_many(std::span(&part, 1), x, rows, in_dim, pool);
+}
+
+void matmul_many(std::span<const matmul_part> parts, const float* x, int rows, int in_dim,
+                 thread_pool& pool) {
   // Input rows in chunks small enough to stay in cache while the weights stream past.
   constexpr int row_chunk = 32;
-  // One equal range per thread, each of at least min_share multiply-adds (below that the
-  // hand-off costs more than it saves), in whole tiles of rows (48: a multiple of every tile
-  // height).
+  // One equal range of the outputs (all parts end to end) per thread, each of at least
+  // min_share multiply-adds (below that the hand-off costs more than it saves), in whole tiles
+  // of rows (48: a multiple of every tile height).
   constexpr size_t min_share = 32 * 1024;
   constexpr size_t tile_rows = 48;
-  const size_t n_out = static_cast<size_t>(out_dim);
+  size_t n_out = 0;
+  for (const matmul_part& p : parts) n_out += static_cast<size_t>(p.out_dim);
   const size_t work = n_out * static_cast<size_t>(rows) * static_cast<size_t>(in_dim);
-  const size_t parts = std::clamp<size_t>(work / min_share, 1, static_cast<size_t>(pool.size()));
-  const size_t grain = ((n_out + parts - 1) / parts + tile_rows - 1) / tile_rows * tile_rows;
+  const size_t shares = std::clamp<size_t>(work / min_share, 1, static_cast<size_t>(pool.size()));
+  const size_t grain = ((n_out + shares - 1) / shares + tile_rows - 1) / tile_rows * tile_rows;
   (void)kernels();  // resolve before the threads race to
-  pool.parallel_for(static_cast<size_t>(out_dim), grain, [&](size_t i0, size_t i1) {
-    for (int b0 = 0; b0 < rows; b0 += row_chunk)
-      kernels().matmul_block(out, x, w, b0, std::min(rows, b0 + row_chunk), in_dim, out_dim,
-                             static_cast<int>(i0), static_cast<int>(i1));
+  pool.parallel_for(n_out, grain, [&](size_t r0, size_t r1) {
+    size_t first = 0;  // of the current part, in the concatenated outputs
+    for (const matmul_part& p : parts) {
+      const size_t end = first + static_cast<size_t>(p.out_dim);
+      const size_t i0 = std::max(r0, first), i1 = std::min(r1, end);
+      for (int b0 = 0; i0 < i1 && b0 < rows; b0 += row_chunk)
+        kernels().matmul_block(p.out, x, p.w, b0, std::min(rows, b0 + row_chunk), in_dim, p.out_dim,
+                               static_cast<int>(i0 - first), static_cast<int>(i1 - first));
+      first = end;
+    }
   });
 }
 

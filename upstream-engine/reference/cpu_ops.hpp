@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,18 @@ namespace spillway::engine::reference {
 /// out[b][i] = sum_j w[i][j] * x[b][j] for b < rows, i < out_dim; w is [out_dim][in_dim].
 void matmul(float* out, const float* x, const float* w, int rows, int in_dim, int out_dim,
             thread_pool& pool);
+
+/// One output of matmul_many: out is [rows][out_dim], w is [out_dim][in_dim].
+struct matmul_part {
+  float* out;
+  const float* w;
+  int out_dim;
+};
+
+/// matmul of the same input against several weight matrices in one hand-off to the threads
+/// (Q, K and V; the two FFN inputs): the same bits as one matmul call per part.
+void matmul_many(std::span<const matmul_part> parts, const float* x, int rows, int in_dim,
+                 thread_pool& pool);
 
 /// out = x / rms(x) * weight over `n` values (eps 1e-5, as llama2.c).
 void rmsnorm(float* out, const float* x, const float* weight, int n);
