@@ -68,7 +68,7 @@ void thread_pool::run(size_t n, size_t grain, task_fn fn, void* ctx) {
   grain = std::max<size_t>(1, grain);
   const size_t units = (n + grain - 1) / grain;
   const int parts = static_cast<int>(std::min<size_t>(units, static_cast<size_t>(size())));
-  if (parts <= 1) {
+  if (parts <= 1 || contended()) {
     fn(ctx, 0, n);
     return;
   }
@@ -92,29 +92,34 @@ void thread_pool::run(size_t n, size_t grain, task_fn fn, void* ctx) {
   const auto budget = std::chrono::microseconds(spin_us_.load(std::memory_order_relaxed));
   const bool done =
       spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; }, budget);
-  adapt_spin(!done && !woke);  // waiting on a woken worker is its wake-up, not contention
   if (done) return;
+  if (!woke) spun_out();  // waiting on a woken worker is its wake-up, not contention
   std::unique_lock lock(mu_);
   caller_sleeping_.store(true);
   done_cv_.wait(lock, [this] { return pending_.load() == 0; });
   caller_sleeping_.store(false);
 }
 
-void thread_pool::adapt_spin(bool spun_out) {
-  if (max_spin_.count() <= 0) return;
+bool thread_pool::contended() {
+  if (max_spin_.count() <= 0) return false;
   const auto now = std::chrono::steady_clock::now();
-  if (spun_out) {
-    spin_us_.store(0, std::memory_order_relaxed);
-    quiet_since_ = now + std::chrono::milliseconds(50);
-    return;
-  }
   // Every 10 ms: the caller being preempted means more runnable threads than cores.
-  if (now - last_check_ < std::chrono::milliseconds(10)) return;
-  last_check_ = now;
-  const long preempted = involuntary_switches();
-  if (preempted != last_preempted_) quiet_since_ = now + std::chrono::milliseconds(50);
-  last_preempted_ = preempted;
-  spin_us_.store(now >= quiet_since_ ? max_spin_.count() : 0, std::memory_order_relaxed);
+  if (now - last_check_ >= std::chrono::milliseconds(10)) {
+    const long preempted = involuntary_switches();
+    if (last_check_ != std::chrono::steady_clock::time_point{} && preempted != last_preempted_)
+      quiet_since_ = now + std::chrono::milliseconds(50);
+    last_check_ = now;
+    last_preempted_ = preempted;
+  }
+  const bool busy = now < quiet_since_;
+  spin_us_.store(busy ? 0 : max_spin_.count(), std::memory_order_relaxed);
+  return busy;
+}
+
+void thread_pool::spun_out() {
+  if (max_spin_.count() <= 0) return;
+  quiet_since_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+  spin_us_.store(0, std::memory_order_relaxed);
 }
 
 void thread_pool::worker(int index) {

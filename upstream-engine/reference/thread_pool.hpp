@@ -3,12 +3,15 @@
 // which thread computes which output is fixed and results do not depend on timing.
 // One caller at a time (the scheduler thread). A decode step is many short products back to
 // back, and waking a sleeping thread costs tens of microseconds, so hand-offs spin first:
-// workers poll for the next task, and the caller for the last range, for up to a spin budget
+// workers poll for the next task, and the caller for the last range, for up to `max_spin`
 // before sleeping on a condition variable (as OpenMP's default wait policy does); a sleeping
-// side is woken through the mutex, so no wake-up is lost. Spinning only pays while every thread
-// has a core (a spinning thread can hold the core its partner waits for): when the caller's spin
-// runs out (a worker was not running) or the caller was preempted (it checks every 10 ms), no
-// one spins for the next 50 ms, so on an oversubscribed machine the pool sleeps as a plain one.
+// side is woken through the mutex, so no wake-up is lost.
+// Spinning and hand-offs only pay while every thread has a core: a spinning thread can hold the
+// core its partner waits for, and a step waits for its slowest, possibly descheduled, thread.
+// So when the caller's spin runs out (a worker was not running) or the caller was preempted (it
+// checks its involuntary context switches every 10 ms), the caller runs every range itself for
+// the next 50 ms. Results do not depend on this: callers compute each output the same way
+// whichever thread computes it. With max_spin 0 the pool never spins and always hands off.
 #pragma once
 
 #include <atomic>
@@ -34,7 +37,8 @@ class thread_pool {
   int size() const noexcept { return static_cast<int>(workers_.size()) + 1; }
 
   /// Calls fn(begin, end) over disjoint ranges covering [0, n); range bounds are multiples of
-  /// `grain` (except the last end). Blocks until every range is done.
+  /// `grain` (except the last end). Blocks until every range is done. Which thread runs which
+  /// range, and how many ranges there are, may vary from call to call.
   template <class F>
   void parallel_for(size_t n, size_t grain, F&& fn) {
     run(
@@ -48,8 +52,11 @@ class thread_pool {
   /// Polls `done` for up to `budget`; false if it still is not true.
   template <class Pred>
   static bool spin_until(Pred done, std::chrono::microseconds budget);
-  /// Caller only: sets the spin budget from the last hand-off and the caller's preemptions.
-  void adapt_spin(bool spun_out);
+  /// Caller only: true while the machine looks oversubscribed (see the top of this file);
+  /// sets the workers' spin budget to match.
+  bool contended();
+  /// Caller only: the caller's spin ran out.
+  void spun_out();
   static void range(size_t n, size_t grain, int parts, int index, size_t& b, size_t& e);
 
   const std::chrono::microseconds max_spin_;
