@@ -1,8 +1,10 @@
 // The CPU matrix product: every output element is the same sum whatever the batch size, tile
 // path (groups of four rows, single rows), thread count or split, and it matches a
-// double-precision product. The AVX-512 and AVX2 kernel builds give the same bits.
+// double-precision product, with each kernel build this CPU runs. The AVX-512 and AVX2 builds
+// give the same bits.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -21,14 +23,14 @@ std::vector<float> random_floats(std::mt19937& rng, size_t n) {
   return v;
 }
 
-TEST(CpuMatmul, EveryRowIsBitIdenticalToItsSingleRowProduct) {
+void expect_rows_match_single_row_products() {
   std::mt19937 rng(7);
   // in_dim with a tail that is not a multiple of 8; out_dim not a multiple of 8 or 16.
   for (const auto& [in_dim, out_dim] :
        {std::pair{288, 296}, std::pair{77, 51}, std::pair{768, 1000}}) {
     const auto w = random_floats(rng, static_cast<size_t>(in_dim) * out_dim);
     for (int threads : {1, 3}) {
-      thread_pool pool(threads);
+      thread_pool pool(threads, std::chrono::microseconds(0));  // always hands off
       for (int rows : {1, 3, 4, 5, 9, 33, 70}) {
         const auto x = random_floats(rng, static_cast<size_t>(rows) * in_dim);
         std::vector<float> batched(static_cast<size_t>(rows) * out_dim, NAN);
@@ -58,13 +60,23 @@ TEST(CpuMatmul, EveryRowIsBitIdenticalToItsSingleRowProduct) {
   }
 }
 
+TEST(CpuMatmul, EveryRowIsBitIdenticalToItsSingleRowProduct) {
+  const std::string before = kernel_isa();
+  for (const auto& isa : kernel_isas()) {
+    SCOPED_TRACE(isa);
+    ASSERT_TRUE(use_kernel_isa(isa));
+    expect_rows_match_single_row_products();
+  }
+  ASSERT_TRUE(use_kernel_isa(before));
+}
+
 TEST(CpuMatmul, SeveralMatricesInOneHandOffGiveTheSameBits) {
   std::mt19937 rng(5);
   const int in_dim = 77;
   const int dims[] = {51, 296, 7};
   std::vector<std::vector<float>> ws;
   for (int d : dims) ws.push_back(random_floats(rng, static_cast<size_t>(d) * in_dim));
-  thread_pool pool(3), one(1);
+  thread_pool pool(3, std::chrono::microseconds(0)), one(1);
   for (int rows : {1, 5, 16}) {
     const auto x = random_floats(rng, static_cast<size_t>(rows) * in_dim);
     std::vector<std::vector<float>> together(3), apart(3);
@@ -87,7 +99,7 @@ TEST(CpuMatmul, SeveralMatricesInOneHandOffGiveTheSameBits) {
 std::vector<float> kernel_outputs() {
   std::mt19937 rng(11);
   std::vector<float> all;
-  thread_pool pool(2);
+  thread_pool pool(2, std::chrono::microseconds(0));
   for (const auto& [in_dim, out_dim] : {std::pair{288, 296}, std::pair{77, 51}}) {
     const auto w = random_floats(rng, static_cast<size_t>(in_dim) * out_dim);
     for (int rows : {1, 3, 4, 16, 35}) {

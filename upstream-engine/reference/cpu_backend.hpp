@@ -14,7 +14,9 @@ namespace spillway::engine::reference {
 
 class cpu_backend final : public runtime::backend {
  public:
-  cpu_backend(const model::checkpoint& ck, runtime::kv_geometry kv, int threads);
+  /// `threads` and `max_spin` as thread_pool's.
+  cpu_backend(const model::checkpoint& ck, runtime::kv_geometry kv, int threads,
+              std::chrono::microseconds max_spin = thread_pool::default_max_spin);
 
   const char* name() const noexcept override { return "cpu"; }
   const model::model_config& config() const noexcept override { return cfg_; }

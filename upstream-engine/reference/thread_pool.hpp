@@ -27,9 +27,11 @@ namespace spillway::engine::reference {
 
 class thread_pool {
  public:
-  /// `threads` counts the caller; 1 runs everything inline.
-  explicit thread_pool(int threads,
-                       std::chrono::microseconds max_spin = std::chrono::microseconds(50));
+  static constexpr std::chrono::microseconds default_max_spin{50};
+
+  /// `threads` counts the caller; 1 runs everything inline. max_spin 0: never spin, and always
+  /// hand off (tests use it to make sure the workers run).
+  explicit thread_pool(int threads, std::chrono::microseconds max_spin = default_max_spin);
   ~thread_pool();
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
