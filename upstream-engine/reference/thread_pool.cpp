@@ -1,13 +1,32 @@
 #include "upstream-engine/reference/thread_pool.hpp"
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 
 namespace spillway::engine::reference {
 namespace {
 
-long involuntary_switches() {
+// Nanoseconds the calling thread has spent runnable but waiting for a CPU (the second field of
+// /proc/thread-self/schedstat), or -1 where the kernel does not say.
+int64_t runqueue_wait_ns() {
+  const int fd = ::open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[128];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  unsigned long long run = 0, wait = 0;
+  if (std::sscanf(buf, "%llu %llu", &run, &wait) != 2) return -1;
+  return static_cast<int64_t>(wait);
+}
+
+// Fallback: how often the calling thread was preempted.
+int64_t involuntary_switches() {
   rusage ru{};
   if (getrusage(RUSAGE_THREAD, &ru) != 0) return 0;
   return ru.ru_nivcsw;
@@ -103,13 +122,18 @@ void thread_pool::run(size_t n, size_t grain, task_fn fn, void* ctx) {
 bool thread_pool::contended() {
   if (max_spin_.count() <= 0) return false;
   const auto now = std::chrono::steady_clock::now();
-  // Every 10 ms: the caller being preempted means more runnable threads than cores.
+  // Every 10 ms: the caller waiting for a CPU for over a tenth of that time (or, where the
+  // kernel does not report that, being preempted at all) means more runnable threads than
+  // cores. A brief preemption, as by the HTTP thread sending a token, stays under it.
   if (now - last_check_ >= std::chrono::milliseconds(10)) {
-    const long preempted = involuntary_switches();
-    if (last_check_ != std::chrono::steady_clock::time_point{} && preempted != last_preempted_)
+    int64_t wait = runqueue_wait_ns();
+    const bool measured = wait >= 0;
+    if (!measured) wait = involuntary_switches();
+    const int64_t limit = measured ? 1'000'000 : 0;
+    if (last_check_ != std::chrono::steady_clock::time_point{} && wait - last_wait_ > limit)
       quiet_since_ = now + std::chrono::milliseconds(50);
     last_check_ = now;
-    last_preempted_ = preempted;
+    last_wait_ = wait;
   }
   const bool busy = now < quiet_since_;
   spin_us_.store(busy ? 0 : max_spin_.count(), std::memory_order_relaxed);

@@ -8,10 +8,10 @@
 // side is woken through the mutex, so no wake-up is lost.
 // Spinning and hand-offs only pay while every thread has a core: a spinning thread can hold the
 // core its partner waits for, and a step waits for its slowest, possibly descheduled, thread.
-// So when the caller's spin runs out (a worker was not running) or the caller was preempted (it
-// checks its involuntary context switches every 10 ms), the caller runs every range itself for
-// the next 50 ms. Results do not depend on this: callers compute each output the same way
-// whichever thread computes it. With max_spin 0 the pool never spins and always hands off.
+// So when the caller's spin runs out (a worker was not running) or the caller spent over 1 ms
+// of the last 10 ms waiting for a CPU (/proc/thread-self/schedstat), the caller runs every range
+// itself for the next 50 ms. Results do not depend on this: callers compute each output the same
+// way whichever thread computes it. With max_spin 0 the pool never spins and always hands off.
 #pragma once
 
 #include <atomic>
@@ -63,10 +63,11 @@ class thread_pool {
 
   const std::chrono::microseconds max_spin_;
   std::atomic<int64_t> spin_us_;  // current budget; the caller adapts it, workers read it
-  // Caller only: spinning resumes at quiet_since_; preemptions counted at last_check_.
+  // Caller only: hand-offs resume at quiet_since_; the caller's run-queue wait (or preemption
+  // count) at last_check_.
   std::chrono::steady_clock::time_point quiet_since_{};
   std::chrono::steady_clock::time_point last_check_{};
-  long last_preempted_ = 0;
+  int64_t last_wait_ = 0;
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable start_cv_;
