@@ -10,7 +10,11 @@ namespace spillway::engine::reference {
 
 cpu_backend::cpu_backend(const model::checkpoint& ck, runtime::kv_geometry kv, int threads,
                          std::chrono::microseconds max_spin)
-    : cfg_(ck.config()), w_(ck.weights()), kv_(kv), pool_(threads, max_spin) {
+    : cfg_(ck.config()),
+      weights_(ck.weights(), ck.config().weight_floats()),
+      w_(weights_.view()),
+      kv_(kv),
+      pool_(threads, max_spin) {
   const size_t cache = static_cast<size_t>(cfg_.n_layers) * kv_.num_blocks * kv_.block_size *
                        static_cast<size_t>(cfg_.kv_dim());
   k_cache_.assign(cache, 0.0f);
