@@ -9,7 +9,7 @@
 # folder with `gcc -Ofast -fopenmp -march=native`). build-dir defaults to build-release.
 # Environment: THREADS (default 2), RUNS (default 5), STEPS (default 256: run.c's -n; our decode
 # length is STEPS minus the 8-token prompt minus one).
-# Prints a Markdown table: median tok/s of each, and their ratio.
+# Prints a Markdown table: median tok/s of each, and their ratio. Needs gcc, python3 and bc.
 set -euo pipefail
 l2c=${1:?usage: vs_llama2c.sh LLAMA2C_DIR [build-dir]}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -60,7 +60,7 @@ finally:
     eng.terminate()
     eng.wait(timeout=30)
 PY
-)
+) || same="check failed"
 
 l2c_rates=() our_rates=()
 for ((r = 0; r < runs; ++r)); do
