@@ -85,7 +85,8 @@ inline std::unique_ptr<runtime::engine> make_engine(const harness_options& o) {
   c.prefix_caching = o.prefix_caching;
   auto eng = std::make_unique<runtime::engine>(c);
   eng->start(std::make_unique<reference::cpu_backend>(
-                 m.ck, runtime::kv_geometry{o.num_blocks, o.block_size}, o.threads),
+                 m.ck, runtime::kv_geometry{o.num_blocks, o.block_size}, o.threads,
+                 std::chrono::microseconds(0)),  // always hand off, whatever the load
              m.tok);
   return eng;
 }

@@ -37,7 +37,7 @@ TEST(CpuForward, MatchesDoubleReferenceAcrossChunksAndSequences) {
   const model_files& m = test_model("tiny");
   const auto& cfg = m.ck.config();
   const int block_size = 4, num_blocks = 64;
-  reference::cpu_backend be(m.ck, {num_blocks, block_size}, 3);
+  reference::cpu_backend be(m.ck, {num_blocks, block_size}, 3, std::chrono::microseconds(0));
 
   // Two sequences on interleaved, shuffled blocks.
   std::vector<int32_t> ids(num_blocks);
@@ -132,7 +132,8 @@ TEST(CpuForward, ThreadCountDoesNotChangeResults) {
   in.block_table = {3, 0, 2};
   std::vector<float> a(11 * vocab), b(11 * vocab);
   std::vector<int32_t> am(11), bm(11);
-  reference::cpu_backend one(m.ck, {4, 4}, 1), three(m.ck, {4, 4}, 3);
+  // No spinning: the pool then always hands off, whatever the machine's load.
+  reference::cpu_backend one(m.ck, {4, 4}, 1), three(m.ck, {4, 4}, 3, std::chrono::microseconds(0));
   ASSERT_EQ(one.forward(in, a, am), "");
   ASSERT_EQ(three.forward(in, b, bm), "");
   EXPECT_EQ(a, b);

@@ -8,8 +8,13 @@
 
 namespace spillway::engine::reference {
 
-cpu_backend::cpu_backend(const model::checkpoint& ck, runtime::kv_geometry kv, int threads)
-    : cfg_(ck.config()), w_(ck.weights()), kv_(kv), pool_(threads) {
+cpu_backend::cpu_backend(const model::checkpoint& ck, runtime::kv_geometry kv, int threads,
+                         std::chrono::microseconds max_spin)
+    : cfg_(ck.config()),
+      weights_(ck.weights(), ck.config().weight_floats()),
+      w_(weights_.view()),
+      kv_(kv),
+      pool_(threads, max_spin) {
   const size_t cache = static_cast<size_t>(cfg_.n_layers) * kv_.num_blocks * kv_.block_size *
                        static_cast<size_t>(cfg_.kv_dim());
   k_cache_.assign(cache, 0.0f);
@@ -99,9 +104,10 @@ void cpu_backend::layer(int l, const runtime::batch_input& in) {
   const size_t d = static_cast<size_t>(dim);
 
   for (int i = 0; i < t; ++i) rmsnorm(&xb_[i * d], &x_[i * d], w_.rms_att + L * d, dim);
-  matmul(q_.data(), xb_.data(), w_.wq + L * d * d, t, dim, dim, pool_);
-  matmul(k_.data(), xb_.data(), w_.wk + L * kvd * d, t, dim, kvd, pool_);
-  matmul(v_.data(), xb_.data(), w_.wv + L * kvd * d, t, dim, kvd, pool_);
+  const matmul_part qkv[] = {{q_.data(), w_.wq + L * d * d, dim},
+                             {k_.data(), w_.wk + L * kvd * d, kvd},
+                             {v_.data(), w_.wv + L * kvd * d, kvd}};
+  matmul_many(qkv, xb_.data(), t, dim, pool_);
   for (int i = 0; i < t; ++i) {
     const float* cs = &rope_[static_cast<size_t>(in.pos[i]) * hs];
     rope(&q_[i * d], dim, hs, cs);
@@ -119,8 +125,9 @@ void cpu_backend::layer(int l, const runtime::batch_input& in) {
 
   for (int i = 0; i < t; ++i) rmsnorm(&xb_[i * d], &x_[i * d], w_.rms_ffn + L * d, dim);
   const size_t h = static_cast<size_t>(hid);
-  matmul(hb_.data(), xb_.data(), w_.w1 + L * h * d, t, dim, hid, pool_);
-  matmul(hb2_.data(), xb_.data(), w_.w3 + L * h * d, t, dim, hid, pool_);
+  const matmul_part ffn[] = {{hb_.data(), w_.w1 + L * h * d, hid},
+                             {hb2_.data(), w_.w3 + L * h * d, hid}};
+  matmul_many(ffn, xb_.data(), t, dim, pool_);
   pool_.parallel_for(static_cast<size_t>(t), 1, [&](size_t b, size_t e) {
     swiglu(&hb_[b * h], &hb2_[b * h], static_cast<int>((e - b) * h));
   });

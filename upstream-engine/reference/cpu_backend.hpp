@@ -1,12 +1,13 @@
 // Multi-threaded CPU backend: the llama2 forward pass (llama2.c run.c) over a flattened batch of
 // tokens from many sequences, with K/V in a paged cache held in host memory. Each weight matrix
 // is read once per step for the whole batch. Scheduler thread only; the pool's threads do the
-// matrix products and attention. The checkpoint must outlive the backend (weights are mapped).
+// matrix products and attention. The weights are copied into huge pages (huge_page_weights.hpp).
 #pragma once
 
 #include <vector>
 
 #include "upstream-engine/model/checkpoint.hpp"
+#include "upstream-engine/reference/huge_page_weights.hpp"
 #include "upstream-engine/reference/thread_pool.hpp"
 #include "upstream-engine/runtime/backend.hpp"
 
@@ -14,7 +15,9 @@ namespace spillway::engine::reference {
 
 class cpu_backend final : public runtime::backend {
  public:
-  cpu_backend(const model::checkpoint& ck, runtime::kv_geometry kv, int threads);
+  /// `threads` and `max_spin` as thread_pool's.
+  cpu_backend(const model::checkpoint& ck, runtime::kv_geometry kv, int threads,
+              std::chrono::microseconds max_spin = thread_pool::default_max_spin);
 
   const char* name() const noexcept override { return "cpu"; }
   const model::model_config& config() const noexcept override { return cfg_; }
@@ -33,7 +36,8 @@ class cpu_backend final : public runtime::backend {
   size_t cache_offset(int layer, int block, int slot) const;
 
   const model::model_config cfg_;
-  const model::weights_view w_;
+  const huge_page_weights weights_;
+  const model::weights_view w_;  // into weights_
   const runtime::kv_geometry kv_;
   thread_pool pool_;
   std::vector<float> k_cache_;  // [layer][block][slot][kv_dim]
