@@ -85,15 +85,15 @@ std::string access_log::reopen() {
 void access_log::format(std::string& out, const access_record& r) const {
   if (cfg_.format == config::access_log_format::text) {
     timestamp(out);
-    fmt::format_to(
-        std::back_inserter(out),
-        " {} {} {} {} {}{} route={} endpoint={} {}ms ttfb={}ms attempts={} in={} out={} "
-        "cache={} affinity={} idempotency={} id={}{}{}\n",
-        r.client, r.method, r.path, r.protocol, r.tls ? "tls " : "", r.status,
-        r.route.empty() ? "-" : r.route, r.endpoint.empty() ? "-" : r.endpoint, r.duration_ms,
-        r.ttfb_ms, r.attempts, r.bytes_in, r.bytes_out, r.cache.empty() ? "-" : r.cache,
-        r.affinity.empty() ? "-" : r.affinity, r.idempotency.empty() ? "-" : r.idempotency,
-        r.request_id, r.error.empty() ? "" : " error=", r.error);
+    fmt::format_to(std::back_inserter(out),
+                   " {} {} {} {} {}{} route={} endpoint={} {}ms ttfb={}ms attempts={} in={} out={} "
+                   "cache={} affinity={} idempotency={} id={}{}{}\n",
+                   r.client, r.method, r.path, r.protocol, r.tls ? "tls " : "", r.status,
+                   r.route.empty() ? "-" : r.route, r.endpoint.empty() ? "-" : r.endpoint,
+                   r.duration_ms, r.ttfb_ms, r.attempts, r.bytes_in, r.bytes_out,
+                   r.cache.empty() ? "-" : r.cache, r.affinity.empty() ? "-" : r.affinity,
+                   r.idempotency.empty() ? "-" : r.idempotency, r.request_id,
+                   r.error.empty() ? "" : " error=", r.error);
     return;
   }
   out.append("{\"time\":\"");

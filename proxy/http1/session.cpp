@@ -59,8 +59,8 @@ void session::start(std::string_view already_read) {
   }
   set_deadline(client, listener_.cfg.timeouts.header);
   if (already_read.empty()) return do_read_client();
-  const size_t n = boost::asio::buffer_copy(in_.prepare(already_read.size()),
-                                            boost::asio::buffer(already_read));
+  const size_t n =
+      boost::asio::buffer_copy(in_.prepare(already_read.size()), boost::asio::buffer(already_read));
   in_.commit(n);
   process_head();
 }

@@ -7,8 +7,8 @@
 // stream is answered and the session is back waiting for a request (client_stream::idle()),
 // the bridge and its session wait in the connection's pool and take the next stream, as a
 // keep-alive HTTP/1.1 connection takes its next request: no session is built per stream. A
-// session that closes, or a stream that left request bytes unread, ends that pairing. The request head
-// (already validated by nghttp2: pseudo-headers, connection-specific fields, field syntax) is
+// session that closes, or a stream that left request bytes unread, ends that pairing. The request
+// head (already validated by nghttp2: pseudo-headers, connection-specific fields, field syntax) is
 // written out as an HTTP/1.1 head, the body follows as it arrives (chunked when the client
 // gave no content-length); the session's response is parsed back into a head, body pieces and
 // trailers for the driver. The session's own request parser, limits and smuggling checks run

@@ -38,8 +38,7 @@ http2::limits h2_limits(const listener_shared& l) {
 template <class Stream>
 class h2_connection final : public drainable {
  public:
-  h2_connection(worker& w, listener_shared& l, std::string client_ip, tcp::endpoint local,
-                bool tls)
+  h2_connection(worker& w, listener_shared& l, std::string client_ip, tcp::endpoint local, bool tls)
       : worker_(w), listener_(l), factory_(w, l, client_ip, local, tls) {}
 
   static void start(worker& w, listener_shared& l, Stream stream, std::string client_ip,
@@ -158,7 +157,10 @@ class tls_accept final : public std::enable_shared_from_this<tls_accept> {
  public:
   tls_accept(worker& w, listener_shared& l, tcp::socket s, asio::ssl::context& ctx,
              std::shared_ptr<asio::ssl::context> hold)
-      : worker_(w), listener_(l), stream_(std::move(s), ctx), hold_(std::move(hold)),
+      : worker_(w),
+        listener_(l),
+        stream_(std::move(s), ctx),
+        hold_(std::move(hold)),
         timer_(w.io()) {}
 
   void start() {
@@ -170,10 +172,9 @@ class tls_accept final : public std::enable_shared_from_this<tls_accept> {
       error_code ignored;
       self->stream_.lowest_layer().close(ignored);
     });
-    stream_.async_handshake(asio::ssl::stream_base::server,
-                            [self = shared_from_this()](const error_code& ec) {
-                              self->on_handshake(ec);
-                            });
+    stream_.async_handshake(
+        asio::ssl::stream_base::server,
+        [self = shared_from_this()](const error_code& ec) { self->on_handshake(ec); });
   }
 
  private:

@@ -7,8 +7,8 @@
 #include "common/log.hpp"
 #include "config/loader.hpp"
 #include "proxy/server/restart_check.hpp"
-#include "proxy/server/tls_context.hpp"
 #include "proxy/server/server.hpp"
+#include "proxy/server/tls_context.hpp"
 
 namespace spillway::server {
 
@@ -42,8 +42,7 @@ server::reload_result server::reload(std::string_view trigger) {
   }
   if (!out.errors.empty()) {
     ++reloads_failed_;
-    log::error("{}: reload of {} failed, keeping the running configuration", trigger,
-               config_path_);
+    log::error("{}: reload of {} failed, keeping the running configuration", trigger, config_path_);
     for (const auto& e : out.errors) log::error("  {}", e);
     return out;
   }

@@ -1,6 +1,6 @@
 // proxy/http1 response_parser: body framings (length, chunked, close-delimited; RFC 9112
-// §6.3), bodiless responses (HEAD, 1xx, 204, 304), interim responses, trailers passed on (minus the fields a trailer may not carry),
-// refused framings and arbitrary input splits.
+// §6.3), bodiless responses (HEAD, 1xx, 204, 304), interim responses, trailers passed on (minus the
+// fields a trailer may not carry), refused framings and arbitrary input splits.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -73,7 +73,8 @@ TEST(ResponseParser, FieldsATrailerMayNotCarryAreDropped) {
   response_run r(framing::chunked);
   r.feed(
       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n"
-      "Set-Cookie: s=1\r\nAuthorization: x\r\nHost: h\r\nConnection: close\r\ngrpc-status: 0\r\n\r\n");
+      "Set-Cookie: s=1\r\nAuthorization: x\r\nHost: h\r\nConnection: close\r\ngrpc-status: "
+      "0\r\n\r\n");
   ASSERT_TRUE(r.done()) << r.ec.message();
   ASSERT_EQ(r.parser->trailers().size(), 1u);
   EXPECT_EQ(r.parser->trailers().name(0), "grpc-status");

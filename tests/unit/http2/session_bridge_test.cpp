@@ -114,7 +114,8 @@ TEST(StreamBridge, RequestWithoutBodyBecomesAnHttp11Head) {
   io.restart();
   io.poll();
   EXPECT_FALSE(pending->done);
-  auto w = write(io, *b, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello");
+  auto w =
+      write(io, *b, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello");
   EXPECT_TRUE(w->done);
   EXPECT_FALSE(w->ec);
   EXPECT_EQ(port.status, 200);
@@ -336,8 +337,8 @@ TEST(StreamBridgeReuse, RetiredBridgeEndsItsSessionsWait) {
   asio::io_context io;
   auto pool = std::make_shared<head_pool>();
   recording_port port;
-  auto b = std::make_shared<stream_bridge>(io.get_executor(), port, false,
-                                           make_head("GET", "/x"), true, pool);
+  auto b = std::make_shared<stream_bridge>(io.get_executor(), port, false, make_head("GET", "/x"),
+                                           true, pool);
   read_once(io, *b);
   write(io, *b, "HTTP/1.1 204 No Content\r\n\r\n");
   b->idle();
