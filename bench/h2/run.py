@@ -67,12 +67,12 @@ def h2load(mode, port, extra, timeout):
     m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
                   r"(\d+) errored, (\d+) timeout", out)
     st = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
-    fin = re.search(r"finished in ([\d.]+)(m?s), ([\d.]+) req/s", out)
+    fin = re.search(r"finished in ([\d.]+)(us|ms|s), ([\d.]+) req/s", out)
     if not m or not st or not fin:
         raise RuntimeError(f"cannot parse h2load output:\n{out}")
     proto = re.search(r"Application protocol: (\S+)", out)
     tls = re.search(r"TLS Protocol: (\S+)\s+Cipher: (\S+)", out)
-    secs = float(fin.group(1)) / (1000.0 if fin.group(2) == "ms" else 1.0)
+    secs = float(fin.group(1)) / {"us": 1e6, "ms": 1e3, "s": 1.0}[fin.group(2)]
     ok2xx = int(st.group(1))
     bad = sum(int(m.group(i)) for i in (5, 6, 7)) + sum(int(st.group(i)) for i in (2, 3, 4))
     return {"requests": ok2xx, "seconds": secs, "rps": ok2xx / secs if secs else 0.0,
