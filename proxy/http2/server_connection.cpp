@@ -140,8 +140,8 @@ struct server_connection::impl {
   std::vector<std::unique_ptr<stream_state>> spare;
   std::vector<int32_t> writable;  // streams owed on_writable() after the current produce()
   token_bucket resets, settings, pings, empty_data;
-  bool ended = false;   // terminated for abuse or a protocol error
-  std::string scratch;  // lower-cased response header names
+  bool ended = false;          // terminated for abuse or a protocol error
+  std::string scratch;         // lower-cased response header names
   std::vector<nghttp2_nv> nv;  // the response head being submitted (reused)
 
   stream_state* find(int32_t id) {

@@ -14,17 +14,6 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-void append_hex(std::string& out, size_t v) {
-  static constexpr char digits[] = "0123456789abcdef";
-  char buf[20];
-  int n = 0;
-  do {
-    buf[n++] = digits[v & 0xf];
-    v >>= 4;
-  } while (v != 0);
-  while (n > 0) out.push_back(buf[--n]);
-}
-
 void append_fields(std::string& out, const http::header_list& h) {
   for (size_t i = 0; i < h.size(); ++i) {
     out.append(h.name(i)).append(": ").append(h.value(i)).append("\r\n");
@@ -95,12 +84,13 @@ stream_bridge::stream_bridge(asio::any_io_executor ex, http::downstream_port& po
 
 void stream_bridge::start_request(const http::request_head& head, bool end_stream) {
   head_request_ = head.method == "HEAD";
-  chunked_request_ = !end_stream && !head.content_length;
+  const bool chunked = !end_stream && !head.content_length;
   in_.append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
   append_fields(in_, head.headers);
-  if (chunked_request_) in_.append("transfer-encoding: chunked\r\n");
+  if (chunked) in_.append("transfer-encoding: chunked\r\n");
   in_.append("\r\n");
   request_done_ = end_stream;
+  request_body_.reset(&in_, chunked ? http1::framing::chunked : http1::framing::length);
 }
 
 void stream_bridge::attach(http::downstream_port& port, const http::request_head& head,
@@ -160,12 +150,7 @@ void stream_bridge::on_body(std::string_view data) {
     if (port_) port_->consume_request_body(data.size());
     return;
   }
-  if (chunked_request_) {
-    append_hex(in_, data.size());
-    in_.append("\r\n").append(data).append("\r\n");
-  } else {
-    in_.append(data);
-  }
+  request_body_.piece(data);
   // Grant the client more only while the session keeps up.
   if (in_.size() - in_off_ <= request_buffer) {
     if (port_) port_->consume_request_body(data.size() + unconsumed_);
@@ -179,11 +164,7 @@ void stream_bridge::on_body(std::string_view data) {
 void stream_bridge::on_body_end(const http::header_list* trailers) {
   if (request_done_) return;
   request_done_ = true;
-  if (chunked_request_) {
-    in_.append("0\r\n");
-    if (trailers) append_fields(in_, *trailers);
-    in_.append("\r\n");
-  }
+  request_body_.finish(trailers);
   deliver();
 }
 

@@ -134,12 +134,12 @@ class stream_bridge final : public http1::client_stream,
   http::downstream_port* port_;  // null once the port may not be used
   bool tls_;
   bool head_request_;
-  bool chunked_request_;
 
   // request bytes for the session
   std::string in_;
   size_t in_off_ = 0;
-  size_t unconsumed_ = 0;  // request body bytes received but not yet granted back
+  size_t unconsumed_ = 0;            // request body bytes received but not yet granted back
+  http1::body_framer request_body_;  // frames body bytes into in_
   bool request_done_ = false;
   boost::asio::mutable_buffer read_buf_;
   io_handler read_h_;

@@ -155,12 +155,11 @@ class preface_sniffer final : public std::enable_shared_from_this<preface_sniffe
 /// The TLS handshake of one connection, then HTTP/2 or HTTP/1.1 by ALPN.
 class tls_accept final : public std::enable_shared_from_this<tls_accept> {
  public:
-  tls_accept(worker& w, listener_shared& l, tcp::socket s, asio::ssl::context& ctx,
-             std::shared_ptr<asio::ssl::context> hold)
+  tls_accept(worker& w, listener_shared& l, tcp::socket s, std::shared_ptr<asio::ssl::context> ctx)
       : worker_(w),
         listener_(l),
-        stream_(std::move(s), ctx),
-        hold_(std::move(hold)),
+        stream_(std::move(s), *ctx),
+        hold_(std::move(ctx)),
         timer_(w.io()) {}
 
   void start() {
@@ -223,8 +222,7 @@ void accept_connection(worker& w, listener_shared& l, tcp::socket s) {
       release_connection(l);
       return;
     }
-    auto& ref = *ctx;
-    std::make_shared<tls_accept>(w, l, std::move(s), ref, std::move(ctx))->start();
+    std::make_shared<tls_accept>(w, l, std::move(s), std::move(ctx))->start();
     return;
   }
   if (l.cfg.http2) return std::make_shared<preface_sniffer>(w, l, std::move(s))->start();

@@ -15,16 +15,19 @@ namespace spillway::server {
 server::reload_result server::reload(std::string_view trigger) {
   reload_result out;
   const auto started = std::chrono::steady_clock::now();
-  auto loaded = config::load_file(config_path_);
-  for (const auto& w : loaded.warnings) out.warnings.push_back(w.to_string());
-  if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) out.errors.push_back(e.to_string());
-    if (out.errors.empty()) out.errors.push_back(config_path_ + ": configuration not loaded");
+  const auto failed = [&]() -> reload_result& {
     ++reloads_failed_;
     log::error("{}: reload of {} failed, keeping the running configuration ({} error{})", trigger,
                config_path_, out.errors.size(), out.errors.size() == 1 ? "" : "s");
     for (const auto& e : out.errors) log::error("  {}", e);
     return out;
+  };
+  auto loaded = config::load_file(config_path_);
+  for (const auto& w : loaded.warnings) out.warnings.push_back(w.to_string());
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) out.errors.push_back(e.to_string());
+    if (out.errors.empty()) out.errors.push_back(config_path_ + ": configuration not loaded");
+    return failed();
   }
   for (auto& w : needs_restart(*rt_->config, *loaded.config)) out.warnings.push_back(std::move(w));
   // Certificates are read again on every reload (rotated files keep their names); one that
@@ -40,12 +43,7 @@ server::reload_result server::reload(std::string_view trigger) {
     else
       tls.emplace_back(&l, std::move(made.context));
   }
-  if (!out.errors.empty()) {
-    ++reloads_failed_;
-    log::error("{}: reload of {} failed, keeping the running configuration", trigger, config_path_);
-    for (const auto& e : out.errors) log::error("  {}", e);
-    return out;
-  }
+  if (!out.errors.empty()) return failed();
   for (auto& [l, ctx] : tls) l->set_tls(std::move(ctx));
   // Idempotency records need the cache tiers, which are made at start-up (server_cache.cpp).
   for (size_t i = 0; i < loaded.config->routes.size() && !cache_; ++i)
