@@ -25,67 +25,15 @@ for tool in valgrind callgrind_control nginx python3; do
   command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
 done
 
-DIR=$(mktemp -d /tmp/spillway-callgrind-cache.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 600); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "port $1 never opened" >&2; exit 1
-}
+source "$ROOT/bench/cache/lib.sh"
 UP=$(free_port); A=$(free_port); AA=$(free_port)
-ANSWER=$(python3 -c '
-import json
-a = {"id": "c1", "object": "chat.completion", "created": 1, "model": "tiny",
-     "choices": [{"index": 0, "message": {"role": "assistant", "content": "cached answer " + "x" * 700},
-                  "finish_reason": "stop"}],
-     "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}
-print(json.dumps(a))')
-mkdir -p "$DIR/tmp"
-cat > "$DIR/nginx.conf" <<NGX
-daemon off;
-master_process off;
-worker_processes 1;
-error_log $DIR/nginx.err warn;
-pid $DIR/nginx.pid;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $DIR/tmp/body;
-  proxy_temp_path $DIR/tmp/proxy;
-  fastcgi_temp_path $DIR/tmp/fastcgi;
-  uwsgi_temp_path $DIR/tmp/uwsgi;
-  scgi_temp_path $DIR/tmp/scgi;
-  keepalive_requests 1000000000;
-  server {
-    listen 127.0.0.1:$UP;
-    location / { default_type application/json; return 200 '$ANSWER'; }
-  }
-}
-NGX
-nginx -c "$DIR/nginx.conf" -p "$DIR" & PIDS+=($!)
-cat > "$DIR/a.yaml" <<YAML
-workers: 1
-listeners: [{name: public, address: 127.0.0.1:$A}]
-admin: {address: 127.0.0.1:$AA}
-clusters: [{name: up, endpoints: [{address: 127.0.0.1:$UP}], pool: {max_idle: 16}}]
-routes:
-  - {name: plain, match: {path_prefix: /plain/}, cluster: up}
-  - {name: chat, match: {path_prefix: /v1/}, cluster: up, cache: {ttl: 1h}}
-cache: {memory: {max_bytes: 64MiB}, max_object_bytes: 1MiB}
-YAML
+write_answer "$DIR/answer.json"
+start_nginx_upstream "$UP" "$DIR/answer.json"
+write_config_a "$DIR/a.yaml" "$A" "$AA" "$UP"
 valgrind --tool=callgrind --callgrind-out-file="$DIR/cg.%p" --dump-instr=no \
   "$SPILLWAY" --config "$DIR/a.yaml" >"$DIR/a.log" 2>&1 & VG=$!
 PIDS+=($VG)
-wait_port "$UP"; wait_port "$A"
+wait_port "$UP"; wait_port "$A" 600
 
 # One keep-alive connection, requests one at a time; checks each answer's status and Cache-Status.
 cat > "$DIR/client.py" <<'PY'

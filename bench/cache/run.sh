@@ -40,75 +40,17 @@ fi
 PROXY_CPU=(); REST_CPU=()
 if [[ $PIN == 1 && $(nproc) -ge 2 ]]; then PROXY_CPU=(taskset -c 0); REST_CPU=(taskset -c 1); fi
 
-DIR=$(mktemp -d /tmp/spillway-bench-cache.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "port $1 never opened" >&2; exit 1
-}
+source "$ROOT/bench/cache/lib.sh"
 
 UP=$(free_port); RP=$(free_port); A=$(free_port); AA=$(free_port); B=$(free_port); BA=$(free_port)
 
-# The upstream's fixed answer: a chat.completion padded to ~950 bytes (just over what B's 1 KiB
-# memory tier can hold with its key and bookkeeping, within max_object_bytes).
-python3 - "$DIR/answer.json" <<'PY'
-import json, sys
-content = "cached answer " + "x" * 700
-a = {"id": "c1", "object": "chat.completion", "created": 1, "model": "tiny",
-     "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                  "finish_reason": "stop"}],
-     "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}
-open(sys.argv[1], "w").write(json.dumps(a))
-PY
+write_answer "$DIR/answer.json"
 printf '{"model": "tiny", "temperature": 0, "messages": [{"role": "user", "content": "hello cache"}]}' > "$DIR/body.json"
 
-mkdir -p "$DIR/tmp"
-cat > "$DIR/nginx.conf" <<NGX
-daemon off;
-master_process off;
-worker_processes 1;
-error_log $DIR/nginx.err warn;
-pid $DIR/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $DIR/tmp/body;
-  proxy_temp_path $DIR/tmp/proxy;
-  fastcgi_temp_path $DIR/tmp/fastcgi;
-  uwsgi_temp_path $DIR/tmp/uwsgi;
-  scgi_temp_path $DIR/tmp/scgi;
-  keepalive_requests 1000000000;
-  keepalive_timeout 600s;
-  server {
-    listen 127.0.0.1:$UP backlog=4096;
-    location / { default_type application/json; return 200 '$(cat "$DIR/answer.json")'; }
-  }
-}
-NGX
-"${REST_CPU[@]}" nginx -c "$DIR/nginx.conf" -p "$DIR" & PIDS+=($!)
+start_nginx_upstream "$UP" "$DIR/answer.json" "${REST_CPU[@]}"
 "${REST_CPU[@]}" redis-server --port "$RP" --bind 127.0.0.1 --save "" --appendonly no --dir "$DIR" >/dev/null & PIDS+=($!)
 
-cat > "$DIR/a.yaml" <<YAML
-workers: 1
-listeners: [{name: public, address: 127.0.0.1:$A}]
-admin: {address: 127.0.0.1:$AA}
-clusters: [{name: up, endpoints: [{address: 127.0.0.1:$UP}], pool: {max_idle: 256}}]
-routes:
-  - {name: plain, match: {path_prefix: /plain/}, cluster: up}
-  - {name: chat, match: {path_prefix: /v1/}, cluster: up, cache: {ttl: 1h}}
-cache: {memory: {max_bytes: 64MiB}, max_object_bytes: 1MiB}
-YAML
+write_config_a "$DIR/a.yaml" "$A" "$AA" "$UP"
 cat > "$DIR/b.yaml" <<YAML
 workers: 1
 listeners: [{name: public, address: 127.0.0.1:$B}]
