@@ -1,10 +1,9 @@
 # spillway_python_suite(): one ctest test per test method of a Python integration suite that
-# runs the real binaries (tests/integration/*). The runner lists "module.Class.test" ids at
-# configure time; each id becomes <prefix>.<id without STRIP>.
+# runs the real binaries (tests/integration/*), through tests/integration/run_test.py from the
+# suite's folder. The runner lists "module.Class.test" ids at configure time; each id becomes
+# <prefix>.<id without STRIP>.
 #
 #   spillway_python_suite(<prefix>
-#     [RUNNER <script>]        default: tests/integration/resilience/run_test.py
-#     [OWN_PATH]               this folder on PYTHONPATH (a suite using another folder's runner)
 #     [MODULES <names...>]     default: every test_*.py in this folder
 #     [DEPENDS <files...>]     helper modules whose edits list the tests again
 #     [STRIP <regex>]          default: the module name, "^test_[a-z0-9_]+\\."
@@ -13,7 +12,7 @@
 set(SPILLWAY_PYTHON /usr/bin/python3 CACHE FILEPATH "Python used by the integration tests")
 
 function(spillway_python_suite prefix)
-  cmake_parse_arguments(S "OWN_PATH" "RUNNER;STRIP;TIMEOUT"
+  cmake_parse_arguments(S "" "STRIP;TIMEOUT"
                         "MODULES;DEPENDS;REQUIRES;ENV;ARGS;LABELS" ${ARGN})
   file(RELATIVE_PATH where ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
   if(NOT S_REQUIRES)
@@ -25,9 +24,7 @@ function(spillway_python_suite prefix)
       return()
     endif()
   endforeach()
-  if(NOT S_RUNNER)
-    set(S_RUNNER ${CMAKE_SOURCE_DIR}/tests/integration/resilience/run_test.py)
-  endif()
+  set(S_RUNNER ${CMAKE_SOURCE_DIR}/tests/integration/run_test.py)
   if(NOT S_STRIP)
     set(S_STRIP "^test_[a-z0-9_]+\\.")
   endif()
@@ -47,9 +44,6 @@ function(spillway_python_suite prefix)
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${S_DEPENDS} ${S_RUNNER})
 
   set(env ${S_ENV})
-  if(S_OWN_PATH)
-    list(PREPEND env PYTHONPATH=${CMAKE_CURRENT_SOURCE_DIR})
-  endif()
   set(runner ${SPILLWAY_PYTHON} -B ${S_RUNNER})
   if(env)
     set(runner ${CMAKE_COMMAND} -E env ${env} ${runner})

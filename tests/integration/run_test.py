@@ -1,5 +1,9 @@
-"""Runs one affinity integration test (or, with --list, prints the ids of every test in the
-given modules) for ctest: run_test.py --spillway BIN --engine ENGINE module.Class.test_name"""
+"""Runs one integration test (or, with --list, prints the ids of every test in the given
+modules) for ctest, from the suite's folder (ctest's working directory):
+run_test.py --spillway BIN [--engine ENGINE] module.Class.test_name
+
+Importable: the suite's folder, then the shared helpers of tests/integration/resilience
+(resil) and tests/integration/proxy (harness)."""
 
 import argparse
 import os
@@ -17,8 +21,7 @@ def main():
     ap.add_argument("tests", nargs="*")
     args = ap.parse_args()
     sys.dont_write_bytecode = True
-    sys.path.insert(0, HERE)
-    sys.path.insert(1, os.path.join(HERE, "..", "proxy"))
+    sys.path[:0] = [os.getcwd(), os.path.join(HERE, "resilience"), os.path.join(HERE, "proxy")]
     if args.list is not None:
         for mod in args.list:
             stack = [unittest.TestLoader().loadTestsFromName(mod)]
@@ -30,11 +33,12 @@ def main():
                     print(s.id())
         return 0
     os.environ["SPILLWAY_BIN"] = args.spillway
-    os.environ["SPILLWAY_ENGINE_BIN"] = args.engine
     import harness
     harness.SPILLWAY_BIN = args.spillway
-    import engines
-    engines.ENGINE_BIN = args.engine
+    if args.engine:
+        os.environ["SPILLWAY_ENGINE_BIN"] = args.engine
+        import engines
+        engines.ENGINE_BIN = args.engine
     suite = unittest.TestLoader().loadTestsFromNames(args.tests)
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     if result.skipped and not (result.failures or result.errors):
