@@ -120,17 +120,22 @@ struct md_ctx_deleter {
 
 }  // namespace
 
-std::string sha256_hex(std::string_view data) {
+std::array<unsigned char, 32> sha256(std::string_view data) {
   thread_local std::unique_ptr<EVP_MD_CTX, md_ctx_deleter> ctx(EVP_MD_CTX_new());
-  unsigned char md[EVP_MAX_MD_SIZE];
+  std::array<unsigned char, 32> md{};
   unsigned int len = 0;
   if (!ctx || EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr) != 1 ||
       EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), md, &len) != 1)
-    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+      EVP_DigestFinal_ex(ctx.get(), md.data(), &len) != 1)
+    EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr);
+  return md;
+}
+
+std::string sha256_hex(std::string_view data) {
+  const std::array<unsigned char, 32> md = sha256(data);
   static constexpr char hex[] = "0123456789abcdef";
-  std::string out(size_t{len} * 2, '0');
-  for (unsigned int i = 0; i < len; ++i) {
+  std::string out(md.size() * 2, '0');
+  for (size_t i = 0; i < md.size(); ++i) {
     out[2 * i] = hex[md[i] >> 4];
     out[2 * i + 1] = hex[md[i] & 15];
   }

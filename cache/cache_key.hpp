@@ -6,6 +6,7 @@
 // Pure functions, callable from any thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -64,5 +65,7 @@ key_result make_key(const key_request& req, const config::route_cache_config& ro
 
 /// Lowercase hex SHA-256 of `data`.
 std::string sha256_hex(std::string_view data);
+/// The SHA-256 digest of `data`.
+std::array<unsigned char, 32> sha256(std::string_view data);
 
 }  // namespace spillway::cache

@@ -1,25 +1,8 @@
 #include "cache/cache_status.hpp"
 
+#include "common/ascii.hpp"
+
 namespace spillway::cache {
-namespace {
-
-bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-bool is_space(char c) noexcept {
-  return c == ' ' || c == '\t';
-}
-
-}  // namespace
-
 std::string_view cache_status_value(cache_status s) noexcept {
   switch (s) {
     case cache_status::hit:
@@ -58,15 +41,15 @@ bool client_bypasses_cache(std::string_view v) noexcept {
   // directive = token [ "=" ( token / quoted-string ) ], separated by commas (RFC 9111 §5.2).
   size_t i = 0;
   while (i < v.size()) {
-    while (i < v.size() && (is_space(v[i]) || v[i] == ',')) ++i;
+    while (i < v.size() && (ascii::is_ows(v[i]) || v[i] == ',')) ++i;
     size_t start = i;
-    while (i < v.size() && v[i] != ',' && v[i] != '=' && !is_space(v[i])) ++i;
+    while (i < v.size() && v[i] != ',' && v[i] != '=' && !ascii::is_ows(v[i])) ++i;
     std::string_view name = v.substr(start, i - start);
-    if (iequals_ascii(name, "no-cache") || iequals_ascii(name, "no-store")) return true;
-    while (i < v.size() && is_space(v[i])) ++i;
+    if (ascii::iequals(name, "no-cache") || ascii::iequals(name, "no-store")) return true;
+    while (i < v.size() && ascii::is_ows(v[i])) ++i;
     if (i < v.size() && v[i] == '=') {
       ++i;
-      while (i < v.size() && is_space(v[i])) ++i;
+      while (i < v.size() && ascii::is_ows(v[i])) ++i;
       if (i < v.size() && v[i] == '"') {
         for (++i; i < v.size() && v[i] != '"'; ++i)
           if (v[i] == '\\') ++i;

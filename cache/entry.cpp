@@ -1,27 +1,12 @@
 #include "cache/entry.hpp"
 
+#include "common/ascii.hpp"
+
 #include <boost/json/parse.hpp>
 #include <cstring>
 
 namespace spillway::cache {
 namespace {
-
-bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 constexpr char magic[4] = {'S', 'W', 'C', '1'};
 
@@ -79,12 +64,12 @@ uint64_t entry::footprint() const noexcept {
 }
 
 std::optional<body_kind> kind_of(std::string_view content_type) noexcept {
-  std::string_view media = trim(content_type.substr(0, content_type.find(';')));
-  if (iequals_ascii(media, "text/event-stream")) return body_kind::sse;
-  if (iequals_ascii(media, "application/json")) return body_kind::json;
+  std::string_view media = ascii::trim_ows(content_type.substr(0, content_type.find(';')));
+  if (ascii::iequals(media, "text/event-stream")) return body_kind::sse;
+  if (ascii::iequals(media, "application/json")) return body_kind::json;
   auto slash = media.find('/');
   if (slash != std::string_view::npos && slash > 0 && media.size() > 5 &&
-      iequals_ascii(media.substr(media.size() - 5), "+json"))
+      ascii::iequals(media.substr(media.size() - 5), "+json"))
     return body_kind::json;
   return std::nullopt;
 }
@@ -93,8 +78,8 @@ bool storable_head(int status, std::string_view content_type, std::string_view c
                    std::optional<uint64_t> content_length, uint64_t max_object_bytes) noexcept {
   if (status < 200 || status > 299) return false;
   if (!kind_of(content_type)) return false;
-  auto enc = trim(content_encoding);
-  if (!enc.empty() && !iequals_ascii(enc, "identity")) return false;
+  auto enc = ascii::trim_ows(content_encoding);
+  if (!enc.empty() && !ascii::iequals(enc, "identity")) return false;
   return !content_length || *content_length <= max_object_bytes;
 }
 

@@ -100,8 +100,9 @@ uint64_t siphash24(uint64_t k0, uint64_t k1, std::string_view data) noexcept {
 
 void append_key_material(const key_request& req, const config::route_cache_config& route,
                          std::string_view prefix, std::string& out) {
-  // Layout: framed(prefix) d|- u32(#vary) {framed(name) (=framed(value) | !)}* framed(method)
-  // framed(target) framed(body); framed(s) = u32 little-endian length + bytes.
+  // Layout: framed(prefix) d|- u32(#vary) {framed(name) (=framed(sha256(value)) | !)}*
+  // framed(method) framed(target) framed(body); framed(s) = u32 little-endian length + bytes.
+  // Vary values (credentials, by default Authorization) are held only as their digest.
   const auto& names = route.vary_headers;
   auto value = [&](size_t i) {
     return i < req.vary_values.size() ? req.vary_values[i] : std::nullopt;
@@ -110,7 +111,7 @@ void append_key_material(const key_request& req, const config::route_cache_confi
              req.body.size();
   for (size_t i = 0; i < names.size(); ++i) {
     n += 4 + names[i].size() + 1;
-    if (auto v = value(i)) n += 4 + v->size();
+    if (value(i)) n += 4 + 32;
   }
   const size_t base = out.size();
   out.resize(base + n);
@@ -122,7 +123,8 @@ void append_key_material(const key_request& req, const config::route_cache_confi
     w.framed(names[i]);
     if (auto v = value(i)) {
       w.byte('=');
-      w.framed(*v);
+      const std::array<unsigned char, 32> digest = sha256(*v);
+      w.framed({reinterpret_cast<const char*>(digest.data()), digest.size()});
     } else {
       w.byte('!');
     }

@@ -5,7 +5,7 @@
 // the same key as before.
 //
 // The memo is keyed by the request's *material*: every input of make_key() — key prefix (route
-// name), only_deterministic, vary header names and values (absent differs from empty), method,
+// name), only_deterministic, vary header names and value digests (absent differs from empty), method,
 // target and the raw body — each length-framed. A lookup compares the whole stored material
 // with the request's, so a hit never depends on the hash being collision-free; the hash
 // (SipHash-1-3 with a per-process random key, Aumasson & Bernstein 2012) only picks the shard
@@ -13,8 +13,9 @@
 //
 // It maps requests to keys, not to answers: the memory tier and Redis are still asked for the
 // key, so purges, expiry and the Authorization partition work as without it. purge() drops
-// memo items too. Byte-bounded LRU in shards, each under its own mutex; thread-safe. Items hold
-// the raw vary header values (Authorization by default) as long as they stay in the memo.
+// memo items too. Byte-bounded LRU in shards, each under its own mutex; thread-safe. Vary header
+// values (Authorization by default) enter the material as their SHA-256 digest, so the memo
+// never holds credentials and two values share an item only if their digests collide.
 #pragma once
 
 #include <atomic>

@@ -1,34 +1,19 @@
 #include "loadgen/http1_parser.hpp"
 
+#include "common/ascii.hpp"
+
 #include <algorithm>
 #include <charconv>
 
 namespace spillway::loadgen {
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 /// True if the comma-separated list `value` holds `token` (case-insensitive).
 bool has_token(std::string_view value, std::string_view token) {
   while (!value.empty()) {
     const size_t comma = value.find(',');
-    if (iequals(trim(value.substr(0, comma)), token)) return true;
+    if (iequals(ascii::trim_ows(value.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) break;
     value.remove_prefix(comma + 1);
   }
@@ -65,7 +50,7 @@ bool http1_parser::parse_header(std::string_view line, sink& out) {
   const size_t colon = line.find(':');
   if (colon == std::string_view::npos || colon == 0) return false;
   const std::string_view name = line.substr(0, colon);
-  const std::string_view value = trim(line.substr(colon + 1));
+  const std::string_view value = ascii::trim_ows(line.substr(colon + 1));
   if (iequals(name, "content-length")) {
     uint64_t n = 0;
     auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -152,7 +137,7 @@ http1_parser::result http1_parser::feed(std::string_view data, size_t& consumed,
       case state::chunk_size: {
         if (!take_line(line)) goto need_more;
         const size_t semi = line.find(';');
-        std::string_view hex = trim(line.substr(0, semi));
+        std::string_view hex = ascii::trim_ows(line.substr(0, semi));
         uint64_t n = 0;
         auto [p, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), n, 16);
         if (hex.empty() || ec != std::errc() || p != hex.data() + hex.size()) goto fail;

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/ascii.hpp"
+
 namespace spillway::loadgen {
 
 class http1_parser {
@@ -70,6 +72,6 @@ class http1_parser {
 };
 
 /// ASCII case-insensitive equality for header names.
-bool iequals(std::string_view a, std::string_view b) noexcept;
+using ascii::iequals;
 
 }  // namespace spillway::loadgen

@@ -5,24 +5,11 @@
 #include <boost/json.hpp>
 #include <chrono>
 
+#include "common/prometheus.hpp"
+
 namespace spillway::admin {
 
-namespace {
-
-std::string escape(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out.append("\\n");
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
-
-}  // namespace
+using prometheus::escape_label;
 
 void render_affinity_metrics(std::string& out, const server::runtime& rt) {
   out.append(
@@ -30,7 +17,7 @@ void render_affinity_metrics(std::string& out, const server::runtime& rt) {
       "# TYPE spillway_affinity_decisions_total counter\n");
   for (std::size_t c = 0; c < rt.clusters.size(); ++c) {
     if (rt.clusters[c]->config().affinity.key == config::affinity_key_kind::none) continue;
-    const std::string name = escape(rt.clusters[c]->name());
+    const std::string name = escape_label(rt.clusters[c]->name());
     for (std::size_t d = 0; d < affinity::decision_count; ++d) {
       const auto what = static_cast<affinity::decision>(d);
       fmt::format_to(std::back_inserter(out),

@@ -2,26 +2,16 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
+#include "common/prometheus.hpp"
 #include "proxy/admin/admin_server.hpp"
 #include "proxy/admin/affinity_metrics.hpp"
 #include "proxy/server/server.hpp"
 
 namespace spillway::admin {
 
-namespace {
+using prometheus::escape_label;
 
-std::string escape_label(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out.append("\\n");
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
+namespace {
 
 void render_histogram(std::string& out, std::string_view name, std::string_view labels,
                       const std::vector<const histogram*>& parts) {

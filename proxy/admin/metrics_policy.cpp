@@ -3,25 +3,15 @@
 // or refused, responses compressed.
 #include <fmt/format.h>
 
+#include "common/prometheus.hpp"
 #include "proxy/admin/admin_server.hpp"
 #include "proxy/server/server.hpp"
 
 namespace spillway::admin {
 
-namespace {
+using prometheus::escape_label;
 
-std::string label(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out.append("\\n");
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
+namespace {
 
 uint64_t get(const std::atomic<uint64_t>& a) {
   return a.load(std::memory_order_relaxed);
@@ -34,7 +24,7 @@ void render_policy_metrics(std::string& out, const server::runtime& rt) {
   auto each = [&](std::string_view name, std::string_view help, std::string_view type, auto&& fn) {
     fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
     for (size_t r = 0; r < routes.size(); ++r)
-      fn(label(routes[r].name), rt.route_states[r]->traffic);
+      fn(escape_label(routes[r].name), rt.route_states[r]->traffic);
   };
   each("spillway_rate_limited_total", "Requests refused by the route's rate limit.", "counter",
        [&](const std::string& route, const policy::route_policy& p) {

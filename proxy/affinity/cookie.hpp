@@ -75,14 +75,6 @@ std::optional<cookie_claim> find_valid_cookie(const http::header_list& headers,
 
 // ------------------------------------------------------------------ implementation
 
-namespace detail {
-inline std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-}  // namespace detail
-
 template <class F>
 bool for_each_cookie(const http::header_list& headers, std::string_view name, F&& f) {
   for (std::size_t i = 0; i < headers.size(); ++i) {
@@ -91,11 +83,11 @@ bool for_each_cookie(const http::header_list& headers, std::string_view name, F&
     std::string_view rest = headers.value(i);
     while (!rest.empty()) {
       const std::size_t semi = rest.find(';');
-      const std::string_view pair = detail::trim_ows(rest.substr(0, semi));
+      const std::string_view pair = ascii::trim_ows(rest.substr(0, semi));
       rest.remove_prefix(semi == std::string_view::npos ? rest.size() : semi + 1);
       const std::size_t eq = pair.find('=');
-      if (eq == std::string_view::npos || detail::trim_ows(pair.substr(0, eq)) != name) continue;
-      std::string_view value = detail::trim_ows(pair.substr(eq + 1));
+      if (eq == std::string_view::npos || ascii::trim_ows(pair.substr(0, eq)) != name) continue;
+      std::string_view value = ascii::trim_ows(pair.substr(eq + 1));
       if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
         value = value.substr(1, value.size() - 2);
       if (f(value)) return true;

@@ -1,5 +1,7 @@
 #include "proxy/affinity/key.hpp"
 
+#include "common/ascii.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -18,12 +20,6 @@ constexpr std::size_t max_token_bytes = 16 * 1024;  // larger bearer tokens are 
 // Seeds keep the key kinds apart (a header value and a claim with the same text differ).
 constexpr uint64_t header_seed = 0x6865616465722d6bULL;
 constexpr uint64_t jwt_seed = 0x6a77742d636c6169ULL;
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 std::optional<json::value> parse_json(std::string_view text) {
   boost::system::error_code ec;
@@ -107,7 +103,7 @@ uint64_t model_seed(const json::value& body) {
 std::optional<uint64_t> header_key(const http::header_list& headers, std::string_view name) {
   const auto value = headers.find(name);
   if (!value) return std::nullopt;
-  const std::string_view v = trim(*value);
+  const std::string_view v = ascii::trim_ows(*value);
   if (v.empty()) return std::nullopt;
   return hash64(v, header_seed);
 }
@@ -132,12 +128,12 @@ std::optional<std::string> jwt_claim(std::string_view token, std::string_view cl
 std::optional<uint64_t> jwt_key(const http::header_list& headers, std::string_view claim) {
   const auto auth = headers.find(http::field_id::authorization);
   if (!auth) return std::nullopt;
-  const std::string_view a = trim(*auth);
+  const std::string_view a = ascii::trim_ows(*auth);
   constexpr std::string_view scheme = "bearer";
   if (a.size() <= scheme.size() || !http::iequals(a.substr(0, scheme.size()), scheme) ||
       (a[scheme.size()] != ' ' && a[scheme.size()] != '\t'))
     return std::nullopt;
-  const auto value = jwt_claim(trim(a.substr(scheme.size())), claim);
+  const auto value = jwt_claim(ascii::trim_ows(a.substr(scheme.size())), claim);
   if (!value || value->empty()) return std::nullopt;
   return hash64(*value, jwt_seed);
 }

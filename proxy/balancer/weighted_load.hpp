@@ -50,6 +50,40 @@ struct weighted_index {
   uint32_t weight;
 };
 
+/// The eligible endpoints of one pick with their weights, written to `out` (room for every
+/// endpoint); returns how many and their total weight.
+struct weighted_candidates {
+  std::size_t count;
+  uint64_t total;
+};
+inline weighted_candidates collect_eligible(const endpoint_set& endpoints,
+                                            std::span<const int> excluded, weighted_index* out) {
+  std::size_t count = 0;
+  uint64_t total = 0;
+  const int n = static_cast<int>(endpoints.size());
+  for (int i = 0; i < n; ++i) {
+    const upstream::endpoint& e = *endpoints[i];
+    if (!eligible_in(e, i, excluded)) continue;
+    const uint32_t w = weight_of(e);
+    out[count++] = {i, w};
+    total += w;
+  }
+  return {count, total};
+}
+
+/// Position in c[0..count) whose weight interval holds r (r < total weight); `before` receives
+/// the total weight of the positions ahead of it.
+inline std::size_t locate_weighted(const weighted_index* c, std::size_t count, uint64_t r,
+                                   uint64_t& before) noexcept {
+  before = 0;
+  for (std::size_t k = 0; k + 1 < count; ++k) {
+    if (r < c[k].weight) return k;
+    r -= c[k].weight;
+    before += c[k].weight;
+  }
+  return count - 1;
+}
+
 /// Smooth weighted round robin: each candidate of one pick gains its weight, the largest current
 /// value wins and pays back the pick's total. Over any window of sum(weights) picks each
 /// candidate is chosen weight times, interleaved (5,1,1 gives a a b a c a a).

@@ -1,5 +1,7 @@
 #include "proxy/compression/codec.hpp"
 
+#include "common/ascii.hpp"
+
 #include <brotli/decode.h>
 #include <brotli/encode.h>
 #include <zlib.h>
@@ -14,12 +16,6 @@ namespace spillway::compression {
 namespace {
 
 constexpr size_t block = 16 * 1024;
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // window_bits: 16 + MAX_WBITS for the gzip wrapper, MAX_WBITS for the zlib one.
 decoded decode_zlib(std::string_view in, uint64_t max_bytes, int window_bits) {
@@ -127,7 +123,7 @@ std::string encode_br(std::string_view in) {
 }  // namespace
 
 std::optional<coding> coding_of(std::string_view token) noexcept {
-  token = trim(token);
+  token = ascii::trim_ows(token);
   if (http::iequals(token, "gzip") || http::iequals(token, "x-gzip")) return coding::gzip;
   if (http::iequals(token, "deflate")) return coding::deflate;
   if (http::iequals(token, "br")) return coding::br;
@@ -188,13 +184,13 @@ coding negotiate(std::string_view accept, const std::vector<std::string>& offere
     double q = 1;
     const auto semi = item.find(';');
     if (semi != std::string_view::npos) {
-      std::string_view param = trim(item.substr(semi + 1));
+      std::string_view param = ascii::trim_ows(item.substr(semi + 1));
       if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
         q = std::strtod(std::string(param.substr(2)).c_str(), nullptr);
       }
       item = item.substr(0, semi);
     }
-    item = trim(item);
+    item = ascii::trim_ows(item);
     if (item == "*")
       q_any = q;
     else if (auto c = coding_of(item); c == coding::gzip)

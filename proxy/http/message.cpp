@@ -1,16 +1,13 @@
 #include "proxy/http/message.hpp"
 
+#include "common/ascii.hpp"
+
 #include <array>
 
 namespace spillway::http {
 
 namespace {
 
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 }  // namespace
 
 void header_list::add(std::string_view name, std::string_view value, field_id id) {
@@ -58,7 +55,7 @@ bool is_hop_by_hop(std::string_view name) noexcept {
 bool listed_in_connection(std::string_view connection, std::string_view name) noexcept {
   while (!connection.empty()) {
     auto comma = connection.find(',');
-    auto token = trim(connection.substr(0, comma));
+    auto token = ascii::trim_ows(connection.substr(0, comma));
     if (iequals(token, name)) return true;
     if (comma == std::string_view::npos) break;
     connection.remove_prefix(comma + 1);
@@ -69,7 +66,7 @@ bool listed_in_connection(std::string_view connection, std::string_view name) no
 bool connection_lists_fields(std::string_view connection) noexcept {
   while (!connection.empty()) {
     auto comma = connection.find(',');
-    auto token = trim(connection.substr(0, comma));
+    auto token = ascii::trim_ows(connection.substr(0, comma));
     if (!token.empty() && !iequals(token, "close") && !iequals(token, "keep-alive") &&
         !iequals(token, "upgrade"))
       return true;

@@ -12,19 +12,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/ascii.hpp"
+
 namespace spillway::http {
 
 /// Case-insensitive ASCII comparison for header names and tokens.
-inline bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
+using ascii::iequals;
 
 /// Well-known header names get Beast's field enum (computed once by the parser); others are
 /// `unknown`. Lets hot paths switch on an integer instead of comparing strings.

@@ -1,5 +1,7 @@
 #include "proxy/http1/parser.hpp"
 
+#include "common/ascii.hpp"
+
 #include <boost/beast/http/error.hpp>
 #include <cstring>
 
@@ -10,12 +12,6 @@ using boost::beast::error_code;
 
 namespace {
 constexpr char hex_digits[] = "0123456789abcdef";
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // Framing, routing, authentication and hop-by-hop fields may not come as trailers
 // (RFC 9110 §6.5.1); the rest is passed on after the body, up to a bound.
@@ -98,13 +94,13 @@ void request_parser::on_field_impl(bhttp::field f, boost::beast::string_view nam
       break;
     case bhttp::field::transfer_encoding:
       ++transfer_encoding_fields_;
-      if (!http::iequals(trim(value), "chunked")) bad_transfer_encoding_ = true;
+      if (!http::iequals(ascii::trim_ows(value), "chunked")) bad_transfer_encoding_ = true;
       break;
     case bhttp::field::host:
       ++host_fields_;
       break;
     case bhttp::field::expect:
-      if (http::iequals(trim(value), "100-continue")) head_.expect_continue = true;
+      if (http::iequals(ascii::trim_ows(value), "100-continue")) head_.expect_continue = true;
       break;
     default:
       break;
@@ -177,7 +173,7 @@ void response_parser::on_field_impl(bhttp::field f, boost::beast::string_view na
     if (keep_trailer(f, trailers_)) trailers_.add(name, value, f);
     return;
   }
-  if (f == bhttp::field::transfer_encoding && !http::iequals(trim(value), "chunked")) {
+  if (f == bhttp::field::transfer_encoding && !http::iequals(ascii::trim_ows(value), "chunked")) {
     ec = bhttp::error::bad_transfer_encoding;
     return;
   }

@@ -1,25 +1,18 @@
 #include "proxy/queue/priority.hpp"
 
+#include "common/ascii.hpp"
+
 namespace spillway::queue {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const char c = (a[i] >= 'A' && a[i] <= 'Z') ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-    if (c != b[i]) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
 std::optional<priority_class> parse_priority(std::string_view value) noexcept {
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-  if (iequals(value, "high")) return priority_class::high;
-  if (iequals(value, "normal")) return priority_class::normal;
-  if (iequals(value, "low")) return priority_class::low;
+  if (ascii::iequals(value, "high")) return priority_class::high;
+  if (ascii::iequals(value, "normal")) return priority_class::normal;
+  if (ascii::iequals(value, "low")) return priority_class::low;
   return std::nullopt;
 }
 

@@ -1,5 +1,7 @@
 #include "proxy/retry/retry_after.hpp"
 
+#include "common/ascii.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -98,23 +100,17 @@ std::optional<wall_time> parse_asctime(cursor c) {
   return make_time(year, mon, day, h, m, s);
 }
 
-std::string_view trim(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v;
-}
-
 }  // namespace
 
 std::optional<wall_time> parse_http_date(std::string_view text, wall_time now) {
-  const cursor c{trim(text)};
+  const cursor c{ascii::trim_ows(text)};
   if (auto t = parse_imf_fixdate(c)) return t;
   if (auto t = parse_rfc850(c, now)) return t;
   return parse_asctime(c);
 }
 
 std::optional<milliseconds> parse_retry_after(std::string_view value, wall_time now) {
-  value = trim(value);
+  value = ascii::trim_ows(value);
   if (value.empty()) return std::nullopt;
   if (value.front() >= '0' && value.front() <= '9') {
     // delay-seconds = 1*DIGIT; saturate instead of overflowing (the caller caps it anyway).

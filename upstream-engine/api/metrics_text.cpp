@@ -2,24 +2,12 @@
 
 #include <fmt/format.h>
 
-namespace spillway::engine::api {
-namespace {
+#include "common/prometheus.hpp"
 
-// Label values escape backslash, double quote and newline.
-std::string escape(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
+namespace spillway::engine::api {
+
+using prometheus::escape_label;
+namespace {
 
 class writer {
  public:
@@ -68,7 +56,7 @@ double get(const std::atomic<uint64_t>& a) {
 }  // namespace
 
 std::string render_metrics(const runtime::engine_metrics& m, const metrics_labels& l) {
-  writer w(escape(l.model_name));
+  writer w(escape_label(l.model_name));
   w.gauge("vllm:num_requests_running", "Requests in the running batch.", get(m.running));
   w.gauge("vllm:num_requests_waiting", "Requests waiting to be scheduled.", get(m.waiting));
   const double total = get(m.kv_blocks_total);
@@ -113,9 +101,10 @@ std::string render_metrics(const runtime::engine_metrics& m, const metrics_label
   w.counter("spillway_engine_step_tokens_total", "Tokens processed by forward steps.",
             get(m.step_tokens));
   w.header("spillway_engine_info", "gauge", "Engine identity and limits.");
-  w.sample("spillway_engine_info", 1,
-           fmt::format("name=\"{}\",device=\"{}\",max_batch=\"{}\",max_queue=\"{}\"",
-                       escape(l.engine_name), escape(l.device), l.max_batch, l.max_queue));
+  w.sample(
+      "spillway_engine_info", 1,
+      fmt::format("name=\"{}\",device=\"{}\",max_batch=\"{}\",max_queue=\"{}\"",
+                  escape_label(l.engine_name), escape_label(l.device), l.max_batch, l.max_queue));
   return std::move(w.out());
 }
 

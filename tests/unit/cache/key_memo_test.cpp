@@ -68,11 +68,16 @@ TEST(key_material, layout_is_length_framed) {
   std::string out = "keep";
   append_key_material({"POST", "/v1", "{}", vary}, route, "c:", out);
   using namespace std::string_literals;
+  // SHA-256("Bearer a") (FIPS 180-4; Python's hashlib gives the same bytes).
+  const std::string bearer_a_sha256 =
+      "\x12\x2c\x4e\x37\x1d\x39\x34\x90\xe5\x78\x9c\x41\x8a\xf3\xd3\x85"
+      "\x4e\xd0\x7f\x2b\x8b\x08\x7f\x8a\xc4\xb4\x18\xdb\xa0\x1c\xf1\x97"s;
   const std::string expected = "keep"s + "\x02\0\0\0c:"s + "d"s + "\x02\0\0\0"s +
-                               "\x0d\0\0\0authorization"s + "="s + "\x08\0\0\0Bearer a"s +
+                               "\x0d\0\0\0authorization"s + "="s + "\x20\0\0\0"s + bearer_a_sha256 +
                                "\x08\0\0\0x-tenant"s + "!"s + "\x04\0\0\0POST"s + "\x03\0\0\0/v1"s +
                                "\x02\0\0\0{}"s;
   EXPECT_EQ(out, expected);
+  EXPECT_EQ(out.find("Bearer"), std::string::npos) << "a vary value is held as its digest";
 }
 
 TEST_F(memo_fixture, repeat_is_a_memo_hit_with_the_canonical_key) {
