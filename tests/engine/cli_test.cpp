@@ -120,10 +120,12 @@ TEST(Cli, BadModelFileFailsWithOneClearLine) {
 }
 
 TEST(Cli, FlagErrorsAreListed) {
-  child c({"--model", "x.bin", "--bogus", "1", "--max-batch", "zero"});
+  child c({"--model", "x.bin", "--bogus", "1", "--max-batch", "zero", "--cuda-graphs", "yes"});
   EXPECT_EQ(c.wait(), 2);
   EXPECT_NE(c.stderr_text().find("unknown flag --bogus"), std::string::npos) << c.stderr_text();
   EXPECT_NE(c.stderr_text().find("--max-batch"), std::string::npos) << c.stderr_text();
+  EXPECT_NE(c.stderr_text().find("--cuda-graphs must be on or off"), std::string::npos)
+      << c.stderr_text();
   child mm({"make-model", "--preset", "giant"});
   EXPECT_EQ(mm.wait(), 2);
   EXPECT_NE(mm.stderr_text().find("--preset"), std::string::npos);
@@ -137,7 +139,7 @@ TEST(Cli, MakeModelThenServeLoadingReadyAndSigterm) {
   }
   ASSERT_TRUE(std::filesystem::exists(dir + "/tokenizer.bin"));
   child c({"--model", dir + "/m.bin", "--listen", "127.0.0.1:0", "--name", "cli-engine",
-           "--fault-load-delay", "2s", "--threads", "1"});
+           "--fault-load-delay", "2s", "--threads", "1", "--cuda-graphs", "off"});
   const std::string line = c.stdout_line();
   const size_t colon = line.rfind(':');
   ASSERT_NE(colon, std::string::npos) << line;

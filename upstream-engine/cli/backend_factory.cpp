@@ -56,7 +56,12 @@ std::unique_ptr<runtime::backend> make_backend(const model::checkpoint& ck,
   if (device.empty()) return nullptr;
   const runtime::kv_geometry g = plan_geometry(ck.config(), o);
 #ifdef SPILLWAY_HAVE_CUDA
-  if (device == "cuda") return cuda::make_cuda_backend(ck, g, error);
+  if (device == "cuda") {
+    cuda::cuda_options co;
+    co.graphs = o.cuda_graphs;
+    co.max_batch = o.max_batch;
+    return cuda::make_cuda_backend(ck, g, error, co);
+  }
 #endif
   const int threads = o.threads > 0
                           ? o.threads

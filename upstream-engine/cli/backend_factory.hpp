@@ -17,6 +17,7 @@ struct backend_options {
   int kv_blocks = 0;  // 0 = enough for max_batch full contexts, within kv_cache_mib
   int kv_cache_mib = 1024;
   int max_batch = 32;
+  bool cuda_graphs = true;  // CUDA graphs for decode steps (CUDA backend only)
 };
 
 /// Number of CUDA devices usable here (0 in a CPU-only build or without a driver).

@@ -127,7 +127,7 @@ double ttft(runtime::engine& eng, std::vector<int32_t> prompt) {
 
 int run_bench(const std::vector<std::string>& args) {
   flags f({"model", "tokenizer", "threads", "batches", "decode-tokens", "prompt-tokens", "shared",
-           "device", "max-step-tokens", "block-size", "repeat"},
+           "device", "max-step-tokens", "block-size", "repeat", "cuda-graphs"},
           {});
   f.parse(args);
   const std::string model_path = f.str("model", "");
@@ -138,6 +138,7 @@ int run_bench(const std::vector<std::string>& args) {
   s.bo.device = f.str("device", "auto");
   s.bo.threads = f.integer("threads", 0, 0, 1024);
   s.bo.block_size = f.integer("block-size", 16, 1, 1024);
+  s.bo.cuda_graphs = f.on_off("cuda-graphs", true);
   s.max_step_tokens = f.integer("max-step-tokens", 256, 1, 1 << 16);
   const std::vector<int> batches = f.int_list("batches", {1, 4, 16, 64});
   const int decode_tokens = f.integer("decode-tokens", 64, 2, 1 << 16);

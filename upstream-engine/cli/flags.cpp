@@ -108,6 +108,15 @@ std::vector<int> flags::int_list(const std::string& name, std::vector<int> fallb
   return out;
 }
 
+bool flags::on_off(const std::string& name, bool fallback) {
+  auto it = values_.find(name);
+  if (it == values_.end()) return fallback;
+  if (it->second == "on") return true;
+  if (it->second == "off") return false;
+  error(fmt::format("--{} must be on or off, got '{}'", name, it->second));
+  return fallback;
+}
+
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
   if (text == "0") return std::chrono::milliseconds(0);
   size_t unit = text.find_first_not_of("0123456789.");

@@ -26,6 +26,8 @@ class flags {
   double number(const std::string& name, double fallback, double lo, double hi);
   std::chrono::milliseconds duration(const std::string& name, std::chrono::milliseconds fallback);
   std::vector<int> int_list(const std::string& name, std::vector<int> fallback);
+  /// "on" or "off".
+  bool on_off(const std::string& name, bool fallback);
 
   const std::vector<std::string>& errors() const noexcept { return errors_; }
   void error(std::string message) { errors_.push_back(std::move(message)); }

@@ -36,11 +36,13 @@ void print_usage() {
       "      [--kv-cache-mib 1024] [--no-prefix-cache] [--served-model-name ID] [--io-threads 1]\n"
       "      [--fault-error-rate 0.2] [--fault-status 503] [--fault-delay 200ms]\n"
       "      [--fault-stall-after N] [--slowdown 2.0] [--fault-load-delay 2s] [--log-level info]\n"
+      "      [--cuda-graphs on|off]\n"
       "  spillway-engine make-model --preset tiny|small|110m --seed 1 --out model.bin\n"
       "      [--tokenizer-out tokenizer.bin]\n"
       "  spillway-engine bench --model model.bin [--tokenizer tokenizer.bin] [--threads N]\n"
       "      [--batches 1,4,16,64] [--decode-tokens 64] [--prompt-tokens 192] [--shared 0.75]\n"
-      "      [--repeat 3] [--device auto|cpu|cuda] [--max-step-tokens 256] [--block-size 16]\n");
+      "      [--repeat 3] [--device auto|cpu|cuda] [--max-step-tokens 256] [--block-size 16]\n"
+      "      [--cuda-graphs on|off]\n");
 }
 
 namespace {
@@ -85,7 +87,7 @@ int run_serve(const std::vector<std::string>& args) {
        "max-queue",    "name",         "threads",           "max-step-tokens", "block-size",
        "kv-blocks",    "kv-cache-mib", "served-model-name", "io-threads",      "fault-error-rate",
        "fault-status", "fault-delay",  "fault-stall-after", "slowdown",        "fault-load-delay",
-       "log-level"},
+       "log-level",    "cuda-graphs"},
       {"no-prefix-cache"});
   f.parse(args);
   const std::string model_path = f.str("model", "");
@@ -111,6 +113,7 @@ int run_serve(const std::vector<std::string>& args) {
   bo.kv_blocks = f.integer("kv-blocks", 0, 0, 1 << 24);
   bo.kv_cache_mib = f.integer("kv-cache-mib", 1024, 1, 1 << 24);
   bo.max_batch = ec.max_batch;
+  bo.cuda_graphs = f.on_off("cuda-graphs", true);
 
   api::server_options so;
   so.name = f.str("name", "engine");

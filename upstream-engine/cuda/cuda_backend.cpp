@@ -2,116 +2,78 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
-#include <dlfcn.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cmath>
-#include <optional>
-#include <type_traits>
 #include <vector>
 
+#include "common/log.hpp"
+#include "upstream-engine/cuda/check.hpp"
+#include "upstream-engine/cuda/cublas_api.hpp"
+#include "upstream-engine/cuda/device_buffer.hpp"
+#include "upstream-engine/cuda/step_graphs.hpp"
 #include "upstream-engine/kernels/kernels.hpp"
 
 namespace spillway::engine::cuda {
 namespace {
 
-std::string cuda_failure(cudaError_t e, const char* what, const char* file, int line) {
-  return fmt::format("{}:{}: {}: {}", file, line, what, cudaGetErrorString(e));
-}
-std::string cublas_failure(cublasStatus_t s, const char* what, const char* file, int line) {
-  return fmt::format("{}:{}: {}: cuBLAS status {}", file, line, what, static_cast<int>(s));
-}
+/// cuBLAS's workspace, ours and set once: every call, captured in a graph or not, then runs
+/// with the same memory and so the same algorithm (the same bits), and a capture allocates
+/// nothing. 32 MiB is what the cuBLAS guide recommends for Hopper (4 MiB before it).
+constexpr size_t cublas_workspace_bytes = size_t{32} << 20;
 
-// Return the failure from the enclosing function (which returns std::string).
-#define SPILLWAY_CUDA_TRY(expr)                                           \
-  do {                                                                    \
-    if (const cudaError_t spillway_e = (expr); spillway_e != cudaSuccess) \
-      return cuda_failure(spillway_e, #expr, __FILE__, __LINE__);         \
-  } while (0)
-#define SPILLWAY_CUBLAS_TRY(expr)                                                      \
-  do {                                                                                 \
-    if (const cublasStatus_t spillway_s = (expr); spillway_s != CUBLAS_STATUS_SUCCESS) \
-      return cublas_failure(spillway_s, #expr, __FILE__, __LINE__);                    \
-  } while (0)
+/// Decode steps of more sequences than this run kernel by kernel.
+constexpr int max_graph_tokens = 256;
 
-/// The few cuBLAS entry points we use, loaded with dlopen when a CUDA backend is made: linking
-/// libcublas (and the 540 MB libcublasLt behind it) would cost every process, CPU-only runs and
-/// each test included, about half a second and 200 MB at start-up.
-struct cublas_api {
-  decltype(&cublasCreate_v2) create = nullptr;
-  decltype(&cublasDestroy_v2) destroy = nullptr;
-  decltype(&cublasSetStream_v2) set_stream = nullptr;
-  decltype(&cublasSetMathMode) set_math_mode = nullptr;
-  decltype(&cublasSgemm_v2) sgemm = nullptr;
+/// Where each int array of a step sits inside a workspace's int buffer.
+struct int_layout {
+  size_t tokens = 0, pos = 0, seq = 0, slots = 0, rows = 0, argmax = 0, offsets = 0, table = 0;
 };
 
-const cublas_api* load_cublas(std::string& error) {
-  static std::string load_error;
-  static const std::optional<cublas_api> api = []() -> std::optional<cublas_api> {
-    void* lib = nullptr;
-    for (const char* name : {SPILLWAY_CUBLAS_SONAME, SPILLWAY_CUBLAS_PATH}) {
-      lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-      if (lib != nullptr) break;
-    }
-    if (lib == nullptr) {
-      const char* why = dlerror();
-      load_error = fmt::format("cannot load cuBLAS ({}): {}", SPILLWAY_CUBLAS_SONAME,
-                               why ? why : "not found");
-      return std::nullopt;
-    }
-    cublas_api a;
-    bool ok = true;
-    auto bind = [&](auto& fn, const char* symbol) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, symbol));
-      if (fn == nullptr) {
-        ok = false;
-        load_error = fmt::format("cuBLAS has no {}", symbol);
-      }
-    };
-    bind(a.create, "cublasCreate_v2");
-    bind(a.destroy, "cublasDestroy_v2");
-    bind(a.set_stream, "cublasSetStream_v2");
-    bind(a.set_math_mode, "cublasSetMathMode");
-    bind(a.sgemm, "cublasSgemm_v2");
-    if (!ok) return std::nullopt;
-    return a;
-  }();
-  if (!api) error = load_error;
-  return api ? &*api : nullptr;
+/// Packed one after the other, each as long as this step needs.
+int_layout dense_layout(const runtime::batch_input& in) {
+  const size_t t = in.tokens.size(), rows = in.logit_rows.size();
+  int_layout a;
+  a.pos = t;
+  a.seq = 2 * t;
+  a.slots = 3 * t;
+  a.rows = 4 * t;
+  a.argmax = a.rows + rows;
+  a.offsets = a.argmax + rows;
+  a.table = a.offsets + in.table_offset.size();
+  return a;
 }
 
-/// A device allocation that grows on demand.
-template <class T>
-class device_buffer {
- public:
-  device_buffer() = default;
-  device_buffer(const device_buffer&) = delete;
-  device_buffer& operator=(const device_buffer&) = delete;
-  ~device_buffer() {
-    if (ptr_ != nullptr) cudaFree(ptr_);
-  }
-  std::string reserve(size_t n) {
-    if (n <= capacity_) return {};
-    const size_t want = std::max(n, capacity_ * 2);
-    if (ptr_ != nullptr) SPILLWAY_CUDA_TRY(cudaFree(ptr_));
-    ptr_ = nullptr;
-    capacity_ = 0;
-    SPILLWAY_CUDA_TRY(cudaMalloc(reinterpret_cast<void**>(&ptr_), want * sizeof(T)));
-    capacity_ = want;
-    return {};
-  }
-  T* get() const noexcept { return ptr_; }
+/// At fixed places for steps of up to `tokens` tokens and sequences (the block table last).
+int_layout fixed_layout(size_t tokens) {
+  int_layout a;
+  a.pos = tokens;
+  a.seq = 2 * tokens;
+  a.slots = 3 * tokens;
+  a.rows = 4 * tokens;
+  a.argmax = 5 * tokens;
+  a.offsets = 6 * tokens;
+  a.table = 7 * tokens;
+  return a;
+}
 
- private:
-  T* ptr_ = nullptr;
-  size_t capacity_ = 0;
+/// A step's device memory: activations, logits, and the int arrays of an int_layout.
+struct workspace {
+  device_buffer<float> x, xb, q, k, v, att, hb, hb2, logits;
+  device_buffer<int32_t> ints;
 };
 
 class cuda_backend final : public runtime::backend {
  public:
-  cuda_backend(const model::checkpoint& ck, runtime::kv_geometry kv, const cublas_api& blas)
-      : cfg_(ck.config()), kv_(kv), api_(blas) {}
+  cuda_backend(const model::checkpoint& ck, runtime::kv_geometry kv, const cublas_api& blas,
+               const cuda_options& opts)
+      : cfg_(ck.config()), kv_(kv), api_(blas), opts_(opts) {}
   ~cuda_backend() override {
+    if (stats_.captured > 0)
+      log::info("cuda: decode-step graphs: {} captured, {} steps replayed, {} run kernel by kernel",
+                stats_.captured, stats_.replayed, stats_.without);
+    graphs_.reset();
     if (blas_ != nullptr) api_.destroy(blas_);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
@@ -123,13 +85,28 @@ class cuda_backend final : public runtime::backend {
   runtime::kv_geometry geometry() const noexcept override { return kv_; }
   std::string forward(const runtime::batch_input& in, std::span<float> logits,
                       std::span<int32_t> argmax) override;
+  const graph_stats& stats() const noexcept { return stats_; }
 
  private:
   std::string check(const runtime::batch_input& in, std::span<float> logits,
                     std::span<int32_t> argmax) const;
-  std::string reserve(size_t tokens, size_t rows, size_t table);
-  std::string upload(const runtime::batch_input& in);
-  std::string layer(int l, int t, int max_context);
+  std::string reserve(workspace& w, size_t tokens, size_t rows, size_t ints);
+  std::string init_graphs();
+  void graphs_off(const std::string& why);
+  bool graph_fits(const runtime::batch_input& in) const;
+  std::string plain_step(const runtime::batch_input& in, std::span<float> logits,
+                         std::span<int32_t> argmax);
+  std::string graph_step(const runtime::batch_input& in, std::span<float> logits,
+                         std::span<int32_t> argmax);
+  // Packs the step's arrays at `at` into one host array and copies it to w.ints.
+  std::string upload(const runtime::batch_input& in, const int_layout& at, workspace& w);
+  // Enqueues the whole step on the stream, from the embedding to the argmax; attention sizes its
+  // shared memory for `max_context` positions.
+  std::string enqueue(workspace& w, const int_layout& at, int t, int rows, int max_context);
+  std::string layer(workspace& w, const int_layout& at, int l, int t, int max_context);
+  // Copies the argmax and the wanted logit rows back, then waits for the stream.
+  std::string fetch(const workspace& w, const int_layout& at, const runtime::batch_input& in,
+                    std::span<float> logits, std::span<int32_t> argmax);
   // out[rows][n_out] = x[rows][n_in] . w^T (+ out when accumulate).
   std::string gemm(float* out, const float* x, const float* w, int rows, int n_in, int n_out,
                    bool accumulate);
@@ -138,18 +115,24 @@ class cuda_backend final : public runtime::backend {
   const model::model_config cfg_;
   const runtime::kv_geometry kv_;
   const cublas_api& api_;
+  const cuda_options opts_;
   model::weights_view host_w_;
   const float* host_base_ = nullptr;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
+  device_buffer<uint8_t> blas_workspace_;
   device_buffer<float> d_weights_;
   device_buffer<float> k_cache_, v_cache_, rope_;
-  device_buffer<float> x_, xb_, q_, k_, v_, att_, hb_, hb2_, logits_;
-  device_buffer<int32_t> ints_;  // tokens, pos, seq, slots, logit rows, argmax, offsets, table
+  workspace plain_;  // grows with the largest step
   std::vector<int32_t> host_ints_;
-  // Offsets of each array inside ints_.
-  size_t o_tokens_ = 0, o_pos_ = 0, o_seq_ = 0, o_slots_ = 0, o_rows_ = 0, o_argmax_ = 0,
-         o_offsets_ = 0, o_table_ = 0;
+  // Decode-step graphs. fixed_ is sized once in init_graphs() and never grows: the graphs hold
+  // its pointers.
+  std::unique_ptr<step_graphs> graphs_;  // null when graphs are off
+  workspace fixed_;
+  int_layout fixed_at_;
+  size_t fixed_table_ = 0;     // block-table entries fixed_ has room for
+  std::vector<uint8_t> warm_;  // by token count: a step of that size ran uncaptured already
+  graph_stats stats_;
 };
 
 std::string cuda_backend::init(const model::checkpoint& ck) {
@@ -158,7 +141,10 @@ std::string cuda_backend::init(const model::checkpoint& ck) {
   SPILLWAY_CUDA_TRY(cudaSetDevice(0));
   SPILLWAY_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   SPILLWAY_CUBLAS_TRY(api_.create(&blas_));
+  // Once: cublasSetStream also puts the handle back on cuBLAS's default workspace.
   SPILLWAY_CUBLAS_TRY(api_.set_stream(blas_, stream_));
+  if (std::string e = blas_workspace_.reserve(cublas_workspace_bytes); !e.empty()) return e;
+  SPILLWAY_CUBLAS_TRY(api_.set_workspace(blas_, blas_workspace_.get(), blas_workspace_.capacity()));
   // Plain FP32 so greedy tokens match the CPU backend.
   SPILLWAY_CUBLAS_TRY(api_.set_math_mode(blas_, CUBLAS_PEDANTIC_MATH));
 
@@ -187,7 +173,33 @@ std::string cuda_backend::init(const model::checkpoint& ck) {
   if (std::string e = rope_.reserve(table.size()); !e.empty()) return e;
   SPILLWAY_CUDA_TRY(
       cudaMemcpy(rope_.get(), table.data(), table.size() * sizeof(float), cudaMemcpyHostToDevice));
+  if (opts_.graphs)
+    if (std::string e = init_graphs(); !e.empty()) graphs_off(e);
   return {};
+}
+
+std::string cuda_backend::init_graphs() {
+  const int cap = std::clamp(opts_.max_batch, 1, max_graph_tokens);
+  const size_t c = static_cast<size_t>(cap);
+  const size_t per_sequence =
+      static_cast<size_t>((cfg_.seq_len + kv_.block_size - 1) / kv_.block_size);
+  fixed_table_ = c * per_sequence;
+  fixed_at_ = fixed_layout(c);
+  if (std::string e = reserve(fixed_, c, c, fixed_at_.table + fixed_table_); !e.empty()) return e;
+  // Graphs size attention for the longest context, so that no step's length is baked in; the
+  // opt-in to that much shared memory happens here, not during a capture.
+  SPILLWAY_CUDA_TRY(kernels::paged_attention_prepare(cfg_.head_size(), cfg_.seq_len));
+  warm_.assign(c + 1, 0);
+  graphs_ = std::make_unique<step_graphs>(cap);
+  stats_.enabled = true;
+  return {};
+}
+
+void cuda_backend::graphs_off(const std::string& why) {
+  log::warn("cuda: CUDA graphs off, decode steps run kernel by kernel: {}", why);
+  graphs_.reset();
+  stats_.enabled = false;
+  stats_.failure = why;
 }
 
 std::string cuda_backend::check(const runtime::batch_input& in, std::span<float> logits,
@@ -216,46 +228,38 @@ std::string cuda_backend::check(const runtime::batch_input& in, std::span<float>
   return {};
 }
 
-std::string cuda_backend::reserve(size_t t, size_t rows, size_t table) {
+std::string cuda_backend::reserve(workspace& w, size_t t, size_t rows, size_t ints) {
   const size_t dim = static_cast<size_t>(cfg_.dim), kvd = static_cast<size_t>(cfg_.kv_dim());
   const size_t hid = static_cast<size_t>(cfg_.hidden_dim);
-  for (auto* b : {&x_, &xb_, &q_, &att_})
+  for (auto* b : {&w.x, &w.xb, &w.q, &w.att})
     if (std::string e = b->reserve(t * dim); !e.empty()) return e;
-  for (auto* b : {&k_, &v_})
+  for (auto* b : {&w.k, &w.v})
     if (std::string e = b->reserve(t * kvd); !e.empty()) return e;
-  for (auto* b : {&hb_, &hb2_})
+  for (auto* b : {&w.hb, &w.hb2})
     if (std::string e = b->reserve(t * hid); !e.empty()) return e;
-  if (std::string e = logits_.reserve(std::max<size_t>(1, rows) * cfg_.vocab_size); !e.empty())
+  if (std::string e = w.logits.reserve(std::max<size_t>(1, rows) * cfg_.vocab_size); !e.empty())
     return e;
-  return ints_.reserve(4 * t + 2 * rows + table + t + 1);
+  return w.ints.reserve(std::max<size_t>(1, ints));
 }
 
-std::string cuda_backend::upload(const runtime::batch_input& in) {
-  // One packed host array, one copy.
-  host_ints_.clear();
-  auto put = [&](const std::vector<int32_t>& v) {
-    const size_t at = host_ints_.size();
-    host_ints_.insert(host_ints_.end(), v.begin(), v.end());
-    return at;
-  };
-  o_tokens_ = put(in.tokens);
-  o_pos_ = put(in.pos);
-  o_seq_ = put(in.seq);
-  o_slots_ = host_ints_.size();
+std::string cuda_backend::upload(const runtime::batch_input& in, const int_layout& at,
+                                 workspace& w) {
+  host_ints_.assign(at.table + in.block_table.size(), 0);
+  int32_t* h = host_ints_.data();
+  std::copy(in.tokens.begin(), in.tokens.end(), h + at.tokens);
+  std::copy(in.pos.begin(), in.pos.end(), h + at.pos);
+  std::copy(in.seq.begin(), in.seq.end(), h + at.seq);
   for (size_t i = 0; i < in.tokens.size(); ++i) {
     const int p = in.pos[i];
     const int32_t block = in.block_table[static_cast<size_t>(
         in.table_offset[static_cast<size_t>(in.seq[i])] + p / kv_.block_size)];
-    host_ints_.push_back(block * kv_.block_size + p % kv_.block_size);
+    h[at.slots + i] = block * kv_.block_size + p % kv_.block_size;
   }
-  o_rows_ = put(in.logit_rows);
-  o_argmax_ = host_ints_.size();
-  host_ints_.resize(host_ints_.size() + in.logit_rows.size(), 0);
-  o_offsets_ = put(in.table_offset);
-  o_table_ = put(in.block_table);
-  SPILLWAY_CUDA_TRY(cudaMemcpyAsync(ints_.get(), host_ints_.data(),
-                                    host_ints_.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
-                                    stream_));
+  std::copy(in.logit_rows.begin(), in.logit_rows.end(), h + at.rows);
+  std::copy(in.table_offset.begin(), in.table_offset.end(), h + at.offsets);
+  std::copy(in.block_table.begin(), in.block_table.end(), h + at.table);
+  SPILLWAY_CUDA_TRY(cudaMemcpyAsync(w.ints.get(), h, host_ints_.size() * sizeof(int32_t),
+                                    cudaMemcpyHostToDevice, stream_));
   return {};
 }
 
@@ -268,85 +272,141 @@ std::string cuda_backend::gemm(float* out, const float* x, const float* w, int r
   return {};
 }
 
-std::string cuda_backend::layer(int l, int t, int max_context) {
+std::string cuda_backend::layer(workspace& w, const int_layout& at, int l, int t, int max_context) {
   const int dim = cfg_.dim, kvd = cfg_.kv_dim(), hid = cfg_.hidden_dim, hs = cfg_.head_size();
   const size_t L = static_cast<size_t>(l), d = static_cast<size_t>(dim);
-  int32_t* ints = ints_.get();
+  int32_t* ints = w.ints.get();
   std::string e;
-  SPILLWAY_CUDA_TRY(kernels::rmsnorm(xb_.get(), x_.get(), nullptr, t, dev(host_w_.rms_att + L * d),
-                                     dim, stream_));
-  if (!(e = gemm(q_.get(), xb_.get(), dev(host_w_.wq + L * d * d), t, dim, dim, false)).empty())
+  SPILLWAY_CUDA_TRY(kernels::rmsnorm(w.xb.get(), w.x.get(), nullptr, t,
+                                     dev(host_w_.rms_att + L * d), dim, stream_));
+  if (!(e = gemm(w.q.get(), w.xb.get(), dev(host_w_.wq + L * d * d), t, dim, dim, false)).empty())
     return e;
-  if (!(e = gemm(k_.get(), xb_.get(), dev(host_w_.wk + L * kvd * d), t, dim, kvd, false)).empty())
+  if (!(e = gemm(w.k.get(), w.xb.get(), dev(host_w_.wk + L * kvd * d), t, dim, kvd, false)).empty())
     return e;
-  if (!(e = gemm(v_.get(), xb_.get(), dev(host_w_.wv + L * kvd * d), t, dim, kvd, false)).empty())
+  if (!(e = gemm(w.v.get(), w.xb.get(), dev(host_w_.wv + L * kvd * d), t, dim, kvd, false)).empty())
     return e;
   SPILLWAY_CUDA_TRY(
-      kernels::rope(q_.get(), k_.get(), ints + o_pos_, rope_.get(), t, dim, kvd, hs, stream_));
+      kernels::rope(w.q.get(), w.k.get(), ints + at.pos, rope_.get(), t, dim, kvd, hs, stream_));
   const size_t layer_cache = static_cast<size_t>(kv_.num_blocks) * kv_.block_size * kvd;
   float* kc = k_cache_.get() + L * layer_cache;
   float* vc = v_cache_.get() + L * layer_cache;
   SPILLWAY_CUDA_TRY(
-      kernels::kv_store(kc, vc, k_.get(), v_.get(), ints + o_slots_, t, kvd, stream_));
+      kernels::kv_store(kc, vc, w.k.get(), w.v.get(), ints + at.slots, t, kvd, stream_));
   const kernels::attention_shape shape{t,  cfg_.n_heads,   cfg_.n_kv_heads,
                                        hs, kv_.block_size, max_context};
-  SPILLWAY_CUDA_TRY(kernels::paged_attention(att_.get(), q_.get(), kc, vc, ints + o_table_,
-                                             ints + o_offsets_, ints + o_seq_, ints + o_pos_, shape,
+  SPILLWAY_CUDA_TRY(kernels::paged_attention(w.att.get(), w.q.get(), kc, vc, ints + at.table,
+                                             ints + at.offsets, ints + at.seq, ints + at.pos, shape,
                                              stream_));
-  if (!(e = gemm(x_.get(), att_.get(), dev(host_w_.wo + L * d * d), t, dim, dim, true)).empty())
+  if (!(e = gemm(w.x.get(), w.att.get(), dev(host_w_.wo + L * d * d), t, dim, dim, true)).empty())
     return e;
 
-  SPILLWAY_CUDA_TRY(kernels::rmsnorm(xb_.get(), x_.get(), nullptr, t, dev(host_w_.rms_ffn + L * d),
-                                     dim, stream_));
+  SPILLWAY_CUDA_TRY(kernels::rmsnorm(w.xb.get(), w.x.get(), nullptr, t,
+                                     dev(host_w_.rms_ffn + L * d), dim, stream_));
   const size_t h = static_cast<size_t>(hid);
-  if (!(e = gemm(hb_.get(), xb_.get(), dev(host_w_.w1 + L * h * d), t, dim, hid, false)).empty())
+  if (!(e = gemm(w.hb.get(), w.xb.get(), dev(host_w_.w1 + L * h * d), t, dim, hid, false)).empty())
     return e;
-  if (!(e = gemm(hb2_.get(), xb_.get(), dev(host_w_.w3 + L * h * d), t, dim, hid, false)).empty())
+  if (!(e = gemm(w.hb2.get(), w.xb.get(), dev(host_w_.w3 + L * h * d), t, dim, hid, false)).empty())
     return e;
-  SPILLWAY_CUDA_TRY(kernels::swiglu(hb_.get(), hb2_.get(), static_cast<size_t>(t) * h, stream_));
-  return gemm(x_.get(), hb_.get(), dev(host_w_.w2 + L * d * h), t, hid, dim, true);
+  SPILLWAY_CUDA_TRY(kernels::swiglu(w.hb.get(), w.hb2.get(), static_cast<size_t>(t) * h, stream_));
+  return gemm(w.x.get(), w.hb.get(), dev(host_w_.w2 + L * d * h), t, hid, dim, true);
 }
 
-std::string cuda_backend::forward(const runtime::batch_input& in, std::span<float> logits,
-                                  std::span<int32_t> argmax_out) {
-  if (std::string e = check(in, logits, argmax_out); !e.empty()) return e;
-  const int t = static_cast<int>(in.tokens.size());
-  const int rows = static_cast<int>(in.logit_rows.size());
-  if (t == 0) return {};
-  if (std::string e =
-          reserve(static_cast<size_t>(t), static_cast<size_t>(rows), in.block_table.size());
-      !e.empty())
-    return e;
-  if (std::string e = upload(in); !e.empty()) return e;
-  int max_context = 1;
-  for (int32_t p : in.pos) max_context = std::max(max_context, p + 1);
-
-  int32_t* ints = ints_.get();
-  SPILLWAY_CUDA_TRY(kernels::embedding(x_.get(), dev(host_w_.token_embedding), ints + o_tokens_, t,
+std::string cuda_backend::enqueue(workspace& w, const int_layout& at, int t, int rows,
+                                  int max_context) {
+  int32_t* ints = w.ints.get();
+  SPILLWAY_CUDA_TRY(kernels::embedding(w.x.get(), dev(host_w_.token_embedding), ints + at.tokens, t,
                                        cfg_.dim, stream_));
   for (int l = 0; l < cfg_.n_layers; ++l)
-    if (std::string e = layer(l, t, max_context); !e.empty()) return e;
-  if (rows > 0) {
-    SPILLWAY_CUDA_TRY(kernels::rmsnorm(xb_.get(), x_.get(), ints + o_rows_, rows,
-                                       dev(host_w_.rms_final), cfg_.dim, stream_));
-    if (std::string e = gemm(logits_.get(), xb_.get(), dev(host_w_.wcls), rows, cfg_.dim,
-                             cfg_.vocab_size, false);
-        !e.empty())
-      return e;
-    SPILLWAY_CUDA_TRY(
-        kernels::argmax(ints + o_argmax_, logits_.get(), rows, cfg_.vocab_size, stream_));
-    SPILLWAY_CUDA_TRY(cudaMemcpyAsync(argmax_out.data(), ints + o_argmax_,
-                                      static_cast<size_t>(rows) * sizeof(int32_t),
-                                      cudaMemcpyDeviceToHost, stream_));
-    const size_t vocab = static_cast<size_t>(cfg_.vocab_size);
-    for (int r = 0; r < rows; ++r) {
-      if (in.want_logits[static_cast<size_t>(r)] == 0) continue;
-      SPILLWAY_CUDA_TRY(cudaMemcpyAsync(logits.data() + r * vocab, logits_.get() + r * vocab,
-                                        vocab * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-    }
+    if (std::string e = layer(w, at, l, t, max_context); !e.empty()) return e;
+  if (rows == 0) return {};
+  SPILLWAY_CUDA_TRY(kernels::rmsnorm(w.xb.get(), w.x.get(), ints + at.rows, rows,
+                                     dev(host_w_.rms_final), cfg_.dim, stream_));
+  if (std::string e = gemm(w.logits.get(), w.xb.get(), dev(host_w_.wcls), rows, cfg_.dim,
+                           cfg_.vocab_size, false);
+      !e.empty())
+    return e;
+  SPILLWAY_CUDA_TRY(
+      kernels::argmax(ints + at.argmax, w.logits.get(), rows, cfg_.vocab_size, stream_));
+  return {};
+}
+
+std::string cuda_backend::fetch(const workspace& w, const int_layout& at,
+                                const runtime::batch_input& in, std::span<float> logits,
+                                std::span<int32_t> argmax) {
+  const size_t rows = in.logit_rows.size(), vocab = static_cast<size_t>(cfg_.vocab_size);
+  if (rows > 0)
+    SPILLWAY_CUDA_TRY(cudaMemcpyAsync(argmax.data(), w.ints.get() + at.argmax,
+                                      rows * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+  for (size_t r = 0; r < rows; ++r) {
+    if (in.want_logits[r] == 0) continue;
+    SPILLWAY_CUDA_TRY(cudaMemcpyAsync(logits.data() + r * vocab, w.logits.get() + r * vocab,
+                                      vocab * sizeof(float), cudaMemcpyDeviceToHost, stream_));
   }
   SPILLWAY_CUDA_TRY(cudaStreamSynchronize(stream_));
   return {};
+}
+
+std::string cuda_backend::plain_step(const runtime::batch_input& in, std::span<float> logits,
+                                     std::span<int32_t> argmax) {
+  const int t = static_cast<int>(in.tokens.size());
+  const int rows = static_cast<int>(in.logit_rows.size());
+  const int_layout at = dense_layout(in);
+  if (std::string e = reserve(plain_, static_cast<size_t>(t), static_cast<size_t>(rows),
+                              at.table + in.block_table.size());
+      !e.empty())
+    return e;
+  if (std::string e = upload(in, at, plain_); !e.empty()) return e;
+  int max_context = 1;
+  for (int32_t p : in.pos) max_context = std::max(max_context, p + 1);
+  if (std::string e = enqueue(plain_, at, t, rows, max_context); !e.empty()) return e;
+  return fetch(plain_, at, in, logits, argmax);
+}
+
+bool cuda_backend::graph_fits(const runtime::batch_input& in) const {
+  const size_t t = in.tokens.size();
+  if (graphs_ == nullptr) return false;
+  const size_t cap = static_cast<size_t>(graphs_->max_tokens());
+  return t <= cap && in.table_offset.size() <= cap && in.block_table.size() <= fixed_table_;
+}
+
+std::string cuda_backend::graph_step(const runtime::batch_input& in, std::span<float> logits,
+                                     std::span<int32_t> argmax) {
+  const int t = static_cast<int>(in.tokens.size());
+  // The inputs go to the places the graphs read, before (outside) the graph.
+  if (std::string e = upload(in, fixed_at_, fixed_); !e.empty()) return e;
+  auto record = [&] { return enqueue(fixed_, fixed_at_, t, t, cfg_.seq_len); };
+  if (!graphs_->has(t)) {
+    uint8_t& warm = warm_[static_cast<size_t>(t)];
+    if (warm == 0) {
+      // The first step of a size runs the same calls uncaptured: kernels get loaded and cuBLAS
+      // settles on its algorithms outside any capture.
+      warm = 1;
+      ++stats_.without;
+      if (std::string e = record(); !e.empty()) return e;
+      return fetch(fixed_, fixed_at_, in, logits, argmax);
+    }
+    if (std::string e = graphs_->capture(t, stream_, record); !e.empty()) return e;
+    ++stats_.captured;
+    log::debug("cuda: captured the decode step of {} sequences", t);
+  }
+  if (std::string e = graphs_->launch(t, stream_); !e.empty()) return e;
+  ++stats_.replayed;
+  return fetch(fixed_, fixed_at_, in, logits, argmax);
+}
+
+std::string cuda_backend::forward(const runtime::batch_input& in, std::span<float> logits,
+                                  std::span<int32_t> argmax) {
+  if (std::string e = check(in, logits, argmax); !e.empty()) return e;
+  if (in.tokens.empty()) return {};
+  // A decode step: every token is sampled (single decode tokens, and one-token prompts).
+  const bool decode = in.logit_rows.size() == in.tokens.size();
+  if (decode && graph_fits(in)) {
+    const std::string e = graph_step(in, logits, argmax);
+    if (e.empty()) return {};
+    graphs_off(e);  // and redo the step without: it only rewrites the same KV slots
+  }
+  if (decode) ++stats_.without;
+  return plain_step(in, logits, argmax);
 }
 
 }  // namespace
@@ -365,19 +425,25 @@ int device_count() {
 }
 
 std::unique_ptr<runtime::backend> make_cuda_backend(const model::checkpoint& ck,
-                                                    runtime::kv_geometry kv, std::string& error) {
+                                                    runtime::kv_geometry kv, std::string& error,
+                                                    const cuda_options& opts) {
   if (device_count() == 0) {
     error = "no CUDA device is available";
     return nullptr;
   }
   const cublas_api* blas = load_cublas(error);
   if (blas == nullptr) return nullptr;
-  auto be = std::make_unique<cuda_backend>(ck, kv, *blas);
+  auto be = std::make_unique<cuda_backend>(ck, kv, *blas, opts);
   if (std::string e = be->init(ck); !e.empty()) {
     error = "CUDA backend: " + e;
     return nullptr;
   }
   return be;
+}
+
+graph_stats graph_stats_of(const runtime::backend& be) {
+  const auto* cb = dynamic_cast<const cuda_backend*>(&be);
+  return cb != nullptr ? cb->stats() : graph_stats{};
 }
 
 }  // namespace spillway::engine::cuda

@@ -34,8 +34,13 @@ struct attention_shape {
   int n_kv_heads;
   int head_size;
   int block_size;
-  int max_context;  // largest pos + 1 in the batch (sizes shared memory)
+  int max_context;  // bounds pos + 1 over the batch (sizes shared memory)
 };
+
+/// Opts the attention kernel in to the shared memory `max_context` positions need, where that is
+/// beyond the default 48 KiB (paged_attention does it on demand otherwise; do it before a CUDA
+/// graph capture, which should hold launches only). Per process: the engine uses one device.
+cudaError_t paged_attention_prepare(int head_size, int max_context);
 
 /// out[t][h] = softmax(q[t][h] . K[0..pos[t]] / sqrt(hs)) . V over the paged cache of token t's
 /// sequence: block_table[table_offset[seq[t]] + p / block_size].

@@ -5,6 +5,8 @@
 #include "upstream-engine/kernels/kernels.hpp"
 #include "upstream-engine/kernels/reduce.cuh"
 
+#include <mutex>
+
 namespace spillway::engine::kernels {
 namespace {
 
@@ -57,7 +59,34 @@ __global__ void paged_attention_kernel(float* out, const float* q, const float* 
   }
 }
 
+size_t shared_bytes(int head_size, int max_context) {
+  return (32 + static_cast<size_t>(head_size) + static_cast<size_t>(max_context)) * sizeof(float);
+}
+
+std::mutex opt_in_mutex;
+size_t opted_in = 48 * 1024;  // guarded by opt_in_mutex; 48 KiB needs no opt-in
+
+cudaError_t opt_in(size_t smem) {
+  std::lock_guard lock(opt_in_mutex);
+  if (smem <= opted_in) return cudaSuccess;
+  int device = 0, limit = 0;
+  cudaError_t e = cudaGetDevice(&device);
+  if (e != cudaSuccess) return e;
+  e = cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  if (e != cudaSuccess) return e;
+  if (smem > static_cast<size_t>(limit)) return cudaErrorInvalidValue;
+  e = cudaFuncSetAttribute(paged_attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           static_cast<int>(smem));
+  if (e != cudaSuccess) return e;
+  opted_in = smem;
+  return cudaSuccess;
+}
+
 }  // namespace
+
+cudaError_t paged_attention_prepare(int head_size, int max_context) {
+  return opt_in(shared_bytes(head_size, max_context));
+}
 
 cudaError_t paged_attention(float* out, const float* q, const float* k_cache, const float* v_cache,
                             const int32_t* block_table, const int32_t* table_offset,
@@ -65,19 +94,8 @@ cudaError_t paged_attention(float* out, const float* q, const float* k_cache, co
                             cudaStream_t stream) {
   if (s.n_tokens <= 0) return cudaSuccess;
   if (s.n_kv_heads <= 0 || s.n_heads % s.n_kv_heads != 0) return cudaErrorInvalidValue;
-  const size_t smem =
-      (32 + static_cast<size_t>(s.head_size) + static_cast<size_t>(s.max_context)) * sizeof(float);
-  if (smem > 48 * 1024) {
-    int device = 0, limit = 0;
-    cudaError_t e = cudaGetDevice(&device);
-    if (e != cudaSuccess) return e;
-    e = cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    if (e != cudaSuccess) return e;
-    if (smem > static_cast<size_t>(limit)) return cudaErrorInvalidValue;
-    e = cudaFuncSetAttribute(paged_attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             static_cast<int>(smem));
-    if (e != cudaSuccess) return e;
-  }
+  const size_t smem = shared_bytes(s.head_size, s.max_context);
+  if (const cudaError_t e = opt_in(smem); e != cudaSuccess) return e;
   const dim3 grid(static_cast<unsigned>(s.n_tokens), static_cast<unsigned>(s.n_heads));
   paged_attention_kernel<<<grid, threads, smem, stream>>>(out, q, k_cache, v_cache, block_table,
                                                           table_offset, seq, pos, s.n_heads,
