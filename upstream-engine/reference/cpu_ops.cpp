@@ -17,6 +17,7 @@ namespace {
 // 4-byte-aligned weights of the mapped checkpoint.
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int32_t v8i __attribute__((vector_size(32)));
 
 // The same 8-wide code built three times: every FMA and sum is the same operation in each, so
 // the AVX-512VL build (twice the registers, hence more input rows per tile) gives the AVX2
@@ -60,19 +61,24 @@ using matmul_panels_fn = void (*)(float*, const float*, const float*, int, int, 
 using attend_fn = void (*)(float*, const float*, const paged_kv&, const int32_t*, int, int, int,
                            float*);
 using argmax_fn = int32_t (*)(const float*, int);
+using swiglu_fn = void (*)(float*, const float*, int);
 
 struct kernel_set {
   const char* isa;
   matmul_panels_fn matmul_panels;
   attend_fn attend;
   argmax_fn argmax;
+  swiglu_fn swiglu;
 };
 
 #if defined(__x86_64__)
-constexpr kernel_set avx512_set{"avx512", avx512::matmul_panels, avx512::attend_impl, avx512::argmax_impl};
-constexpr kernel_set avx2_set{"avx2", avx2::matmul_panels, avx2::attend_impl, avx2::argmax_impl};
+constexpr kernel_set avx512_set{"avx512", avx512::matmul_panels, avx512::attend_impl, avx512::argmax_impl,
+    avx512::swiglu_impl};
+constexpr kernel_set avx2_set{"avx2", avx2::matmul_panels, avx2::attend_impl, avx2::argmax_impl,
+    avx2::swiglu_impl};
 #endif
-constexpr kernel_set baseline_set{"baseline", baseline::matmul_panels, baseline::attend_impl, baseline::argmax_impl};
+constexpr kernel_set baseline_set{"baseline", baseline::matmul_panels, baseline::attend_impl, baseline::argmax_impl,
+    baseline::swiglu_impl};
 
 bool cpu_runs(const kernel_set& k) {
 #if defined(__x86_64__)
@@ -194,10 +200,7 @@ void rope(float* v, int n, int head_size, const float* cos_sin) {
 }
 
 void swiglu(float* a, const float* b, int n) {
-  for (int i = 0; i < n; ++i) {
-    const float x = a[i];
-    a[i] = x / (1.0f + std::exp(-x)) * b[i];
-  }
+  kernels().swiglu(a, b, n);
 }
 
 void attend(float* out, const float* q, const paged_kv& kv, const int32_t* block_table, int pos,
