@@ -216,6 +216,42 @@ TEST(CpuAttend, MatchesDoublePrecisionOverPagedBlocks) {
   });
 }
 
+// All heads of a token at once (grouped-query: two query heads per KV head) give each head the
+// bits of attend() for it alone.
+TEST(CpuAttend, HeadsTogetherGiveEachHeadsBitsAlone) {
+  for_each_isa([] {
+    std::mt19937 rng(29);
+    for (const int head_size : {48, 20}) {
+      const int heads = 6, kv_mul = 2, kv_dim = head_size * heads / kv_mul, block_size = 5;
+      const int blocks = 8, pos = 33;
+      const auto k = random_floats(rng, static_cast<size_t>(blocks) * block_size * kv_dim);
+      const auto v = random_floats(rng, static_cast<size_t>(blocks) * block_size * kv_dim);
+      const auto q = random_floats(rng, static_cast<size_t>(heads) * head_size);
+      const int32_t table[] = {3, 7, 1, 0, 5, 2, 6, 4};
+      const paged_kv kv{k.data(), v.data(), block_size, kv_dim};
+      std::vector<float> together(q.size(), NAN), scores(static_cast<size_t>(heads) * (pos + 1));
+      attend_heads(together.data(), q.data(), kv, table, pos, head_size, 0, heads, kv_mul,
+                   scores.data());
+      for (int h = 0; h < heads; ++h) {
+        std::vector<float> alone(static_cast<size_t>(head_size), NAN);
+        const size_t at = static_cast<size_t>(h) * head_size;
+        attend(alone.data(), q.data() + at, kv, table, pos, head_size, h / kv_mul, scores.data());
+        EXPECT_EQ(std::memcmp(alone.data(), together.data() + at, alone.size() * sizeof(float)), 0)
+            << "head " << h << ", head size " << head_size;
+        // Heads 2..5 only, as a task may get them.
+        if (h < 2) continue;
+        std::vector<float> part(static_cast<size_t>(heads - 2) * head_size, NAN);
+        attend_heads(part.data(), q.data() + 2 * head_size, kv, table, pos, head_size, 2,
+                     heads - 2, kv_mul, scores.data());
+        EXPECT_EQ(std::memcmp(alone.data(), part.data() + at - 2 * head_size,
+                              alone.size() * sizeof(float)),
+                  0)
+            << "head " << h << " from 2, head size " << head_size;
+      }
+    }
+  });
+}
+
 // silu(a) * b (its e^x is the kernels' own, 8 at a time) within a few ulp of double precision,
 // including where e^-a under- or overflows, and the same whatever the length (padded tails).
 TEST(CpuSwiglu, MatchesDoublePrecision) {

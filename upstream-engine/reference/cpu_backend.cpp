@@ -137,15 +137,21 @@ void cpu_backend::attention(int l, const runtime::batch_input& in) {
   const paged_kv kv{k_cache_.data() + cache_offset(l, 0, 0),
                     v_cache_.data() + cache_offset(l, 0, 0), kv_.block_size, cfg_.kv_dim()};
   const size_t d = static_cast<size_t>(cfg_.dim);
-  pool_.parallel_for(in.tokens.size() * static_cast<size_t>(heads), 1, [&](size_t b, size_t e) {
-    std::vector<float> scores(static_cast<size_t>(cfg_.seq_len));
+  // One task per token, all its heads reading each K/V row once, when there are tokens enough to
+  // keep every thread busy; else one per head. The bits are the same either way.
+  const size_t t = in.tokens.size();
+  const int per_task = t >= static_cast<size_t>(pool_.size()) ? heads : 1;
+  const size_t tasks = t * static_cast<size_t>(heads / per_task);
+  pool_.parallel_for(tasks, 1, [&](size_t b, size_t e) {
+    std::vector<float> scores(static_cast<size_t>(per_task) * static_cast<size_t>(cfg_.seq_len));
     for (size_t task = b; task < e; ++task) {
-      const size_t i = task / static_cast<size_t>(heads);
-      const int h = static_cast<int>(task % static_cast<size_t>(heads));
+      const size_t i = task * static_cast<size_t>(per_task) / static_cast<size_t>(heads);
+      const int h = static_cast<int>(task * static_cast<size_t>(per_task) % static_cast<size_t>(heads));
       const int32_t* table =
           &in.block_table[static_cast<size_t>(in.table_offset[static_cast<size_t>(in.seq[i])])];
-      attend(&att_[i * d + static_cast<size_t>(h) * hs], &q_[i * d + static_cast<size_t>(h) * hs],
-             kv, table, in.pos[i], hs, h / kv_mul, scores.data());
+      const size_t at = i * d + static_cast<size_t>(h) * hs;
+      attend_heads(&att_[at], &q_[at], kv, table, in.pos[i], hs, h, per_task, kv_mul,
+                   scores.data());
     }
   });
 }

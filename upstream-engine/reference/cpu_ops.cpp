@@ -59,7 +59,7 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 
 using matmul_panels_fn = void (*)(float*, const float*, const float*, int, int, int, int, int);
 using attend_fn = void (*)(float*, const float*, const paged_kv&, const int32_t*, int, int, int,
-                           float*);
+                           int, int, float*);
 using argmax_fn = int32_t (*)(const float*, int);
 using swiglu_fn = void (*)(float*, const float*, int);
 
@@ -205,7 +205,12 @@ void swiglu(float* a, const float* b, int n) {
 
 void attend(float* out, const float* q, const paged_kv& kv, const int32_t* block_table, int pos,
             int head_size, int kv_head, float* scores) {
-  kernels().attend(out, q, kv, block_table, pos, head_size, kv_head, scores);
+  kernels().attend(out, q, kv, block_table, pos, head_size, kv_head, 1, 1, scores);
+}
+
+void attend_heads(float* out, const float* q, const paged_kv& kv, const int32_t* block_table,
+                  int pos, int head_size, int first_head, int n_heads, int kv_mul, float* scores) {
+  kernels().attend(out, q, kv, block_table, pos, head_size, first_head, n_heads, kv_mul, scores);
 }
 
 int32_t argmax(const float* v, int n) {

@@ -71,6 +71,13 @@ struct paged_kv {
 void attend(float* out, const float* q, const paged_kv& kv, const int32_t* block_table, int pos,
             int head_size, int kv_head, float* scores);
 
+/// Attention of query heads first_head .. first_head + n_heads - 1 of one token (their queries
+/// and outputs side by side in q and out; head h reads KV head h / kv_mul), reading each K/V row
+/// once for all of them. `scores` needs n_heads * (pos+1) floats. Each head gets the bits that
+/// attend() alone gives it.
+void attend_heads(float* out, const float* q, const paged_kv& kv, const int32_t* block_table,
+                  int pos, int head_size, int first_head, int n_heads, int kv_mul, float* scores);
+
 /// Instruction sets the kernels are built for that this CPU runs, fastest first: "avx512"
 /// (AVX-512VL, 8-wide as AVX2 but with twice the registers: more input rows per tile), "avx2"
 /// (AVX2+FMA),
