@@ -41,8 +41,8 @@ int main(int argc, char** argv) {
   size_t total = 0;
   for (const shape s : shapes) total += packed_floats(s.in, s.out);
   constexpr size_t huge = size_t{2} << 20;
-  void* m = mmap(nullptr, total * 4 + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                 -1, 0);
+  void* m =
+      mmap(nullptr, total * 4 + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) return 1;
   auto* base = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(m) + huge - 1) & ~(huge - 1));
   madvise(base, total * 4, MADV_HUGEPAGE);
@@ -56,13 +56,15 @@ int main(int argc, char** argv) {
     p += packed_floats(s.in, s.out);
   }
   const int max_rows = 64;
-  std::vector<float> x(static_cast<size_t>(max_rows) * 768), out(static_cast<size_t>(max_rows) * 32000);
+  std::vector<float> x(static_cast<size_t>(max_rows) * 768),
+      out(static_cast<size_t>(max_rows) * 32000);
   for (auto& v : x) v = d(rng);
   thread_pool pool(argc > 1 ? std::atoi(argv[1]) : 1);
   if (argc > 2 && !use_kernel_isa(argv[2])) return 2;
   std::printf("kernels %s, %.1f MB of weights, %d thread(s)\n\n", kernel_isa(), total * 4 / 1e6,
               pool.size());
-  std::printf("| rows | ms (median) | ms (best) | weights GB/s (best) | G multiply-adds/s (best) |\n");
+  std::printf(
+      "| rows | ms (median) | ms (best) | weights GB/s (best) | G multiply-adds/s (best) |\n");
   std::printf("|---|---|---|---|---|\n");
   for (int rows : {1, 2, 4, 8, 16, 64}) {
     std::vector<double> t;

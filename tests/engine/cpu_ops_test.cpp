@@ -73,8 +73,8 @@ void expect_rows_match_single_row_products(const matrix& m, std::mt19937& rng,
         ASSERT_EQ(std::memcmp(single.data(), batched.data() + static_cast<size_t>(b) * out_dim,
                               single.size() * sizeof(float)),
                   0)
-            << "row " << b << " of " << rows << ", " << in_dim << "x" << out_dim << ", "
-            << threads << " threads";
+            << "row " << b << " of " << rows << ", " << in_dim << "x" << out_dim << ", " << threads
+            << " threads";
         if (b != rows - 1 || check_every <= 0) continue;  // the double-precision check once
         std::vector<int> check;  // every check_every-th element and the last one
         for (int i = 0; i < out_dim; i += check_every) check.push_back(i);
@@ -119,8 +119,7 @@ TEST(CpuMatmul, EveryRowIsBitIdenticalToItsSingleRowProduct) {
     for (const auto& [in_dim, out_dim] :
          {std::pair{288, 296}, std::pair{77, 51}, std::pair{768, 1000}, std::pair{9, 3}}) {
       const matrix m(rng, in_dim, out_dim);
-      expect_rows_match_single_row_products(m, rng, {1, 2, 3, 5, 8, 9, 16, 17, 33, 70}, {1, 3},
-                                            1);
+      expect_rows_match_single_row_products(m, rng, {1, 2, 3, 5, 8, 9, 16, 17, 33, 70}, {1, 3}, 1);
     }
   });
 }
@@ -131,9 +130,9 @@ TEST(CpuMatmul, PresetShapesMatchSingleRowsAndDoublePrecision) {
   struct shape {
     int in_dim, out_dim, check_every;
   };
-  const shape shapes[] = {{64, 64, 1},     {64, 32, 1},    {64, 176, 1},   {176, 64, 1},
-                          {64, 512, 1},    {288, 288, 1},  {288, 768, 1},  {768, 288, 1},
-                          {288, 32000, 97}};
+  const shape shapes[] = {{64, 64, 1},   {64, 32, 1},   {64, 176, 1},
+                          {176, 64, 1},  {64, 512, 1},  {288, 288, 1},
+                          {288, 768, 1}, {768, 288, 1}, {288, 32000, 97}};
   std::mt19937 rng(13);
   for (const shape& s : shapes) {
     const matrix m(rng, s.in_dim, s.out_dim);
@@ -187,8 +186,8 @@ TEST(CpuAttend, MatchesDoublePrecisionOverPagedBlocks) {
         std::vector<float> out(static_cast<size_t>(head_size), NAN),
             scores(static_cast<size_t>(pos) + 1);
         const int kv_head = 1;
-        attend(out.data(), q.data(), paged_kv{k.data(), v.data(), block_size, kv_dim},
-               table.data(), pos, head_size, kv_head, scores.data());
+        attend(out.data(), q.data(), paged_kv{k.data(), v.data(), block_size, kv_dim}, table.data(),
+               pos, head_size, kv_head, scores.data());
         auto slot = [&](int p) {
           return (static_cast<size_t>(table[static_cast<size_t>(p / block_size)]) * block_size +
                   static_cast<size_t>(p % block_size)) *
@@ -241,8 +240,8 @@ TEST(CpuAttend, HeadsTogetherGiveEachHeadsBitsAlone) {
         // Heads 2..5 only, as a task may get them.
         if (h < 2) continue;
         std::vector<float> part(static_cast<size_t>(heads - 2) * head_size, NAN);
-        attend_heads(part.data(), q.data() + 2 * head_size, kv, table, pos, head_size, 2,
-                     heads - 2, kv_mul, scores.data());
+        attend_heads(part.data(), q.data() + 2 * head_size, kv, table, pos, head_size, 2, heads - 2,
+                     kv_mul, scores.data());
         EXPECT_EQ(std::memcmp(alone.data(), part.data() + at - 2 * head_size,
                               alone.size() * sizeof(float)),
                   0)
@@ -259,7 +258,8 @@ TEST(CpuSwiglu, MatchesDoublePrecision) {
     std::mt19937 rng(23);
     std::vector<float> a = random_floats(rng, 203), b = random_floats(rng, 203);
     for (size_t i = 0; i < a.size(); ++i) a[i] *= 12.0f;
-    const float edges[] = {0.0f, -0.0f, 1e-8f, -1e-8f, 80.0f, -80.0f, 95.0f, -95.0f, 300.0f, -300.0f};
+    const float edges[] = {0.0f,   -0.0f, 1e-8f,  -1e-8f, 80.0f,
+                           -80.0f, 95.0f, -95.0f, 300.0f, -300.0f};
     for (size_t i = 0; i < std::size(edges); ++i) a[i * 7] = edges[i];
     std::vector<float> got = a;
     swiglu(got.data(), b.data(), static_cast<int>(got.size()));

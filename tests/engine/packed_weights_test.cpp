@@ -46,9 +46,9 @@ TEST(PackedWeights, CopyHoldsEveryArrayPacked) {
       const reference::packed_layers& got;
       const float* want;
       int in_dim, out_dim;
-    } matrices[] = {{"wq", pw.wq, w.wq, dim, dim},  {"wk", pw.wk, w.wk, dim, kvd},
-                    {"wv", pw.wv, w.wv, dim, kvd},  {"wo", pw.wo, w.wo, dim, dim},
-                    {"w1", pw.w1, w.w1, dim, hid},  {"w2", pw.w2, w.w2, hid, dim},
+    } matrices[] = {{"wq", pw.wq, w.wq, dim, dim}, {"wk", pw.wk, w.wk, dim, kvd},
+                    {"wv", pw.wv, w.wv, dim, kvd}, {"wo", pw.wo, w.wo, dim, dim},
+                    {"w1", pw.w1, w.w1, dim, hid}, {"w2", pw.w2, w.w2, hid, dim},
                     {"w3", pw.w3, w.w3, dim, hid}};
     for (const auto& mx : matrices) {
       ASSERT_EQ(mx.got.in_dim, mx.in_dim) << mx.name;

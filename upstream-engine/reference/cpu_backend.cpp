@@ -10,10 +10,7 @@ namespace spillway::engine::reference {
 
 cpu_backend::cpu_backend(const model::checkpoint& ck, runtime::kv_geometry kv, int threads,
                          std::chrono::microseconds max_spin)
-    : cfg_(ck.config()),
-      w_(ck.weights(), ck.config()),
-      kv_(kv),
-      pool_(threads, max_spin) {
+    : cfg_(ck.config()), w_(ck.weights(), ck.config()), kv_(kv), pool_(threads, max_spin) {
   const size_t cache = static_cast<size_t>(cfg_.n_layers) * kv_.num_blocks * kv_.block_size *
                        static_cast<size_t>(cfg_.kv_dim());
   k_cache_.assign(cache, 0.0f);
@@ -146,7 +143,8 @@ void cpu_backend::attention(int l, const runtime::batch_input& in) {
     std::vector<float> scores(static_cast<size_t>(per_task) * static_cast<size_t>(cfg_.seq_len));
     for (size_t task = b; task < e; ++task) {
       const size_t i = task * static_cast<size_t>(per_task) / static_cast<size_t>(heads);
-      const int h = static_cast<int>(task * static_cast<size_t>(per_task) % static_cast<size_t>(heads));
+      const int h =
+          static_cast<int>(task * static_cast<size_t>(per_task) % static_cast<size_t>(heads));
       const int32_t* table =
           &in.block_table[static_cast<size_t>(in.table_offset[static_cast<size_t>(in.seq[i])])];
       const size_t at = i * d + static_cast<size_t>(h) * hs;

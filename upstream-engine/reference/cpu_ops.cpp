@@ -72,13 +72,13 @@ struct kernel_set {
 };
 
 #if defined(__x86_64__)
-constexpr kernel_set avx512_set{"avx512", avx512::matmul_panels, avx512::attend_impl, avx512::argmax_impl,
-    avx512::swiglu_impl};
+constexpr kernel_set avx512_set{"avx512", avx512::matmul_panels, avx512::attend_impl,
+                                avx512::argmax_impl, avx512::swiglu_impl};
 constexpr kernel_set avx2_set{"avx2", avx2::matmul_panels, avx2::attend_impl, avx2::argmax_impl,
-    avx2::swiglu_impl};
+                              avx2::swiglu_impl};
 #endif
-constexpr kernel_set baseline_set{"baseline", baseline::matmul_panels, baseline::attend_impl, baseline::argmax_impl,
-    baseline::swiglu_impl};
+constexpr kernel_set baseline_set{"baseline", baseline::matmul_panels, baseline::attend_impl,
+                                  baseline::argmax_impl, baseline::swiglu_impl};
 
 bool cpu_runs(const kernel_set& k) {
 #if defined(__x86_64__)

@@ -1,9 +1,9 @@
 // CPU building blocks of the llama2 transformer (Karpathy, llama2.c run.c): batched matrix
 // products over packed weights (one pass over the weights serves a whole batch of rows), RMSNorm,
-// RoPE, SwiGLU and attention over a paged KV cache. Every output element is computed by one fixed sequence of
-// operations whatever the batch size, tiling or thread count, so batched and one-at-a-time runs
-// give bit-identical results. Inner loops use 8-wide vectors (AVX-512VL and AVX2+FMA builds of
-// them are picked at run time when the CPU has them).
+// RoPE, SwiGLU and attention over a paged KV cache. Every output element is computed by one fixed
+// sequence of operations whatever the batch size, tiling or thread count, so batched and
+// one-at-a-time runs give bit-identical results. Inner loops use 8-wide vectors (AVX-512VL and
+// AVX2+FMA builds of them are picked at run time when the CPU has them).
 #pragma once
 
 #include <cstdint>

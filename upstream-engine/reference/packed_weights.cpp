@@ -27,11 +27,11 @@ packed_weights::packed_weights(const model::weights_view& w, const model::model_
     const float* from;
     int in_dim, out_dim;
   };
-  const matrix matrices[] = {{&wq, w.wq, dim, dim},  {&wk, w.wk, dim, kvd}, {&wv, w.wv, dim, kvd},
-                             {&wo, w.wo, dim, dim},  {&w1, w.w1, dim, hid}, {&w2, w.w2, hid, dim},
+  const matrix matrices[] = {{&wq, w.wq, dim, dim}, {&wk, w.wk, dim, kvd}, {&wv, w.wv, dim, kvd},
+                             {&wo, w.wo, dim, dim}, {&w1, w.w1, dim, hid}, {&w2, w.w2, hid, dim},
                              {&w3, w.w3, dim, hid}};
-  size_t floats = line_up(vocab * d) + 2 * line_up(layers * d) + line_up(d) +
-                  packed_floats(dim, c.vocab_size);
+  size_t floats =
+      line_up(vocab * d) + 2 * line_up(layers * d) + line_up(d) + packed_floats(dim, c.vocab_size);
   for (const matrix& m : matrices) floats += layers * packed_floats(m.in_dim, m.out_dim);
   bytes_ = floats * sizeof(float);
   // One huge page of slack to start the copy on a huge-page boundary (THP needs aligned ranges).

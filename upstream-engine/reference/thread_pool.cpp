@@ -125,8 +125,7 @@ void thread_pool::run(size_t n, size_t grain, task_fn fn, void* ctx) {
   // on a woken worker is its wake-up, not contention.) Judging by the spin budget alone put
   // every large product (a batch-16 step's shares run a millisecond) on one thread for 50 ms
   // as soon as a worker lagged by 50 us.
-  if (!woke && std::chrono::steady_clock::now() - own_end > budget + (own_end - start))
-    spun_out();
+  if (!woke && std::chrono::steady_clock::now() - own_end > budget + (own_end - start)) spun_out();
 }
 
 bool thread_pool::contended() {

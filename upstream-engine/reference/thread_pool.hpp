@@ -10,8 +10,9 @@
 // core its partner waits for, and a step waits for its slowest, possibly descheduled, thread.
 // So when a worker finishes later than the caller's spin budget plus the caller's own range time
 // after the caller (it was not running) or the caller spent over 1 ms of the last 10 ms waiting
-// for a CPU (/proc/thread-self/schedstat), the caller runs every range itself for the next 50 ms. Results do not depend on this: callers compute each output the same
-// way whichever thread computes it. With max_spin 0 the pool never spins and always hands off.
+// for a CPU (/proc/thread-self/schedstat), the caller runs every range itself for the next 50 ms.
+// Results do not depend on this: callers compute each output the same way whichever thread computes
+// it. With max_spin 0 the pool never spins and always hands off.
 #pragma once
 
 #include <atomic>
