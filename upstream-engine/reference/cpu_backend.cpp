@@ -10,11 +10,7 @@ namespace spillway::engine::reference {
 
 cpu_backend::cpu_backend(const model::checkpoint& ck, runtime::kv_geometry kv, int threads,
                          std::chrono::microseconds max_spin)
-    : cfg_(ck.config()),
-      weights_(ck.weights(), ck.config().weight_floats()),
-      w_(weights_.view()),
-      kv_(kv),
-      pool_(threads, max_spin) {
+    : cfg_(ck.config()), w_(ck.weights(), ck.config()), kv_(kv), pool_(threads, max_spin) {
   const size_t cache = static_cast<size_t>(cfg_.n_layers) * kv_.num_blocks * kv_.block_size *
                        static_cast<size_t>(cfg_.kv_dim());
   k_cache_.assign(cache, 0.0f);
@@ -91,8 +87,7 @@ std::string cpu_backend::forward(const runtime::batch_input& in, std::span<float
   for (size_t r = 0; r < rows; ++r)
     rmsnorm(&xb_[r * dim], &x_[static_cast<size_t>(in.logit_rows[r]) * dim], w_.rms_final,
             cfg_.dim);
-  matmul(logits.data(), xb_.data(), w_.wcls, static_cast<int>(rows), cfg_.dim, cfg_.vocab_size,
-         pool_);
+  matmul(logits.data(), xb_.data(), w_.wcls, static_cast<int>(rows), pool_);
   for (size_t r = 0; r < rows; ++r) argmax_out[r] = argmax(&logits[r * vocab], cfg_.vocab_size);
   return {};
 }
@@ -104,10 +99,9 @@ void cpu_backend::layer(int l, const runtime::batch_input& in) {
   const size_t d = static_cast<size_t>(dim);
 
   for (int i = 0; i < t; ++i) rmsnorm(&xb_[i * d], &x_[i * d], w_.rms_att + L * d, dim);
-  const matmul_part qkv[] = {{q_.data(), w_.wq + L * d * d, dim},
-                             {k_.data(), w_.wk + L * kvd * d, kvd},
-                             {v_.data(), w_.wv + L * kvd * d, kvd}};
-  matmul_many(qkv, xb_.data(), t, dim, pool_);
+  const matmul_part qkv[] = {
+      {q_.data(), w_.wq.layer(l)}, {k_.data(), w_.wk.layer(l)}, {v_.data(), w_.wv.layer(l)}};
+  matmul_many(qkv, xb_.data(), t, pool_);
   for (int i = 0; i < t; ++i) {
     const float* cs = &rope_[static_cast<size_t>(in.pos[i]) * hs];
     rope(&q_[i * d], dim, hs, cs);
@@ -120,18 +114,17 @@ void cpu_backend::layer(int l, const runtime::batch_input& in) {
     std::memcpy(&v_cache_[off], &v_[static_cast<size_t>(i) * kvd], kvd * sizeof(float));
   }
   attention(l, in);
-  matmul(xb2_.data(), att_.data(), w_.wo + L * d * d, t, dim, dim, pool_);
+  matmul(xb2_.data(), att_.data(), w_.wo.layer(l), t, pool_);
   for (size_t i = 0; i < static_cast<size_t>(t) * d; ++i) x_[i] += xb2_[i];
 
   for (int i = 0; i < t; ++i) rmsnorm(&xb_[i * d], &x_[i * d], w_.rms_ffn + L * d, dim);
   const size_t h = static_cast<size_t>(hid);
-  const matmul_part ffn[] = {{hb_.data(), w_.w1 + L * h * d, hid},
-                             {hb2_.data(), w_.w3 + L * h * d, hid}};
-  matmul_many(ffn, xb_.data(), t, dim, pool_);
+  const matmul_part ffn[] = {{hb_.data(), w_.w1.layer(l)}, {hb2_.data(), w_.w3.layer(l)}};
+  matmul_many(ffn, xb_.data(), t, pool_);
   pool_.parallel_for(static_cast<size_t>(t), 1, [&](size_t b, size_t e) {
     swiglu(&hb_[b * h], &hb2_[b * h], static_cast<int>((e - b) * h));
   });
-  matmul(xb2_.data(), hb_.data(), w_.w2 + L * d * h, t, hid, dim, pool_);
+  matmul(xb2_.data(), hb_.data(), w_.w2.layer(l), t, pool_);
   for (size_t i = 0; i < static_cast<size_t>(t) * d; ++i) x_[i] += xb2_[i];
 }
 
@@ -141,15 +134,22 @@ void cpu_backend::attention(int l, const runtime::batch_input& in) {
   const paged_kv kv{k_cache_.data() + cache_offset(l, 0, 0),
                     v_cache_.data() + cache_offset(l, 0, 0), kv_.block_size, cfg_.kv_dim()};
   const size_t d = static_cast<size_t>(cfg_.dim);
-  pool_.parallel_for(in.tokens.size() * static_cast<size_t>(heads), 1, [&](size_t b, size_t e) {
-    std::vector<float> scores(static_cast<size_t>(cfg_.seq_len));
+  // One task per token, all its heads reading each K/V row once, when there are tokens enough to
+  // keep every thread busy; else one per head. The bits are the same either way.
+  const size_t t = in.tokens.size();
+  const int per_task = t >= static_cast<size_t>(pool_.size()) ? heads : 1;
+  const size_t tasks = t * static_cast<size_t>(heads / per_task);
+  pool_.parallel_for(tasks, 1, [&](size_t b, size_t e) {
+    std::vector<float> scores(static_cast<size_t>(per_task) * static_cast<size_t>(cfg_.seq_len));
     for (size_t task = b; task < e; ++task) {
-      const size_t i = task / static_cast<size_t>(heads);
-      const int h = static_cast<int>(task % static_cast<size_t>(heads));
+      const size_t i = task * static_cast<size_t>(per_task) / static_cast<size_t>(heads);
+      const int h =
+          static_cast<int>(task * static_cast<size_t>(per_task) % static_cast<size_t>(heads));
       const int32_t* table =
           &in.block_table[static_cast<size_t>(in.table_offset[static_cast<size_t>(in.seq[i])])];
-      attend(&att_[i * d + static_cast<size_t>(h) * hs], &q_[i * d + static_cast<size_t>(h) * hs],
-             kv, table, in.pos[i], hs, h / kv_mul, scores.data());
+      const size_t at = i * d + static_cast<size_t>(h) * hs;
+      attend_heads(&att_[at], &q_[at], kv, table, in.pos[i], hs, h, per_task, kv_mul,
+                   scores.data());
     }
   });
 }

@@ -1,13 +1,14 @@
 // Multi-threaded CPU backend: the llama2 forward pass (llama2.c run.c) over a flattened batch of
 // tokens from many sequences, with K/V in a paged cache held in host memory. Each weight matrix
 // is read once per step for the whole batch. Scheduler thread only; the pool's threads do the
-// matrix products and attention. The weights are copied into huge pages (huge_page_weights.hpp).
+// matrix products and attention. The weights are copied, packed, into huge pages
+// (packed_weights.hpp).
 #pragma once
 
 #include <vector>
 
 #include "upstream-engine/model/checkpoint.hpp"
-#include "upstream-engine/reference/huge_page_weights.hpp"
+#include "upstream-engine/reference/packed_weights.hpp"
 #include "upstream-engine/reference/thread_pool.hpp"
 #include "upstream-engine/runtime/backend.hpp"
 
@@ -36,8 +37,7 @@ class cpu_backend final : public runtime::backend {
   size_t cache_offset(int layer, int block, int slot) const;
 
   const model::model_config cfg_;
-  const huge_page_weights weights_;
-  const model::weights_view w_;  // into weights_
+  const packed_weights w_;
   const runtime::kv_geometry kv_;
   thread_pool pool_;
   std::vector<float> k_cache_;  // [layer][block][slot][kv_dim]

@@ -107,16 +107,25 @@ void thread_pool::run(size_t n, size_t grain, task_fn fn, void* ctx) {
   }
   size_t b, e;
   range(n, grain, parts, 0, b, e);
+  const auto start = std::chrono::steady_clock::now();
   fn(ctx, b, e);
+  const auto own_end = std::chrono::steady_clock::now();
   const auto budget = std::chrono::microseconds(spin_us_.load(std::memory_order_relaxed));
   const bool done =
       spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; }, budget);
   if (done) return;
-  if (!woke) spun_out();  // waiting on a woken worker is its wake-up, not contention
-  std::unique_lock lock(mu_);
-  caller_sleeping_.store(true);
-  done_cv_.wait(lock, [this] { return pending_.load() == 0; });
-  caller_sleeping_.store(false);
+  {
+    std::unique_lock lock(mu_);
+    caller_sleeping_.store(true);
+    done_cv_.wait(lock, [this] { return pending_.load() == 0; });
+    caller_sleeping_.store(false);
+  }
+  // A worker that was running finishes its equal range about when the caller finished its own;
+  // one that took the spin budget plus the caller's whole time again was not running. (Waiting
+  // on a woken worker is its wake-up, not contention.) Judging by the spin budget alone put
+  // every large product (a batch-16 step's shares run a millisecond) on one thread for 50 ms
+  // as soon as a worker lagged by 50 us.
+  if (!woke && std::chrono::steady_clock::now() - own_end > budget + (own_end - start)) spun_out();
 }
 
 bool thread_pool::contended() {

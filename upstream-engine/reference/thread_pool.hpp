@@ -8,10 +8,11 @@
 // side is woken through the mutex, so no wake-up is lost.
 // Spinning and hand-offs only pay while every thread has a core: a spinning thread can hold the
 // core its partner waits for, and a step waits for its slowest, possibly descheduled, thread.
-// So when the caller's spin runs out (a worker was not running) or the caller spent over 1 ms
-// of the last 10 ms waiting for a CPU (/proc/thread-self/schedstat), the caller runs every range
-// itself for the next 50 ms. Results do not depend on this: callers compute each output the same
-// way whichever thread computes it. With max_spin 0 the pool never spins and always hands off.
+// So when a worker finishes later than the caller's spin budget plus the caller's own range time
+// after the caller (it was not running) or the caller spent over 1 ms of the last 10 ms waiting
+// for a CPU (/proc/thread-self/schedstat), the caller runs every range itself for the next 50 ms.
+// Results do not depend on this: callers compute each output the same way whichever thread computes
+// it. With max_spin 0 the pool never spins and always hands off.
 #pragma once
 
 #include <atomic>
@@ -57,7 +58,7 @@ class thread_pool {
   /// Caller only: true while the machine looks oversubscribed (see the top of this file);
   /// sets the workers' spin budget to match.
   bool contended();
-  /// Caller only: the caller's spin ran out.
+  /// Caller only: a worker was not running.
   void spun_out();
   static void range(size_t n, size_t grain, int parts, int index, size_t& b, size_t& e);
 
