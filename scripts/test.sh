@@ -18,15 +18,17 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # fails is run once more, and only a second failure fails the suite.
 (cd "$ASAN" && ctest --output-on-failure -j"$JOBS" --timeout 300 --repeat until-pass:2)
 
-echo "== TSan build (threaded parts: proxy workers, shared endpoint state, resilience policies, reload)"
+echo "== TSan build (threaded parts: proxy workers, shared endpoint state, resilience policies, reload,
+   the engine's thread pool and scheduler)"
 TSAN=${TSAN_BUILD_DIR:-$ROOT/build-tsan}
 cmake -S "$ROOT" -B "$TSAN" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSPILLWAY_SANITIZE=thread
 tsan_targets=(spillway spillway_balancer_tests spillway_resilience_tests spillway_reload_tests
-              spillway_http2_tests)
+              spillway_http2_tests spillway-engine spillway_engine_tests)
 cmake --build "$TSAN" -j"$JOBS" --target "${tsan_targets[@]}"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 "$TSAN/bin/spillway_balancer_tests"
 "$TSAN/bin/spillway_resilience_tests"
 "$TSAN/bin/spillway_reload_tests"
+"$TSAN/bin/spillway_engine_tests"
 (cd "$TSAN" && ctest --output-on-failure -j"$JOBS" --timeout 300 --repeat until-pass:2 \
    -R '^(proxy|vtc|resilience|cache_proxy|h2abuse|http2)\.|^policy\.[A-Z]')
