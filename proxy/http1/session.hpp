@@ -87,7 +87,9 @@ class session final : public std::enable_shared_from_this<session>,
   void do_read_client();
   void on_read_client(const error_code& ec, size_t n);
   void process_head();
+  void begin_request(bool header_deadline);  // the first byte (or the whole head) is in
   void on_request_head(size_t head_bytes);
+  void route_request();  // the head is parsed: request id, target, route, policies
   bool normalise_target();
   bool names_this_listener(std::string_view authority) const;
 
@@ -123,6 +125,7 @@ class session final : public std::enable_shared_from_this<session>,
   void take_replay();
   void on_response_head();
   void build_client_head();
+  bool pass_client_head();  // build_client_head() as a value for an HTTP/2 bridge
   void do_write_client();
   void on_write_client(const error_code& ec, size_t n);
   void response_done_upstream();
@@ -260,6 +263,7 @@ class session final : public std::enable_shared_from_this<session>,
   std::string up_writing_;  // bytes being written upstream
   std::optional<response_parser> res_parser_;
   http::response_head res_;
+  http::response_head client_res_;  // the head handed to alt_->write_head()
   size_t res_head_bytes_ = 0;
   bool client_head_sent_ = false;
   bool event_stream_ = false;

@@ -2,6 +2,8 @@
 // streaming, and what happens when any of it fails.
 #include <sys/socket.h>
 
+#include <charconv>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
@@ -35,6 +37,30 @@ void append_number(std::string& out, uint64_t v) {
   while (n > 0) out.push_back(buf[--n]);
 }
 
+// The upstream's response fields that go on to the client: hop-by-hop ones (and those its
+// Connection field lists) dropped, Content-Length dropped unless `keep_length`. Calls
+// emit(name, value, id) for each; returns whether X-Request-Id was among them.
+template <class Emit>
+bool client_fields(const http::header_list& h, bool keep_length, bool& event_stream, Emit&& emit) {
+  using f = http::field_id;
+  const auto connection = h.find(f::connection);
+  const bool check_connection = connection && http::connection_lists_fields(*connection);
+  bool has_request_id = false;
+  for (size_t i = 0; i < h.size(); ++i) {
+    const auto name = h.name(i);
+    const auto value = h.value(i);
+    const auto id = h.id(i);
+    if (http::is_hop_by_hop(id)) continue;
+    if (id == f::content_length && !keep_length) continue;
+    if (id == f::content_type && value.starts_with("text/event-stream")) event_stream = true;
+    if (id == f::unknown && name.size() == 12 && http::iequals(name, "x-request-id"))
+      has_request_id = true;
+    if (check_connection && http::listed_in_connection(*connection, name)) continue;
+    emit(name, value, id);
+  }
+  return has_request_id;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- endpoint choice and connect
@@ -59,9 +85,13 @@ void session::start_exchange() {
   framing f = req_.chunked          ? framing::chunked
               : req_.content_length ? framing::length
                                     : framing::none;
-  req_parser_->body().reset(&up_out_, f);
-  req_parser_->eager(true);
-  if (!req_.has_body()) request_complete_ = req_parser_->is_done();
+  if (req_parser_) {
+    req_parser_->body().reset(&up_out_, f);
+    req_parser_->eager(true);
+    if (!req_.has_body()) request_complete_ = req_parser_->is_done();
+  } else {
+    request_complete_ = true;  // a head taken as a value (client_stream::take_head): no body
+  }
   if (cache_ && cache_->body_done) cache_prepare_body(f);
   policy_take_body();  // a decoded request body goes upstream whole
   retries_done_ = 0;
@@ -334,7 +364,7 @@ void session::on_response_head() {
   clear_deadline(first_byte);
   client_head_sent_ = true;
   status_sent_ = res_.status;
-  build_client_head();
+  if (!pass_client_head()) build_client_head();
   if (cache_) cache_on_response_head();
   res_parser_->body().reset(&down_out_, client_framing_);
   res_parser_->eager(true);
@@ -352,21 +382,9 @@ void session::build_client_head() {
   o.put("HTTP/1.1 "sv).number(static_cast<uint64_t>(res_.status)).put(' ').put(res_.reason);
   o.put("\r\n"sv);
   const bool no_body = req_.method == "HEAD" || res_.status == 204 || res_.status == 304;
-  const auto connection = res_.headers.find(f::connection);
-  const bool check_connection = connection && http::connection_lists_fields(*connection);
-  bool has_request_id = false;
-  for (size_t i = 0; i < res_.headers.size(); ++i) {
-    const auto name = res_.headers.name(i);
-    const auto value = res_.headers.value(i);
-    const auto id = res_.headers.id(i);
-    if (http::is_hop_by_hop(id)) continue;
-    if (id == f::content_length && !no_body) continue;
-    if (id == f::content_type && value.starts_with("text/event-stream")) event_stream_ = true;
-    if (id == f::unknown && name.size() == 12 && http::iequals(name, "x-request-id"))
-      has_request_id = true;
-    if (check_connection && http::listed_in_connection(*connection, name)) continue;
-    o.field(name, value);
-  }
+  const bool has_request_id =
+      client_fields(res_.headers, no_body, event_stream_,
+                    [&](std::string_view name, std::string_view value, f) { o.field(name, value); });
   if (!has_request_id) o.field("X-Request-Id"sv, request_id_);
   if (!set_cookie.empty()) o.field("Set-Cookie"sv, set_cookie);
   o.put(pol_.headers);  // X-RateLimit-* (session_policy.cpp)
@@ -389,6 +407,36 @@ void session::build_client_head() {
     o.put("Connection: keep-alive\r\n"sv);
   }
   o.put("\r\n"sv);
+}
+
+bool session::pass_client_head() {
+  // The common answer only: a body of known length, nothing queued before the head, no field
+  // added as text (policies, cache status); anything else is written as HTTP/1.1.
+  if (!alt_ || cache_ || !pol_.headers.empty() || !down_out_.empty() || client_write_pending_ ||
+      !res_.content_length || *res_.content_length == 0 || req_.method == "HEAD" ||
+      res_.status == 204 || res_.status == 304)
+    return false;
+  using f = http::field_id;
+  http::response_head& h = client_res_;
+  h.clear();
+  h.status = res_.status;
+  h.reason = res_.reason;
+  const bool has_request_id =
+      client_fields(res_.headers, false, event_stream_,
+                    [&](std::string_view name, std::string_view value, f id) {
+                      h.headers.add(name, value, id);
+                    });
+  if (!has_request_id) h.headers.add("x-request-id"sv, request_id_);
+  const std::string set_cookie = affinity_set_cookie();
+  if (!set_cookie.empty()) h.headers.add("set-cookie"sv, set_cookie, f::set_cookie);
+  char length[24];
+  const auto end = std::to_chars(length, length + sizeof length, *res_.content_length).ptr;
+  h.headers.add("content-length"sv, std::string_view(length, end - length), f::content_length);
+  h.content_length = res_.content_length;
+  if (!alt_->write_head(h, *res_.content_length)) return false;
+  client_framing_ = framing::length;
+  if (draining_ || !req_.keep_alive || !request_complete_) close_after_ = true;
+  return true;
 }
 
 void session::response_done_upstream() {

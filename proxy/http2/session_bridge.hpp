@@ -88,7 +88,7 @@ class stream_bridge final : public http1::client_stream,
   /// to serve later streams of the connection.
   stream_bridge(boost::asio::any_io_executor ex, http::downstream_port& port, bool tls,
                 const http::request_head& head, bool end_stream,
-                std::shared_ptr<head_pool> heads = nullptr);
+                std::shared_ptr<head_pool> heads = nullptr, bool heads_as_values = false);
   ~stream_bridge() override;
 
   /// Takes the next stream; the bridge must be waiting (taken from head_pool::idle).
@@ -104,6 +104,9 @@ class stream_bridge final : public http1::client_stream,
   bool closed() const noexcept { return closed_; }
   /// Ends the wait of an idle bridge: its session reads the end of the stream and closes.
   void retire();
+  /// From the next stream on, a request head the session's parser would accept as it stands
+  /// goes to the session as a value (take_head()) instead of as HTTP/1.1 text.
+  void heads_as_values(bool on) noexcept { heads_as_values_ = on; }
 
   // http1::client_stream (the session's side)
   void async_read_some(boost::asio::mutable_buffer b, io_handler h) override;
@@ -114,6 +117,8 @@ class stream_bridge final : public http1::client_stream,
   const char* scheme() const noexcept override { return tls_ ? "https" : "http"; }
   const char* via_version() const noexcept override { return "2"; }
   bool http2_stream() const noexcept override { return true; }
+  bool take_head(http::request_head& into) noexcept override;
+  bool write_head(const http::response_head& head, uint64_t body_bytes) noexcept override;
 
   bool response_done() const noexcept { return response_done_; }
 
@@ -135,7 +140,10 @@ class stream_bridge final : public http1::client_stream,
   bool tls_;
   bool head_request_;
 
-  // request bytes for the session
+  // the request for the session: a head as a value, or bytes
+  bool heads_as_values_ = false;
+  bool head_ready_ = false;  // head_ waits for take_head()
+  http::request_head head_;
   std::string in_;
   size_t in_off_ = 0;
   size_t unconsumed_ = 0;            // request body bytes received but not yet granted back
