@@ -2,6 +2,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <utility>
 
@@ -23,26 +24,26 @@ class connection_driver<Stream>::port final : public http::downstream_port {
   void send_head(const http::response_head& head, bool end_stream) override {
     if (!d_.conn_.respond(id_, head, end_stream)) return;
     if (end_stream) ended = true;
-    d_.flush();
+    d_.schedule_flush();
   }
   bool send_body(std::string_view data) override {
     const bool more = d_.conn_.send_body(id_, data);
-    d_.flush();
+    d_.schedule_flush();
     return more;
   }
   void end_body(const http::header_list* trailers) override {
     d_.conn_.end_body(id_, trailers);
     ended = true;
-    d_.flush();
+    d_.schedule_flush();
   }
   void abort(const error&) override {
     d_.conn_.reset(id_, NGHTTP2_INTERNAL_ERROR);
     ended = true;
-    d_.flush();
+    d_.schedule_flush();
   }
   void consume_request_body(size_t n) override {
     d_.conn_.consume(id_, n);
-    d_.flush();
+    d_.schedule_flush();
   }
   std::string_view client_address() const noexcept override { return d_.client_address_; }
 
@@ -131,6 +132,21 @@ void connection_driver<Stream>::flush() {
                       if (ec) return self->close();
                       self->flush();
                     });
+}
+
+template <class Stream>
+void connection_driver<Stream>::schedule_flush() {
+  if (closed_) return;
+  if (in_receive_ || in_flush_ || writing_) {
+    flush_again_ = true;  // the read handler, the flush loop or the write's completion flushes
+    return;
+  }
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+    self->flush_posted_ = false;
+    self->flush();
+  });
 }
 
 template <class Stream>
