@@ -372,7 +372,7 @@ void session::record(int status, std::string_view error) {
   if (cluster_ >= 0 && endpoint_ >= 0 && attempts_ > 0)
     r.endpoint = cluster().at(endpoint_).address;
   if (req_parser_) r.bytes_in = req_parser_->body_bytes();
-  if (res_parser_) r.bytes_out = res_parser_->body_bytes();
+  r.bytes_out = res_parser_ ? res_parser_->body_bytes() : res_body_bytes_;
   worker_.log_request(r);
 }
 

@@ -121,6 +121,7 @@ class session final : public std::enable_shared_from_this<session>,
   void do_read_upstream();
   void on_read_upstream(const error_code& ec, size_t n);
   void parse_response();
+  bool plain_response();  // a whole plain answer in the buffer, without the parser
   bool retry_on_status();
   void take_replay();
   void on_response_head();
@@ -265,6 +266,7 @@ class session final : public std::enable_shared_from_this<session>,
   http::response_head res_;
   http::response_head client_res_;  // the head handed to alt_->write_head()
   size_t res_head_bytes_ = 0;
+  uint64_t res_body_bytes_ = 0;  // body of a plain_response() (no parser)
   bool client_head_sent_ = false;
   bool event_stream_ = false;
   framing client_framing_ = framing::none;

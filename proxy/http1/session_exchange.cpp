@@ -12,6 +12,7 @@
 #include "common/log.hpp"
 #include "proxy/http1/error_map.hpp"
 #include "proxy/http1/head_writer.hpp"
+#include "proxy/http1/plain_response.hpp"
 #include "proxy/http1/session.hpp"
 #include "proxy/http1/session_cache.hpp"
 
@@ -134,6 +135,7 @@ void session::send_request() {
   phase_ = phase::send_request;
   res_.clear();
   res_parser_.reset();
+  res_body_bytes_ = 0;
   if (!replay_.empty()) {
     // Retrying on a new connection: send again what the failed one was sent.
     up_out_.insert(0, replay_);
@@ -323,6 +325,7 @@ void session::on_read_upstream(const error_code& ec, size_t n) {
 void session::parse_response() {
   while (up_ && up_->buffer.size() > 0 && !response_complete_) {
     if (!res_parser_) {
+      if (!client_head_sent_ && plain_response()) break;
       res_.clear();
       res_parser_.emplace(res_);
       res_parser_->header_limit(64 * 1024);
@@ -356,6 +359,34 @@ void session::parse_response() {
   cache_feed();
   if (!down_out_.empty() && !client_write_pending_) do_write_client();
   if (!response_complete_ && down_out_.size() < downstream_high_water) do_read_upstream();
+}
+
+bool session::plain_response() {
+  // What a policy or the cache reads, a retry may drop or a HEAD answer frames differently goes
+  // through the parser below.
+  if (cache_ || pol_.metering || pol_.websocket || req_.method == "HEAD") return false;
+  const auto& comp = rt().config->routes[route_].compression;
+  if (comp && !comp->response.empty()) return false;
+  const auto data = up_->buffer.data();
+  const std::string_view buf(static_cast<const char*>(data.data()), data.size());
+  const size_t head = read_plain_response_head(buf, res_, 64 * 1024);
+  if (head == 0 || buf.size() - head < *res_.content_length) return false;
+  if (route_state().policy.retryable({retry::failure_kind::status, res_.status})) return false;
+  res_head_bytes_ = head;
+  phase_ = phase::stream_response;
+  clear_deadline(first_byte);
+  client_head_sent_ = true;
+  status_sent_ = res_.status;
+  if (!pass_client_head()) build_client_head();
+  res_body_bytes_ = *res_.content_length;
+  body_framer body;
+  body.reset(&down_out_, client_framing_);
+  body.piece(buf.substr(head, res_body_bytes_));
+  body.finish();
+  up_->buffer.consume(head + res_body_bytes_);
+  response_complete_ = true;
+  response_done_upstream();
+  return true;
 }
 
 void session::on_response_head() {
@@ -445,7 +476,7 @@ void session::response_done_upstream() {
   finish_try(res_.status >= 500 ? upstream::try_result::server_error
                                 : upstream::try_result::success);
   const bool reusable = res_.keep_alive && request_complete_ && !upstream_write_pending_ && up_ &&
-                        up_->buffer.size() == 0 && !res_parser_->need_eof();
+                        up_->buffer.size() == 0 && (!res_parser_ || !res_parser_->need_eof());
   release_upstream(reusable);
   if (pol_.compressing) finish_response_compression();
 }
@@ -517,6 +548,7 @@ void session::next_request() {
   cache_reset();
   req_parser_.reset();
   res_parser_.reset();
+  res_body_bytes_ = 0;
   if (close_after_ || draining_ || client_eof_) {
     error_code ignored;
     if (alt_)
