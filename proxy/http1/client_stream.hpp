@@ -9,16 +9,16 @@
 #pragma once
 
 #include <boost/asio/buffer.hpp>
-#include <functional>
 
 #include "common/error.hpp"
 #include "proxy/http/message.hpp"
+#include "proxy/http1/io_handler.hpp"
 
 namespace spillway::http1 {
 
 class client_stream {
  public:
-  using io_handler = std::function<void(const error_code&, size_t)>;
+  using io_handler = http1::io_handler;
 
   virtual ~client_stream() = default;
   /// Reads at least one byte into `b`, or fails (end of stream: boost::asio::error::eof).
