@@ -49,8 +49,10 @@ class client_stream {
     (void)into;
     return false;
   }
-  /// Takes a response head (already filtered for the client) and `body_bytes` (> 0) of body
-  /// that async_write() will carry unframed. False: write the head as HTTP/1.1 text.
+  /// Takes a response head and `body_bytes` (> 0) of body that async_write() will carry
+  /// unframed. The head is what the client should see, but for hop-by-hop fields (RFC 9110
+  /// §7.6.1), which the stream drops as HTTP/2 does any connection-specific field. False:
+  /// write the head as HTTP/1.1 text.
   virtual bool write_head(const http::response_head& head, uint64_t body_bytes) noexcept {
     (void)head;
     (void)body_bytes;

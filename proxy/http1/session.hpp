@@ -126,7 +126,7 @@ class session final : public std::enable_shared_from_this<session>,
   void take_replay();
   void on_response_head();
   void build_client_head();
-  bool pass_client_head();  // build_client_head() as a value for an HTTP/2 bridge
+  bool pass_client_head();  // res_ handed to an HTTP/2 bridge instead of build_client_head()
   void do_write_client();
   void on_write_client(const error_code& ec, size_t n);
   void response_done_upstream();
@@ -264,7 +264,6 @@ class session final : public std::enable_shared_from_this<session>,
   std::string up_writing_;  // bytes being written upstream
   std::optional<response_parser> res_parser_;
   http::response_head res_;
-  http::response_head client_res_;  // the head handed to alt_->write_head()
   size_t res_head_bytes_ = 0;
   uint64_t res_body_bytes_ = 0;  // body of a plain_response() (no parser)
   bool client_head_sent_ = false;

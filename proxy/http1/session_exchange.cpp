@@ -448,23 +448,28 @@ bool session::pass_client_head() {
       res_.status == 204 || res_.status == 304)
     return false;
   using f = http::field_id;
-  http::response_head& h = client_res_;
-  h.clear();
-  h.status = res_.status;
-  h.reason = res_.reason;
-  const bool has_request_id =
-      client_fields(res_.headers, false, event_stream_,
-                    [&](std::string_view name, std::string_view value, f id) {
-                      h.headers.add(name, value, id);
-                    });
-  if (!has_request_id) h.headers.add("x-request-id"sv, request_id_);
-  const std::string set_cookie = affinity_set_cookie();
-  if (!set_cookie.empty()) h.headers.add("set-cookie"sv, set_cookie, f::set_cookie);
+  // res_ goes as it is, with the fields the session adds appended: its hop-by-hop fields are
+  // connection-specific to HTTP/2 and dropped there (RFC 9113 §8.2.2). Not when Connection
+  // names other fields, or Content-Length is not in the form the text head would give it.
+  const auto connection = res_.headers.find(f::connection);
+  if (connection && http::connection_lists_fields(*connection)) return false;
   char length[24];
   const auto end = std::to_chars(length, length + sizeof length, *res_.content_length).ptr;
-  h.headers.add("content-length"sv, std::string_view(length, end - length), f::content_length);
-  h.content_length = res_.content_length;
-  if (!alt_->write_head(h, *res_.content_length)) return false;
+  if (res_.headers.find(f::content_length) != std::string_view(length, end - length))
+    return false;
+  bool has_request_id = false;
+  for (size_t i = 0; i < res_.headers.size(); ++i) {
+    if (res_.headers.id(i) == f::content_type &&
+        res_.headers.value(i).starts_with("text/event-stream"))
+      event_stream_ = true;
+    if (res_.headers.id(i) == f::unknown && res_.headers.name(i).size() == 12 &&
+        http::iequals(res_.headers.name(i), "x-request-id"))
+      has_request_id = true;
+  }
+  if (!has_request_id) res_.headers.add("x-request-id"sv, request_id_);
+  const std::string set_cookie = affinity_set_cookie();
+  if (!set_cookie.empty()) res_.headers.add("set-cookie"sv, set_cookie, f::set_cookie);
+  if (!alt_->write_head(res_, *res_.content_length)) return false;
   client_framing_ = framing::length;
   if (draining_ || !req_.keep_alive || !request_complete_) close_after_ = true;
   return true;
