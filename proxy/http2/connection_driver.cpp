@@ -20,6 +20,10 @@ template <class Stream>
 class connection_driver<Stream>::port final : public http::downstream_port {
  public:
   port(connection_driver& d, int32_t id) : d_(d), id_(id) {}
+  void reuse(int32_t id) noexcept {
+    id_ = id;
+    ended = false;
+  }
 
   void send_head(const http::response_head& head, bool end_stream) override {
     if (!d_.conn_.respond(id_, head, end_stream)) return;
@@ -203,8 +207,18 @@ void connection_driver<Stream>::on_tick() {
 // protocol's stream state until the stream closes.
 template <class Stream>
 void connection_driver<Stream>::on_request(int32_t id, http::request_head& head, bool end_stream) {
-  auto& s = streams_[id];
-  s.p = std::make_unique<port>(*this, id);
+  stream_entry* e;
+  if (spare_.empty()) {
+    e = &streams_[id];
+    e->p = std::make_unique<port>(*this, id);
+  } else {
+    auto node = std::move(spare_.back());  // the map's node, with its port
+    spare_.pop_back();
+    node.key() = id;
+    node.mapped().p->reuse(id);
+    e = &streams_.insert(std::move(node)).position->second;
+  }
+  auto& s = *e;
   s.head = &head;
   s.end_stream = end_stream;
   pending_.push_back(id);
@@ -267,10 +281,20 @@ template <class Stream>
 void connection_driver<Stream>::on_stream_closed(int32_t id, uint32_t) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
-  auto s = std::move(it->second);
-  streams_.erase(it);
+  auto node = streams_.extract(it);
+  auto& s = node.mapped();
   last_activity_ = steady_clock::now();
   if (s.ex && !s.p->ended) s.ex->on_client_gone();
+  constexpr size_t max_spare = 16;
+  if (spare_.size() >= max_spare || closed_) return;
+  // Kept for a later stream: nothing of this one's may outlive it.
+  s.ex.reset();
+  s.head = nullptr;
+  s.end_stream = false;
+  s.body.clear();
+  s.body_ended = false;
+  s.trailers = nullptr;
+  spare_.push_back(std::move(node));
 }
 
 template <class Stream>

@@ -88,6 +88,7 @@ class connection_driver final : public std::enable_shared_from_this<connection_d
   std::string client_address_;
   server_connection conn_;
   std::unordered_map<int32_t, stream_entry> streams_;
+  std::vector<typename decltype(streams_)::node_type> spare_;  // closed streams' nodes, reused
   std::vector<int32_t> pending_;  // streams whose exchange opens once the current read is done
   boost::asio::steady_timer tick_;
   std::string in_;
