@@ -130,10 +130,10 @@ stream_bridge::stream_bridge(asio::any_io_executor ex, http::downstream_port& po
 void stream_bridge::start_request(const http::request_head& head, bool end_stream) {
   head_request_ = head.method == "HEAD";
   if (heads_as_values_ && end_stream && plain_request(head)) {
-    head_ = head;  // the driver reuses its copy for later streams
-    head_.version = 11;
-    head_.keep_alive = true;
-    head_.expect_continue = expects_continue(head_.headers);
+    // The driver's copy lives until the stream closes, and a closing stream reaches the
+    // bridge (on_client_gone()) before it is reused.
+    pending_head_ = &head;
+    expect_continue_ = expects_continue(head.headers);
     head_ready_ = true;
     request_done_ = true;
     request_body_.reset(&in_, http1::framing::none);
@@ -155,6 +155,7 @@ void stream_bridge::attach(http::downstream_port& port, const http::request_head
   ++generation_;
   port_ = &port;
   head_ready_ = false;
+  pending_head_ = nullptr;
   in_.clear();
   in_off_ = 0;
   unconsumed_ = 0;
@@ -267,14 +268,20 @@ void stream_bridge::deliver() {
 }
 
 bool stream_bridge::take_head(http::request_head& into) noexcept {
-  if (!head_ready_) return false;
+  if (!head_ready_ || closed_ || client_gone_) return false;
   head_ready_ = false;
-  std::swap(into, head_);  // head_ keeps the session's old storage for the next stream
+  into = *pending_head_;  // into's storage, grown by earlier requests, is reused
+  pending_head_ = nullptr;
+  into.version = 11;
+  into.keep_alive = true;
+  into.expect_continue = expect_continue_;
   return true;
 }
 
 void stream_bridge::on_client_gone() {
   client_gone_ = true;
+  head_ready_ = false;
+  pending_head_ = nullptr;
   port_ = nullptr;
   deliver();
   if (write_h_) complete_write(asio::error::connection_reset);
@@ -477,6 +484,8 @@ void stream_bridge::finish_port() {
 void stream_bridge::close() noexcept {
   if (closed_) return;
   closed_ = true;
+  head_ready_ = false;
+  pending_head_ = nullptr;
   // A session that ends before its answer is complete cuts the stream off (RST_STREAM).
   if (port_ && !response_done_) port_->abort(internal_error(errc::internal_error));
   port_ = nullptr;

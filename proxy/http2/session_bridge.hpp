@@ -142,8 +142,9 @@ class stream_bridge final : public http1::client_stream,
 
   // the request for the session: a head as a value, or bytes
   bool heads_as_values_ = false;
-  bool head_ready_ = false;  // head_ waits for take_head()
-  http::request_head head_;
+  bool head_ready_ = false;  // *pending_head_ waits for take_head()
+  bool expect_continue_ = false;
+  const http::request_head* pending_head_ = nullptr;  // the driver's
   std::string in_;
   size_t in_off_ = 0;
   size_t unconsumed_ = 0;            // request body bytes received but not yet granted back
