@@ -7,17 +7,22 @@
 // stream is answered and the session is back waiting for a request (client_stream::idle()),
 // the bridge and its session wait in the connection's pool and take the next stream, as a
 // keep-alive HTTP/1.1 connection takes its next request: no session is built per stream. A
-// session that closes, or a stream that left request bytes unread, ends that pairing. The request
-// head (already validated by nghttp2: pseudo-headers, connection-specific fields, field syntax) is
-// written out as an HTTP/1.1 head, the body follows as it arrives (chunked when the client
-// gave no content-length); the session's response is parsed back into a head, body pieces and
-// trailers for the driver. The session's own request parser, limits and smuggling checks run
-// on every stream as they do on a connection.
+// session that closes, or a stream that left request bytes unread, ends that pairing.
 //
-// The response the session writes is its own serialisation of an already validated message, so
-// the common shape (a clean head with one Content-Length, or no body at all) is read by hand and
-// its body passed on as it comes; anything else (chunked, read-until-close, an unusual head)
-// goes through the full HTTP/1.1 response parser.
+// Request: the head (already validated by nghttp2: pseudo-headers, connection-specific fields,
+// field syntax) of a stream without a body goes to the session as a value (take_head()) when
+// the HTTP/1.1 request parser would take it as it stands (token method, target of visible
+// characters, one Host, no Transfer-Encoding, no Content-Length but 0); any other is written
+// out as an HTTP/1.1 head, the body following as it arrives (chunked when the client gave no
+// content-length), and the session's own request parser, limits and smuggling checks run on it
+// as they do on a connection.
+//
+// Response: a head with a Content-Length body may come from the session as a value
+// (write_head()), its body bytes after it. Otherwise the session writes HTTP/1.1, its own
+// serialisation of an already validated message: the common shape (a clean head with one
+// Content-Length, or no body at all) is read by hand and its body passed on as it comes;
+// anything else (chunked, read-until-close, an unusual head) goes through the full HTTP/1.1
+// response parser.
 //
 // Flow control: a stream's request bytes not yet read by the session are bounded
 // (`request_buffer`); beyond it the client's window stays closed. A response write completes
