@@ -38,30 +38,6 @@ void append_number(std::string& out, uint64_t v) {
   while (n > 0) out.push_back(buf[--n]);
 }
 
-// The upstream's response fields that go on to the client: hop-by-hop ones (and those its
-// Connection field lists) dropped, Content-Length dropped unless `keep_length`. Calls
-// emit(name, value, id) for each; returns whether X-Request-Id was among them.
-template <class Emit>
-bool client_fields(const http::header_list& h, bool keep_length, bool& event_stream, Emit&& emit) {
-  using f = http::field_id;
-  const auto connection = h.find(f::connection);
-  const bool check_connection = connection && http::connection_lists_fields(*connection);
-  bool has_request_id = false;
-  for (size_t i = 0; i < h.size(); ++i) {
-    const auto name = h.name(i);
-    const auto value = h.value(i);
-    const auto id = h.id(i);
-    if (http::is_hop_by_hop(id)) continue;
-    if (id == f::content_length && !keep_length) continue;
-    if (id == f::content_type && value.starts_with("text/event-stream")) event_stream = true;
-    if (id == f::unknown && name.size() == 12 && http::iequals(name, "x-request-id"))
-      has_request_id = true;
-    if (check_connection && http::listed_in_connection(*connection, name)) continue;
-    emit(name, value, id);
-  }
-  return has_request_id;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- endpoint choice and connect
@@ -413,9 +389,21 @@ void session::build_client_head() {
   o.put("HTTP/1.1 "sv).number(static_cast<uint64_t>(res_.status)).put(' ').put(res_.reason);
   o.put("\r\n"sv);
   const bool no_body = req_.method == "HEAD" || res_.status == 204 || res_.status == 304;
-  const bool has_request_id =
-      client_fields(res_.headers, no_body, event_stream_,
-                    [&](std::string_view name, std::string_view value, f) { o.field(name, value); });
+  const auto connection = res_.headers.find(f::connection);
+  const bool check_connection = connection && http::connection_lists_fields(*connection);
+  bool has_request_id = false;
+  for (size_t i = 0; i < res_.headers.size(); ++i) {
+    const auto name = res_.headers.name(i);
+    const auto value = res_.headers.value(i);
+    const auto id = res_.headers.id(i);
+    if (http::is_hop_by_hop(id)) continue;
+    if (id == f::content_length && !no_body) continue;
+    if (id == f::content_type && value.starts_with("text/event-stream")) event_stream_ = true;
+    if (id == f::unknown && name.size() == 12 && http::iequals(name, "x-request-id"))
+      has_request_id = true;
+    if (check_connection && http::listed_in_connection(*connection, name)) continue;
+    o.field(name, value);
+  }
   if (!has_request_id) o.field("X-Request-Id"sv, request_id_);
   if (!set_cookie.empty()) o.field("Set-Cookie"sv, set_cookie);
   o.put(pol_.headers);  // X-RateLimit-* (session_policy.cpp)
