@@ -9,15 +9,16 @@
 #pragma once
 
 #include <boost/asio/buffer.hpp>
-#include <functional>
 
 #include "common/error.hpp"
+#include "proxy/http/message.hpp"
+#include "proxy/http1/io_handler.hpp"
 
 namespace spillway::http1 {
 
 class client_stream {
  public:
-  using io_handler = std::function<void(const error_code&, size_t)>;
+  using io_handler = http1::io_handler;
 
   virtual ~client_stream() = default;
   /// Reads at least one byte into `b`, or fails (end of stream: boost::asio::error::eof).
@@ -37,6 +38,26 @@ class client_stream {
   /// The session has answered and waits for its next request: an HTTP/2 bridge may now give
   /// it the connection's next stream.
   virtual void idle() noexcept {}
+
+  // Heads as values (HTTP/2 bridges): what would otherwise be written as HTTP/1.1 text only to
+  // be parsed again on the other side.
+
+  /// Moves the next request head into `into` when the stream holds one as a value: a request
+  /// without a body whose fields already passed every check the HTTP/1.1 request parser makes.
+  /// A read that completes with no bytes and no error announces it. False: read bytes as usual.
+  virtual bool take_head(http::request_head& into) noexcept {
+    (void)into;
+    return false;
+  }
+  /// Takes a response head and `body_bytes` (> 0) of body that async_write() will carry
+  /// unframed. The head is what the client should see, but for hop-by-hop fields (RFC 9110
+  /// §7.6.1), which the stream drops as HTTP/2 does any connection-specific field. False:
+  /// write the head as HTTP/1.1 text.
+  virtual bool write_head(const http::response_head& head, uint64_t body_bytes) noexcept {
+    (void)head;
+    (void)body_bytes;
+    return false;
+  }
 };
 
 }  // namespace spillway::http1

@@ -127,6 +127,17 @@ void session::on_read_client(const error_code& ec, size_t n) {
 }
 
 void session::process_head() {
+  if (!req_parser_ && alt_ && in_.size() == 0 && alt_->take_head(req_)) {
+    // No parser: the request has no body, and its head is already checked (client_stream.hpp).
+    // Its size is that of its HTTP/1.1 text, for the same header limit.
+    begin_request(false);
+    req_head_bytes_ = req_.method.size() + req_.target.size() + 14;
+    for (size_t i = 0; i < req_.headers.size(); ++i)
+      req_head_bytes_ += req_.headers.name(i).size() + req_.headers.value(i).size() + 4;
+    if (req_head_bytes_ > listener_.cfg.limits.max_header_bytes)
+      return send_local(431, "request_header_too_large", "request header too large", true);
+    return route_request();
+  }
   if (!req_parser_) {
     req_.clear();
     req_parser_.emplace(req_);
@@ -135,18 +146,7 @@ void session::process_head() {
     req_parser_->eager(false);
   }
   if (in_.size() == 0) return do_read_client();
-  if (!head_started_) {
-    head_started_ = true;
-    recorded_ = false;
-    route_ = -1;
-    cluster_ = -1;
-    endpoint_ = -1;
-    if (gen_ != worker_.current()) gen_ = worker_.current();
-    attempts_ = 0;
-    started_ = steady::now();
-    first_byte_at_ = {};
-    set_deadline(client, listener_.cfg.timeouts.header, started_);
-  }
+  if (!head_started_) begin_request(true);
   error_code ec;
   size_t used = req_parser_->put(in_.data(), ec);
   if (ec == bhttp::error::need_more) {
@@ -162,6 +162,19 @@ void session::process_head() {
   on_request_head(used);
 }
 
+void session::begin_request(bool header_deadline) {
+  head_started_ = true;
+  recorded_ = false;
+  route_ = -1;
+  cluster_ = -1;
+  endpoint_ = -1;
+  if (gen_ != worker_.current()) gen_ = worker_.current();
+  attempts_ = 0;
+  started_ = steady::now();
+  first_byte_at_ = {};
+  if (header_deadline) set_deadline(client, listener_.cfg.timeouts.header, started_);
+}
+
 void session::on_request_head(size_t head_bytes) {
   const std::string_view raw(static_cast<const char*>(in_.data().data()), head_bytes);
   // An HTTP/2 stream's head was written by its bridge from fields nghttp2 validated (RFC 9113
@@ -171,6 +184,10 @@ void session::on_request_head(size_t head_bytes) {
                       true);
   in_.consume(head_bytes);
   req_head_bytes_ = head_bytes;
+  route_request();
+}
+
+void session::route_request() {
   clear_deadline(client);
 
   auto rid = req_.headers.find("x-request-id");
@@ -355,7 +372,7 @@ void session::record(int status, std::string_view error) {
   if (cluster_ >= 0 && endpoint_ >= 0 && attempts_ > 0)
     r.endpoint = cluster().at(endpoint_).address;
   if (req_parser_) r.bytes_in = req_parser_->body_bytes();
-  if (res_parser_) r.bytes_out = res_parser_->body_bytes();
+  r.bytes_out = res_parser_ ? res_parser_->body_bytes() : res_body_bytes_;
   worker_.log_request(r);
 }
 

@@ -87,7 +87,9 @@ class session final : public std::enable_shared_from_this<session>,
   void do_read_client();
   void on_read_client(const error_code& ec, size_t n);
   void process_head();
+  void begin_request(bool header_deadline);  // the first byte (or the whole head) is in
   void on_request_head(size_t head_bytes);
+  void route_request();  // the head is parsed: request id, target, route, policies
   bool normalise_target();
   bool names_this_listener(std::string_view authority) const;
 
@@ -119,10 +121,12 @@ class session final : public std::enable_shared_from_this<session>,
   void do_read_upstream();
   void on_read_upstream(const error_code& ec, size_t n);
   void parse_response();
+  bool plain_response();  // a whole plain answer in the buffer, without the parser
   bool retry_on_status();
   void take_replay();
   void on_response_head();
   void build_client_head();
+  bool pass_client_head();  // res_ handed to an HTTP/2 bridge instead of build_client_head()
   void do_write_client();
   void on_write_client(const error_code& ec, size_t n);
   void response_done_upstream();
@@ -261,6 +265,7 @@ class session final : public std::enable_shared_from_this<session>,
   std::optional<response_parser> res_parser_;
   http::response_head res_;
   size_t res_head_bytes_ = 0;
+  uint64_t res_body_bytes_ = 0;  // body of a plain_response() (no parser)
   bool client_head_sent_ = false;
   bool event_stream_ = false;
   framing client_framing_ = framing::none;

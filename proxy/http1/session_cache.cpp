@@ -107,8 +107,10 @@ bool session::cache_begin() {
     pol_.decoded.clear();
     pol_.has_decoded = false;
   }
-  req_parser_->body().reset(&cache_->body, framing::length);
-  req_parser_->eager(true);
+  if (req_parser_) {  // none for a head taken as a value: no body
+    req_parser_->body().reset(&cache_->body, framing::length);
+    req_parser_->eager(true);
+  }
   if (req_.has_body()) set_deadline(client, listener_.cfg.timeouts.idle);
   cache_read_body();
   return true;
@@ -120,7 +122,7 @@ void session::cache_read_body() {
     if (in_.size() < watch_limit) do_read_client();
     return;
   }
-  if (in_.size() > 0 && !req_parser_->is_done()) {
+  if (in_.size() > 0 && req_parser_ && !req_parser_->is_done()) {
     error_code ec;
     const size_t used = req_parser_->put(in_.data(), ec);
     in_.consume(used);
@@ -130,7 +132,7 @@ void session::cache_read_body() {
       return send_local(400, "bad_request", "malformed request body: " + ec.message(), true);
     }
   }
-  if (!req_parser_->is_done()) {
+  if (req_parser_ && !req_parser_->is_done()) {
     if (req_.expect_continue && !expect_sent_ && in_.size() == 0) {
       expect_sent_ = true;
       down_out_.append("HTTP/1.1 100 Continue\r\n\r\n");

@@ -2,6 +2,8 @@
 // streaming, and what happens when any of it fails.
 #include <sys/socket.h>
 
+#include <charconv>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
@@ -10,6 +12,7 @@
 #include "common/log.hpp"
 #include "proxy/http1/error_map.hpp"
 #include "proxy/http1/head_writer.hpp"
+#include "proxy/http1/plain_response.hpp"
 #include "proxy/http1/session.hpp"
 #include "proxy/http1/session_cache.hpp"
 
@@ -59,9 +62,13 @@ void session::start_exchange() {
   framing f = req_.chunked          ? framing::chunked
               : req_.content_length ? framing::length
                                     : framing::none;
-  req_parser_->body().reset(&up_out_, f);
-  req_parser_->eager(true);
-  if (!req_.has_body()) request_complete_ = req_parser_->is_done();
+  if (req_parser_) {
+    req_parser_->body().reset(&up_out_, f);
+    req_parser_->eager(true);
+    if (!req_.has_body()) request_complete_ = req_parser_->is_done();
+  } else {
+    request_complete_ = true;  // a head taken as a value (client_stream::take_head): no body
+  }
   if (cache_ && cache_->body_done) cache_prepare_body(f);
   policy_take_body();  // a decoded request body goes upstream whole
   retries_done_ = 0;
@@ -104,6 +111,7 @@ void session::send_request() {
   phase_ = phase::send_request;
   res_.clear();
   res_parser_.reset();
+  res_body_bytes_ = 0;
   if (!replay_.empty()) {
     // Retrying on a new connection: send again what the failed one was sent.
     up_out_.insert(0, replay_);
@@ -293,6 +301,7 @@ void session::on_read_upstream(const error_code& ec, size_t n) {
 void session::parse_response() {
   while (up_ && up_->buffer.size() > 0 && !response_complete_) {
     if (!res_parser_) {
+      if (!client_head_sent_ && plain_response()) break;
       res_.clear();
       res_parser_.emplace(res_);
       res_parser_->header_limit(64 * 1024);
@@ -328,13 +337,41 @@ void session::parse_response() {
   if (!response_complete_ && down_out_.size() < downstream_high_water) do_read_upstream();
 }
 
+bool session::plain_response() {
+  // What a policy or the cache reads, a retry may drop or a HEAD answer frames differently goes
+  // through the parser below.
+  if (cache_ || pol_.metering || pol_.websocket || req_.method == "HEAD") return false;
+  const auto& comp = rt().config->routes[route_].compression;
+  if (comp && !comp->response.empty()) return false;
+  const auto data = up_->buffer.data();
+  const std::string_view buf(static_cast<const char*>(data.data()), data.size());
+  const size_t head = read_plain_response_head(buf, res_, 64 * 1024);
+  if (head == 0 || buf.size() - head < *res_.content_length) return false;
+  if (route_state().policy.retryable({retry::failure_kind::status, res_.status})) return false;
+  res_head_bytes_ = head;
+  phase_ = phase::stream_response;
+  clear_deadline(first_byte);
+  client_head_sent_ = true;
+  status_sent_ = res_.status;
+  if (!pass_client_head()) build_client_head();
+  res_body_bytes_ = *res_.content_length;
+  body_framer body;
+  body.reset(&down_out_, client_framing_);
+  body.piece(buf.substr(head, res_body_bytes_));
+  body.finish();
+  up_->buffer.consume(head + res_body_bytes_);
+  response_complete_ = true;
+  response_done_upstream();
+  return true;
+}
+
 void session::on_response_head() {
   if (begin_response_compression()) return;  // session_policy.cpp
   phase_ = phase::stream_response;
   clear_deadline(first_byte);
   client_head_sent_ = true;
   status_sent_ = res_.status;
-  build_client_head();
+  if (!pass_client_head()) build_client_head();
   if (cache_) cache_on_response_head();
   res_parser_->body().reset(&down_out_, client_framing_);
   res_parser_->eager(true);
@@ -391,13 +428,48 @@ void session::build_client_head() {
   o.put("\r\n"sv);
 }
 
+bool session::pass_client_head() {
+  // The common answer only: a body of known length, nothing queued before the head, no field
+  // added as text (policies, cache status); anything else is written as HTTP/1.1.
+  if (!alt_ || cache_ || !pol_.headers.empty() || !down_out_.empty() || client_write_pending_ ||
+      !res_.content_length || *res_.content_length == 0 || req_.method == "HEAD" ||
+      res_.status == 204 || res_.status == 304)
+    return false;
+  using f = http::field_id;
+  // res_ goes as it is, with the fields the session adds appended: its hop-by-hop fields are
+  // connection-specific to HTTP/2 and dropped there (RFC 9113 §8.2.2). Not when Connection
+  // names other fields, or Content-Length is not in the form the text head would give it.
+  const auto connection = res_.headers.find(f::connection);
+  if (connection && http::connection_lists_fields(*connection)) return false;
+  char length[24];
+  const auto end = std::to_chars(length, length + sizeof length, *res_.content_length).ptr;
+  if (res_.headers.find(f::content_length) != std::string_view(length, end - length))
+    return false;
+  bool has_request_id = false;
+  for (size_t i = 0; i < res_.headers.size(); ++i) {
+    if (res_.headers.id(i) == f::content_type &&
+        res_.headers.value(i).starts_with("text/event-stream"))
+      event_stream_ = true;
+    if (res_.headers.id(i) == f::unknown && res_.headers.name(i).size() == 12 &&
+        http::iequals(res_.headers.name(i), "x-request-id"))
+      has_request_id = true;
+  }
+  if (!has_request_id) res_.headers.add("x-request-id"sv, request_id_);
+  const std::string set_cookie = affinity_set_cookie();
+  if (!set_cookie.empty()) res_.headers.add("set-cookie"sv, set_cookie, f::set_cookie);
+  if (!alt_->write_head(res_, *res_.content_length)) return false;
+  client_framing_ = framing::length;
+  if (draining_ || !req_.keep_alive || !request_complete_) close_after_ = true;
+  return true;
+}
+
 void session::response_done_upstream() {
   clear_deadline(upstream_idle);
   if (cache_) cache_on_response_done();
   finish_try(res_.status >= 500 ? upstream::try_result::server_error
                                 : upstream::try_result::success);
   const bool reusable = res_.keep_alive && request_complete_ && !upstream_write_pending_ && up_ &&
-                        up_->buffer.size() == 0 && !res_parser_->need_eof();
+                        up_->buffer.size() == 0 && (!res_parser_ || !res_parser_->need_eof());
   release_upstream(reusable);
   if (pol_.compressing) finish_response_compression();
 }
@@ -469,6 +541,7 @@ void session::next_request() {
   cache_reset();
   req_parser_.reset();
   res_parser_.reset();
+  res_body_bytes_ = 0;
   if (close_after_ || draining_ || client_eof_) {
     error_code ignored;
     if (alt_)

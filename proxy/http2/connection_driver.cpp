@@ -2,6 +2,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <utility>
 
@@ -19,30 +20,34 @@ template <class Stream>
 class connection_driver<Stream>::port final : public http::downstream_port {
  public:
   port(connection_driver& d, int32_t id) : d_(d), id_(id) {}
+  void reuse(int32_t id) noexcept {
+    id_ = id;
+    ended = false;
+  }
 
   void send_head(const http::response_head& head, bool end_stream) override {
     if (!d_.conn_.respond(id_, head, end_stream)) return;
     if (end_stream) ended = true;
-    d_.flush();
+    d_.schedule_flush();
   }
   bool send_body(std::string_view data) override {
     const bool more = d_.conn_.send_body(id_, data);
-    d_.flush();
+    d_.schedule_flush();
     return more;
   }
   void end_body(const http::header_list* trailers) override {
     d_.conn_.end_body(id_, trailers);
     ended = true;
-    d_.flush();
+    d_.schedule_flush();
   }
   void abort(const error&) override {
     d_.conn_.reset(id_, NGHTTP2_INTERNAL_ERROR);
     ended = true;
-    d_.flush();
+    d_.schedule_flush();
   }
   void consume_request_body(size_t n) override {
     d_.conn_.consume(id_, n);
-    d_.flush();
+    d_.schedule_flush();
   }
   std::string_view client_address() const noexcept override { return d_.client_address_; }
 
@@ -134,6 +139,21 @@ void connection_driver<Stream>::flush() {
 }
 
 template <class Stream>
+void connection_driver<Stream>::schedule_flush() {
+  if (closed_) return;
+  if (in_receive_ || in_flush_ || writing_) {
+    flush_again_ = true;  // the read handler, the flush loop or the write's completion flushes
+    return;
+  }
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+    self->flush_posted_ = false;
+    self->flush();
+  });
+}
+
+template <class Stream>
 void connection_driver<Stream>::shutdown() {
   if (closed_) return;
   conn_.shutdown();
@@ -187,8 +207,18 @@ void connection_driver<Stream>::on_tick() {
 // protocol's stream state until the stream closes.
 template <class Stream>
 void connection_driver<Stream>::on_request(int32_t id, http::request_head& head, bool end_stream) {
-  auto& s = streams_[id];
-  s.p = std::make_unique<port>(*this, id);
+  stream_entry* e;
+  if (spare_.empty()) {
+    e = &streams_[id];
+    e->p = std::make_unique<port>(*this, id);
+  } else {
+    auto node = std::move(spare_.back());  // the map's node, with its port
+    spare_.pop_back();
+    node.key() = id;
+    node.mapped().p->reuse(id);
+    e = &streams_.insert(std::move(node)).position->second;
+  }
+  auto& s = *e;
   s.head = &head;
   s.end_stream = end_stream;
   pending_.push_back(id);
@@ -251,10 +281,20 @@ template <class Stream>
 void connection_driver<Stream>::on_stream_closed(int32_t id, uint32_t) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
-  auto s = std::move(it->second);
-  streams_.erase(it);
+  auto node = streams_.extract(it);
+  auto& s = node.mapped();
   last_activity_ = steady_clock::now();
   if (s.ex && !s.p->ended) s.ex->on_client_gone();
+  constexpr size_t max_spare = 16;
+  if (spare_.size() >= max_spare || closed_) return;
+  // Kept for a later stream: nothing of this one's may outlive it.
+  s.ex.reset();
+  s.head = nullptr;
+  s.end_stream = false;
+  s.body.clear();
+  s.body_ended = false;
+  s.trailers = nullptr;
+  spare_.push_back(std::move(node));
 }
 
 template <class Stream>

@@ -137,7 +137,7 @@ struct server_connection::impl {
   std::unordered_map<int32_t, std::unique_ptr<stream_state>> streams;
   // States of closed streams, reused so that a new stream's buffers start at the size earlier
   // streams grew them to; released when the connection is idle (release_spare()).
-  std::vector<std::unique_ptr<stream_state>> spare;
+  std::vector<decltype(streams)::node_type> spare;
   std::vector<int32_t> writable;  // streams owed on_writable() after the current produce()
   token_bucket resets, settings, pings, empty_data;
   bool ended = false;          // terminated for abuse or a protocol error
@@ -191,15 +191,15 @@ struct server_connection::impl {
     auto& me = self(p);
     if (f->hd.type != NGHTTP2_HEADERS) return 0;
     if (f->headers.cat == NGHTTP2_HCAT_REQUEST) {
-      std::unique_ptr<stream_state> st;
       if (me.spare.empty()) {
-        st = std::make_unique<stream_state>(f->hd.stream_id);
+        me.streams.emplace(f->hd.stream_id, std::make_unique<stream_state>(f->hd.stream_id));
       } else {
-        st = std::move(me.spare.back());
+        auto node = std::move(me.spare.back());  // the map's node and the state in it
         me.spare.pop_back();
-        st->reuse(f->hd.stream_id);
+        node.key() = f->hd.stream_id;
+        node.mapped()->reuse(f->hd.stream_id);
+        me.streams.insert(std::move(node));
       }
-      me.streams.emplace(f->hd.stream_id, std::move(st));
     } else if (auto* st = me.find(f->hd.stream_id)) {
       st->in_trailers = true;
       st->header_bytes = 0;
@@ -355,8 +355,8 @@ struct server_connection::impl {
     const bool keep = me.spare.size() < max_spare_streams && !st.in_trailers &&
                       st.header_bytes <= max_spare_header_bytes &&
                       st.out.capacity() <= max_spare_buffer;
-    if (keep) me.spare.push_back(std::move(it->second));
-    me.streams.erase(it);
+    auto node = me.streams.extract(it);
+    if (keep) me.spare.push_back(std::move(node));
     if (dispatched) me.h.on_stream_closed(id, code);
     return 0;
   }

@@ -3,6 +3,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/error.hpp>
+#include <cstring>
 
 #include "proxy/http1/session.hpp"
 #include "proxy/server/worker.hpp"
@@ -18,6 +19,47 @@ void append_fields(std::string& out, const http::header_list& h) {
   for (size_t i = 0; i < h.size(); ++i) {
     out.append(h.name(i)).append(": ").append(h.value(i)).append("\r\n");
   }
+}
+
+bool token_char(unsigned char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
+}
+
+// True when the HTTP/1.1 request parser would take `head`, a request without a body, as it
+// stands (request_parser, RFC 9112 §3 and §6): a token method, a target of visible characters,
+// one Host, no Transfer-Encoding, at most one Content-Length, of 0. Field names and values were
+// checked by nghttp2 (RFC 9113 §8.2.1), which is laxer about the method and the path.
+bool plain_request(const http::request_head& head) noexcept {
+  if (head.method.empty() || head.target.empty()) return false;
+  for (unsigned char c : head.method)
+    if (!token_char(c)) return false;
+  for (unsigned char c : head.target)
+    if (c <= 0x20 || c == 0x7f) return false;
+  unsigned hosts = 0, lengths = 0;
+  for (size_t i = 0; i < head.headers.size(); ++i) {
+    switch (head.headers.id(i)) {
+      case http::field_id::host:
+        ++hosts;
+        break;
+      case http::field_id::content_length:
+        ++lengths;
+        break;
+      case http::field_id::transfer_encoding:
+        return false;
+      default:
+        break;
+    }
+  }
+  return hosts == 1 && lengths <= 1 && head.content_length.value_or(0) == 0 && !head.chunked;
+}
+
+bool expects_continue(const http::header_list& h) noexcept {
+  auto v = h.find(http::field_id::expect);
+  if (!v) return false;
+  while (!v->empty() && (v->front() == ' ' || v->front() == '\t')) v->remove_prefix(1);
+  while (!v->empty() && (v->back() == ' ' || v->back() == '\t')) v->remove_suffix(1);
+  return http::iequals(*v, "100-continue");
 }
 
 // The driver's view of one stream: forwards to the bridge while it still serves this stream.
@@ -59,7 +101,7 @@ std::shared_ptr<http::exchange> session_bridge_factory::open(http::request_head&
     return std::make_shared<stream_handle>(std::move(b));
   }
   auto b = std::make_shared<stream_bridge>(worker_.io().get_executor(), port, tls_, head,
-                                           end_stream, heads_);
+                                           end_stream, heads_, true);
   std::make_shared<http1::session>(worker_, listener_, b, client_ip_, local_)->start();
   return std::make_shared<stream_handle>(std::move(b));
 }
@@ -72,19 +114,34 @@ void session_bridge_factory::close_idle() {
 
 stream_bridge::stream_bridge(asio::any_io_executor ex, http::downstream_port& port, bool tls,
                              const http::request_head& head, bool end_stream,
-                             std::shared_ptr<head_pool> heads)
-    : ex_(std::move(ex)), port_(&port), tls_(tls), heads_(std::move(heads)) {
+                             std::shared_ptr<head_pool> heads, bool heads_as_values)
+    : ex_(std::move(ex)),
+      port_(&port),
+      tls_(tls),
+      heads_as_values_(heads_as_values),
+      heads_(std::move(heads)) {
   if (heads_ && !heads_->spare.empty()) {
     res_ = std::move(heads_->spare.back());
     heads_->spare.pop_back();
   }
-  in_.reserve(head.method.size() + head.target.size() + 64 + 2 * head.headers.size() + 256);
   start_request(head, end_stream);
 }
 
 void stream_bridge::start_request(const http::request_head& head, bool end_stream) {
   head_request_ = head.method == "HEAD";
+  if (heads_as_values_ && end_stream && plain_request(head)) {
+    // The driver's copy lives until the stream closes, and a closing stream reaches the
+    // bridge (on_client_gone()) before it is reused.
+    pending_head_ = &head;
+    expect_continue_ = expects_continue(head.headers);
+    head_ready_ = true;
+    request_done_ = true;
+    request_body_.reset(&in_, http1::framing::none);
+    return;
+  }
   const bool chunked = !end_stream && !head.content_length;
+  if (in_.capacity() < 256)
+    in_.reserve(head.method.size() + head.target.size() + 64 + 2 * head.headers.size() + 256);
   in_.append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
   append_fields(in_, head.headers);
   if (chunked) in_.append("transfer-encoding: chunked\r\n");
@@ -97,6 +154,8 @@ void stream_bridge::attach(http::downstream_port& port, const http::request_head
                            bool end_stream) {
   ++generation_;
   port_ = &port;
+  head_ready_ = false;
+  pending_head_ = nullptr;
   in_.clear();
   in_off_ = 0;
   unconsumed_ = 0;
@@ -180,6 +239,8 @@ void stream_bridge::deliver() {
   size_t n = 0;
   if (closed_) {
     ec = asio::error::operation_aborted;
+  } else if (head_ready_) {
+    // n == 0: the head waits in take_head()
   } else if (in_off_ < in_.size()) {
     n = std::min(read_buf_.size(), in_.size() - in_off_);
     std::memcpy(read_buf_.data(), in_.data() + in_off_, n);
@@ -206,8 +267,21 @@ void stream_bridge::deliver() {
   read_h_ = nullptr;
 }
 
+bool stream_bridge::take_head(http::request_head& into) noexcept {
+  if (!head_ready_ || closed_ || client_gone_) return false;
+  head_ready_ = false;
+  into = *pending_head_;  // into's storage, grown by earlier requests, is reused
+  pending_head_ = nullptr;
+  into.version = 11;
+  into.keep_alive = true;
+  into.expect_continue = expect_continue_;
+  return true;
+}
+
 void stream_bridge::on_client_gone() {
   client_gone_ = true;
+  head_ready_ = false;
+  pending_head_ = nullptr;
   port_ = nullptr;
   deliver();
   if (write_h_) complete_write(asio::error::connection_reset);
@@ -269,6 +343,16 @@ size_t stream_bridge::take_response(std::string_view data) {
     }
   }
   return off;
+}
+
+bool stream_bridge::write_head(const http::response_head& head, uint64_t body_bytes) noexcept {
+  if (closed_ || client_gone_ || !port_ || response_done_ || head_sent_ || parser_ ||
+      !res_in_.empty() || body_bytes == 0)
+    return false;
+  head_sent_ = true;
+  body_left_ = body_bytes;
+  port_->send_head(head, false);
+  return true;
 }
 
 stream_bridge::head_result stream_bridge::read_head(std::string_view data, size_t& used) {
@@ -393,12 +477,15 @@ void stream_bridge::complete_write(const error_code& ec) {
 void stream_bridge::finish_port() {
   port_ = nullptr;
   // The session may serve another stream once it has read the whole request.
-  reusable_ = heads_ && response_done_ && request_done_ && in_off_ == in_.size() && !client_gone_;
+  reusable_ = heads_ && response_done_ && request_done_ && in_off_ == in_.size() && !client_gone_ &&
+              !head_ready_;
 }
 
 void stream_bridge::close() noexcept {
   if (closed_) return;
   closed_ = true;
+  head_ready_ = false;
+  pending_head_ = nullptr;
   // A session that ends before its answer is complete cuts the stream off (RST_STREAM).
   if (port_ && !response_done_) port_->abort(internal_error(errc::internal_error));
   port_ = nullptr;

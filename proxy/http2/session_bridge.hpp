@@ -7,17 +7,22 @@
 // stream is answered and the session is back waiting for a request (client_stream::idle()),
 // the bridge and its session wait in the connection's pool and take the next stream, as a
 // keep-alive HTTP/1.1 connection takes its next request: no session is built per stream. A
-// session that closes, or a stream that left request bytes unread, ends that pairing. The request
-// head (already validated by nghttp2: pseudo-headers, connection-specific fields, field syntax) is
-// written out as an HTTP/1.1 head, the body follows as it arrives (chunked when the client
-// gave no content-length); the session's response is parsed back into a head, body pieces and
-// trailers for the driver. The session's own request parser, limits and smuggling checks run
-// on every stream as they do on a connection.
+// session that closes, or a stream that left request bytes unread, ends that pairing.
 //
-// The response the session writes is its own serialisation of an already validated message, so
-// the common shape (a clean head with one Content-Length, or no body at all) is read by hand and
-// its body passed on as it comes; anything else (chunked, read-until-close, an unusual head)
-// goes through the full HTTP/1.1 response parser.
+// Request: the head (already validated by nghttp2: pseudo-headers, connection-specific fields,
+// field syntax) of a stream without a body goes to the session as a value (take_head()) when
+// the HTTP/1.1 request parser would take it as it stands (token method, target of visible
+// characters, one Host, no Transfer-Encoding, no Content-Length but 0); any other is written
+// out as an HTTP/1.1 head, the body following as it arrives (chunked when the client gave no
+// content-length), and the session's own request parser, limits and smuggling checks run on it
+// as they do on a connection.
+//
+// Response: a head with a Content-Length body may come from the session as a value
+// (write_head()), its body bytes after it. Otherwise the session writes HTTP/1.1, its own
+// serialisation of an already validated message: the common shape (a clean head with one
+// Content-Length, or no body at all) is read by hand and its body passed on as it comes;
+// anything else (chunked, read-until-close, an unusual head) goes through the full HTTP/1.1
+// response parser.
 //
 // Flow control: a stream's request bytes not yet read by the session are bounded
 // (`request_buffer`); beyond it the client's window stays closed. A response write completes
@@ -88,7 +93,7 @@ class stream_bridge final : public http1::client_stream,
   /// to serve later streams of the connection.
   stream_bridge(boost::asio::any_io_executor ex, http::downstream_port& port, bool tls,
                 const http::request_head& head, bool end_stream,
-                std::shared_ptr<head_pool> heads = nullptr);
+                std::shared_ptr<head_pool> heads = nullptr, bool heads_as_values = false);
   ~stream_bridge() override;
 
   /// Takes the next stream; the bridge must be waiting (taken from head_pool::idle).
@@ -104,6 +109,9 @@ class stream_bridge final : public http1::client_stream,
   bool closed() const noexcept { return closed_; }
   /// Ends the wait of an idle bridge: its session reads the end of the stream and closes.
   void retire();
+  /// From the next stream on, a request head the session's parser would accept as it stands
+  /// goes to the session as a value (take_head()) instead of as HTTP/1.1 text.
+  void heads_as_values(bool on) noexcept { heads_as_values_ = on; }
 
   // http1::client_stream (the session's side)
   void async_read_some(boost::asio::mutable_buffer b, io_handler h) override;
@@ -114,6 +122,8 @@ class stream_bridge final : public http1::client_stream,
   const char* scheme() const noexcept override { return tls_ ? "https" : "http"; }
   const char* via_version() const noexcept override { return "2"; }
   bool http2_stream() const noexcept override { return true; }
+  bool take_head(http::request_head& into) noexcept override;
+  bool write_head(const http::response_head& head, uint64_t body_bytes) noexcept override;
 
   bool response_done() const noexcept { return response_done_; }
 
@@ -135,7 +145,11 @@ class stream_bridge final : public http1::client_stream,
   bool tls_;
   bool head_request_;
 
-  // request bytes for the session
+  // the request for the session: a head as a value, or bytes
+  bool heads_as_values_ = false;
+  bool head_ready_ = false;  // *pending_head_ waits for take_head()
+  bool expect_continue_ = false;
+  const http::request_head* pending_head_ = nullptr;  // the driver's
   std::string in_;
   size_t in_off_ = 0;
   size_t unconsumed_ = 0;            // request body bytes received but not yet granted back

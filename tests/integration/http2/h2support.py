@@ -205,7 +205,10 @@ class H2Client:
             n = min(len(data), window, self.conn.max_outbound_frame_size)
             if n > 0 or not data:
                 last = n == len(data)
-                self.conn.send_data(sid, data[:n], end_stream=end and last)
+                try:
+                    self.conn.send_data(sid, data[:n], end_stream=end and last)
+                except h2.exceptions.StreamClosedError:
+                    return  # answered early and closed (RFC 9113 §8.1): the rest is not sent
                 self.flush()
                 data = data[n:]
                 if last:

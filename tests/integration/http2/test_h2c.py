@@ -273,3 +273,42 @@ class H2cTest(H2TestCase):
             self.assertTrue(conn.wait_peer_close(max(0.1, deadline - time.monotonic())),
                             f"upstream connection {conn.id} left open after the stream's reset")
         self.assertEqual([(r.target, r.body) for r in ucl.requests if r.complete], [])
+
+    def test_heads_passed_as_values_keep_the_http1_checks_and_fields(self):
+        # A stream without a body reaches the session as a parsed head, and a Content-Length
+        # answer comes back as one: the checks and the field rules of the HTTP/1.1 path hold.
+        def answer(req, conn):
+            conn.respond(200, b"hello", [("Content-Type", "text/plain"), ("Set-Cookie", "a=1"),
+                                         ("Connection", "x-hop"), ("X-Hop", "1"),
+                                         ("Keep-Alive", "timeout=5"), ("X-Kept", "yes")])
+
+        u = self.upstream("u")
+        u.handler = answer
+        p = self.h2proxy([cluster("c", [u])], [route("r", "c")], [{"http2": True}])
+        c = self.h2(p.port, validate=False)
+        st = c.get("/plain?x=1", [("x-request-id", "rid-1"), ("cookie", "a=1"),
+                                  ("cookie", "b=2")])
+        self.assertEqual((st.status, st.body), (200, b"hello"), st)
+        self.assertEqual(st.header("x-request-id"), "rid-1", st)
+        self.assertEqual(st.header("set-cookie"), "a=1", st)
+        self.assertEqual(st.header("x-kept"), "yes", st)
+        self.assertEqual(st.header("content-length"), "5", st)
+        self.assertIsNone(st.header("x-hop"), st)
+        self.assertIsNone(st.header("keep-alive"), st)
+        # Requests nghttp2 lets through but an HTTP/1.1 parser refuses: never forwarded.
+        bad = [c.request("GET", "/a b"), c.request("GET", "/a\x7fb"),
+               c.request("GET", "/two-hosts", [("host", "a.test"), ("host", "b.test")])]
+        for st in c.wait_done(bad):
+            self.assertTrue(st.reset is not None or st.status == 400, st)
+        ok = c.get("/after", [("content-length", "0")])
+        self.assertEqual(ok.status, 200, ok)
+        self.assertTrue(u.wait_requests(2, 10.0), u.errors)
+        self.assertEqual([r.target for r in u.requests], ["/plain?x=1", "/after"])
+        first = u.requests[0]
+        self.assertEqual(first.header("x-request-id"), "rid-1", first.describe())
+        self.assertEqual(first.header("cookie"), "a=1; b=2", first.describe())
+        self.assertEqual(first.header("host"), f"{LOOPBACK}:{p.port}", first.describe())
+        self.assertRegex(first.header("via", ""), r"(^|[ ,])2 spillway", first.describe())
+        # Limits still apply to a head that is never written out as text.
+        big = c.get("/big", [("x-big", "v" * 70000)])
+        self.assertTrue(big.reset is not None or big.status == 431, big)

@@ -274,6 +274,7 @@ TEST(StreamBridge, SessionClosingAfterTheAnswerDoesNotReset) {
   EXPECT_FALSE(port.aborted);
 }
 
+
 }  // namespace
 }  // namespace spillway::http2
 
@@ -358,6 +359,77 @@ TEST(StreamBridgeReuse, RetiredBridgeEndsItsSessionsWait) {
   ASSERT_TRUE(pending->done);
   EXPECT_EQ(pending->ec, asio::error::eof);
   pool->idle.clear();
+}
+
+
+TEST(StreamBridgeHeads, RequestWithoutBodyGoesAsAValueAndTheAnswerComesBackAsOne) {
+  asio::io_context io;
+  auto pool = std::make_shared<head_pool>();
+  recording_port port;
+  auto head = make_head("GET", "/v1/models?x=1");
+  head.headers.add("expect", " 100-continue ", http::field_id::expect);
+  auto b = std::make_shared<stream_bridge>(io.get_executor(), port, false, head, true, pool, true);
+  auto r = read_once(io, *b);  // announced by a read with no bytes
+  ASSERT_TRUE(r.done);
+  EXPECT_FALSE(r.ec);
+  EXPECT_EQ(r.data, "");
+  http::request_head got;
+  ASSERT_TRUE(b->take_head(got));
+  EXPECT_FALSE(b->take_head(got));  // once
+  EXPECT_EQ(got.method, "GET");
+  EXPECT_EQ(got.target, "/v1/models?x=1");
+  EXPECT_EQ(got.headers.find(http::field_id::host), "example.test");
+  EXPECT_TRUE(got.keep_alive);
+  EXPECT_TRUE(got.expect_continue);
+  EXPECT_FALSE(got.has_body());
+
+  http::response_head res;
+  res.status = 201;
+  res.headers.add("x-kept", "1");
+  res.headers.add("content-length", "5", http::field_id::content_length);
+  res.content_length = 5;
+  EXPECT_FALSE(b->write_head(res, 0));  // no body: written as text
+  ASSERT_TRUE(b->write_head(res, 5));
+  EXPECT_FALSE(b->write_head(res, 5));  // one head per stream
+  EXPECT_EQ(port.status, 201);
+  EXPECT_EQ(port.headers, "x-kept=1;content-length=5;");
+  EXPECT_FALSE(port.head_end_stream);
+  auto w = write(io, *b, "hel");
+  EXPECT_TRUE(w->done);
+  EXPECT_FALSE(port.ended);
+  write(io, *b, "lo");
+  EXPECT_EQ(port.body, "hello");
+  EXPECT_TRUE(port.ended);
+  b->idle();  // nothing left unread: the session may take the next stream
+  EXPECT_EQ(pool->idle.size(), 1u);
+  pool->idle.clear();
+}
+
+TEST(StreamBridgeHeads, HeadsAnHttp11ParserWouldRefuseGoAsText) {
+  const auto text_of = [](http::request_head head, bool end_stream) {
+    asio::io_context io;
+    recording_port port;
+    auto b = std::make_shared<stream_bridge>(io.get_executor(), port, false, head, end_stream,
+                                             nullptr, true);
+    auto r = read_once(io, *b);
+    http::request_head got;
+    EXPECT_FALSE(b->take_head(got));
+    return r.data;
+  };
+  EXPECT_EQ(text_of(make_head("GET", "/a b"), true).rfind("GET /a b HTTP/1.1\r\n", 0), 0u);
+  EXPECT_NE(text_of(make_head("G(T", "/"), true), "");
+  EXPECT_NE(text_of(make_head("GET", "/\x7f"), true), "");
+  auto two_hosts = make_head("GET", "/");
+  two_hosts.headers.add("host", "b.test", http::field_id::host);
+  EXPECT_NE(text_of(two_hosts, true), "");
+  auto no_host = make_head("GET", "/");
+  no_host.headers.clear();
+  EXPECT_NE(text_of(no_host, true), "");
+  auto length = make_head("GET", "/");
+  length.headers.add("content-length", "3", http::field_id::content_length);
+  length.content_length = 3;
+  EXPECT_NE(text_of(length, true), "");
+  EXPECT_NE(text_of(make_head("POST", "/"), false), "");  // a body follows
 }
 
 }  // namespace
