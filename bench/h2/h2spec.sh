@@ -84,13 +84,13 @@ if ((peers)); then
     port=$(free_port)
     frontend="127.0.0.1,$port"; [[ $mode == h2c ]] && frontend+=";no-tls"
     render nghttpx.conf.in "$work/nx-$mode.conf" FRONTEND="$frontend" UPPORT="$up" DIR="$work" \
-      TAG="nx-$mode" KEY="$work/key.pem" CERT="$work/cert.pem"
+      TAG="nx-$mode" KEY="$work/key.pem" CERT="$work/cert.pem" HEADERS=
     nghttpx --conf="$work/nx-$mode.conf" >"$work/nx-$mode.log" 2>&1 & pids+=($!)
     wait_port "$port"; targets+=("nghttpx:$mode:$port")
     port=$(free_port)
     listen="http2"; [[ $mode == tls ]] && listen="ssl http2"
     render nginx.conf.in "$work/ng-$mode.conf" DIR="$work" UPPORT="$up" PORT="$port" LISTEN="$listen" \
-      TAG="ng-$mode" MASTER=off KEY="$work/key.pem" CERT="$work/cert.pem"
+      TAG="ng-$mode" MASTER=off KEY="$work/key.pem" CERT="$work/cert.pem" HEADERS=
     nginx -p "$work" -c "$work/ng-$mode.conf" >"$work/ng-$mode.log" 2>&1 & pids+=($!)
     wait_port "$port"; targets+=("nginx:$mode:$port")
   done

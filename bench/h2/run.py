@@ -41,6 +41,20 @@ PROXIES = ("spillway", "nginx", "nghttpx")
 MODES = ("h2c", "tls")
 LABEL = {"spillway": "Spillway", "nginx": "nginx", "nghttpx": "nghttpx"}
 MODE_LABEL = {"h2c": "h2c (prior knowledge)", "tls": "TLS (ALPN h2)"}
+# With --same-headers the peers add what Spillway adds by default: X-Forwarded-For,
+# X-Forwarded-Proto and Via upstream, and an X-Request-Id both ways (nghttpx has no per-request
+# id: it sends a fixed one of the same length).
+SAME_HEADERS = {
+    "nginx": """      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header Via "1.1 nginx";
+      proxy_set_header X-Request-Id $request_id;
+      add_header X-Request-Id $request_id;""",
+    "nghttpx": """add-x-forwarded-for=yes
+add-request-header=X-Request-Id: 0f8fad5b-d9cb-469f-a165-70867728950e
+add-response-header=X-Request-Id: 0f8fad5b-d9cb-469f-a165-70867728950e""",
+}
+
 PROXY_CORE, LOAD_CORE = pb.PROXY_CORE, pb.LOAD_CORE
 CLK_TCK = pb.CLK_TCK
 
@@ -129,7 +143,8 @@ class Bench:
         port = free_port()
         tag = f"{name}-{mode}{'-cg' if callgrind else ''}-{port}"
         subst = {"DIR": self.work, "UPPORT": self.upport, "PORT": port, "TAG": tag, "ADMINPORT": free_port(),
-                 "CERT": self.cert, "KEY": self.key, "MASTER": "off" if callgrind else "on"}
+                 "CERT": self.cert, "KEY": self.key, "MASTER": "off" if callgrind else "on",
+                 "HEADERS": SAME_HEADERS.get(name, "") if self.args.same_headers else ""}
         if name == "nginx":
             subst["LISTEN"] = "ssl http2" if mode == "tls" else "http2"
             cmd = ["nginx", "-p", self.work, "-c", render("nginx.conf.in", f"{self.work}/{tag}.conf", subst)]
@@ -270,8 +285,11 @@ def report(args, names, results, cg, vers, started, notes):
              f"{platform.release()}, load average {results['load_start']} at start, "
              f"{results.get('load_end', '?')} at end.")
     L.append("Versions: " + "; ".join(f"{k} {v}" for k, v in vers.items()) + ".")
-    L.append("Headers: Spillway adds X-Forwarded-For, X-Forwarded-Proto, Via and X-Request-Id upstream; "
-             "nghttpx adds Via and X-Forwarded-Proto; nginx adds nothing.")
+    L.append("Headers: every proxy adds X-Forwarded-For, X-Forwarded-Proto, Via and X-Request-Id upstream "
+             "and X-Request-Id downstream, as Spillway does (`--same-headers`)." if args.same_headers else
+             "Headers: Spillway adds X-Forwarded-For, X-Forwarded-Proto, Via and X-Request-Id upstream; "
+             "nghttpx adds Via and X-Forwarded-Proto; nginx adds nothing (`--same-headers` makes the peers "
+             "add what Spillway adds).")
     for note in notes:
         L.append(f"Note: {note}")
     L.append("")
@@ -362,6 +380,8 @@ def parse_args(argv):
     ap.add_argument("--conns", type=int, default=16, help="h2load connections (default 16)")
     ap.add_argument("--streams", type=int, default=8, help="h2load streams per connection (default 8)")
     ap.add_argument("--callgrind", action="store_true", help="also count Spillway's instructions per request")
+    ap.add_argument("--same-headers", action="store_true",
+                    help="the peers add the headers Spillway adds (X-Forwarded-For, X-Request-Id, ...)")
     ap.add_argument("--cg-requests", type=int, default=5000)
     ap.add_argument("--nice", type=int, metavar="N",
                     help="autogroup nice (-20..19) for every process the benchmark starts, as in bench/proxy "
