@@ -5,8 +5,8 @@
 // the same key as before.
 //
 // The memo is keyed by the request's *material*: every input of make_key() — key prefix (route
-// name), only_deterministic, vary header names and value digests (absent differs from empty), method,
-// target and the raw body — each length-framed. A lookup compares the whole stored material
+// name), only_deterministic, vary header names and value digests (absent differs from empty),
+// method, target and the raw body — each length-framed. A lookup compares the whole stored material
 // with the request's, so a hit never depends on the hash being collision-free; the hash
 // (SipHash-1-3 with a per-process random key, Aumasson & Bernstein 2012) only picks the shard
 // and bucket, and cannot be steered by clients to build long chains.

@@ -443,8 +443,7 @@ bool session::pass_client_head() {
   if (connection && http::connection_lists_fields(*connection)) return false;
   char length[24];
   const auto end = std::to_chars(length, length + sizeof length, *res_.content_length).ptr;
-  if (res_.headers.find(f::content_length) != std::string_view(length, end - length))
-    return false;
+  if (res_.headers.find(f::content_length) != std::string_view(length, end - length)) return false;
   bool has_request_id = false;
   for (size_t i = 0; i < res_.headers.size(); ++i) {
     if (res_.headers.id(i) == f::content_type &&

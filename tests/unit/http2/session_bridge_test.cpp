@@ -274,7 +274,6 @@ TEST(StreamBridge, SessionClosingAfterTheAnswerDoesNotReset) {
   EXPECT_FALSE(port.aborted);
 }
 
-
 }  // namespace
 }  // namespace spillway::http2
 
@@ -360,7 +359,6 @@ TEST(StreamBridgeReuse, RetiredBridgeEndsItsSessionsWait) {
   EXPECT_EQ(pending->ec, asio::error::eof);
   pool->idle.clear();
 }
-
 
 TEST(StreamBridgeHeads, RequestWithoutBodyGoesAsAValueAndTheAnswerComesBackAsOne) {
   asio::io_context io;
