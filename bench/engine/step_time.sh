@@ -1,22 +1,19 @@
 #!/usr/bin/env bash
 # Per-step CPU and wall time of the CPU backend (step_time.cpp) on the `small` preset.
 #
-#   bench/engine/step_time.sh [build-dir]      (default: build-release; its engine library)
+#   bench/engine/step_time.sh [build-dir]      (default: build-release)
 #
 # Environment: THREADS (default 1), STEPS (decode steps per batch size, default 64),
 # BATCHES (default "1 16").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build-release}
-if [[ ! -f $build/lib/libspillway_engine_lib.a ]]; then
+[[ -f $build/build.ninja ]] ||
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPILLWAY_TESTS=OFF >/dev/null
-  cmake --build "$build" --target spillway-engine
-fi
+cmake --build "$build" --target spillway_engine_step_time spillway-engine >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-c++ -std=c++20 -O2 -I"$root" "$root/bench/engine/step_time.cpp" \
-  "$build/lib/libspillway_engine_lib.a" -lfmt -pthread -o "$work/step_time"
 "$build/bin/spillway-engine" make-model --preset small --seed 1 --out "$work/small.bin" >/dev/null
 echo "host: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); threads ${THREADS:-1}"
 # shellcheck disable=SC2086
-"$work/step_time" "$work/small.bin" "${THREADS:-1}" "${STEPS:-64}" ${BATCHES:-1 16}
+"$build/bin/spillway_engine_step_time" "$work/small.bin" "${THREADS:-1}" "${STEPS:-64}" ${BATCHES:-1 16}

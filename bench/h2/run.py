@@ -45,11 +45,7 @@ MODE_LABEL = {"h2c": "h2c (prior knowledge)", "tls": "TLS (ALPN h2)"}
 # X-Forwarded-Proto and Via upstream, and an X-Request-Id both ways (nghttpx has no per-request
 # id: it sends a fixed one of the same length).
 SAME_HEADERS = {
-    "nginx": """      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header Via "1.1 nginx";
-      proxy_set_header X-Request-Id $request_id;
-      add_header X-Request-Id $request_id;""",
+    "nginx": pb.SAME_HEADERS["nginx"],
     "nghttpx": """add-x-forwarded-for=yes
 add-request-header=X-Request-Id: 0f8fad5b-d9cb-469f-a165-70867728950e
 add-response-header=X-Request-Id: 0f8fad5b-d9cb-469f-a165-70867728950e""",
