@@ -46,6 +46,7 @@ void read_listener_timeouts(reader& r, const node_ref& n, listener_timeouts& out
   r.fields(n, {
                   {"header", [&](auto& v) { r.read_duration(v, out.header); }},
                   {"idle", [&](auto& v) { r.read_duration(v, out.idle); }},
+                  {"send_stall", [&](auto& v) { r.read_duration(v, out.send_stall); }},
               });
 }
 

@@ -10,7 +10,7 @@
 //
 // Timeouts, checked once a second: `idle` (no open stream and nothing received) ends the
 // connection with GOAWAY; `send_stall` (response bytes held by a zero window the client never
-// opens) closes it.
+// opens; listeners[].timeouts.send_stall) closes it.
 //
 // Threading: the worker's thread only. Lifetime: shared_ptr held by its pending handlers.
 #pragma once

@@ -46,6 +46,7 @@ class h2_connection final : public drainable {
     auto self = std::make_shared<h2_connection>(w, l, client_ip, local, tls);
     http2::driver_timeouts t;
     t.idle = l.cfg.timeouts.idle;
+    t.send_stall = l.cfg.timeouts.send_stall;
     auto d = std::make_shared<http2::connection_driver<Stream>>(
         std::move(stream), self->factory_, h2_limits(l), t, std::move(client_ip));
     self->driver_ = d;

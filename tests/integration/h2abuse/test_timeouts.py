@@ -1,6 +1,6 @@
 """Connections that cost the proxy by just staying: an idle HTTP/2 connection is closed after
 the listener's timeouts.idle; one whose client never reads (zero flow-control window) is closed
-after the send-stall timeout (30 s, not configurable: this test waits for it)."""
+after the listener's timeouts.send_stall."""
 
 import time
 
@@ -60,7 +60,7 @@ class ZeroWindowTest(ha.H2TestCase):
     """A client that announces a zero stream window and never opens it: the response head goes
     out, no DATA can. The proxy must not hold the connection (nor the upstream) forever."""
 
-    STALL = 30.0  # connection_driver's send_stall
+    STALL = 3.0  # listeners[].timeouts.send_stall below
 
     def setUp(self):
         def answer(req, conn):
@@ -108,9 +108,9 @@ class ZeroWindowLargeTest(ZeroWindowTest):
 
 class ZeroWindowSmallTest(ZeroWindowTest):
     # 16 KiB fit the per-stream buffer: the exchange finishes and nothing but the send-stall
-    # timeout ends the stream (30 s, not configurable: this test waits for it).
-    LISTENER = {"timeouts": {"idle": "2s"}}
+    # timeout ends the stream; the listener's idle timeout (1 s) must not close it first.
+    LISTENER = {"timeouts": {"idle": "1s", "send_stall": f"{ZeroWindowTest.STALL:g}s"}}
 
     def test_never_reads_small_response(self):
         conn = self.stalled(16 << 10)
-        self.assertClosed(conn, self.STALL + 15, self.STALL - 3)
+        self.assertClosed(conn, self.STALL + 15, self.STALL - 1)

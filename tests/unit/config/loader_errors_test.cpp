@@ -52,6 +52,19 @@ TEST(Errors, UnknownTopLevelKeyAndNoSuggestionWhenFar) {
   EXPECT_EQ(find_error(r, "colour")->message, "unknown key");
 }
 
+TEST(Errors, ListenerSendStallIsADurationOfAtLeastOneMillisecond) {
+  auto r = load(
+      "listeners:\n"
+      "  - {name: public, address: 127.0.0.1:8080, timeouts: {send_stall: 0s}}\n"  // 2
+      "clusters:\n"
+      "  - {name: engines, endpoints: [{address: 127.0.0.1:9001}]}\n"
+      "routes:\n"
+      "  - {name: default, cluster: engines}\n");
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(find_error(r, "listeners[0].timeouts.send_stall") != nullptr) << dump(r.errors);
+  EXPECT_EQ(find_error(r, "listeners[0].timeouts.send_stall")->where.line, 2);
+}
+
 TEST(Errors, BadDurationNeedsAUnit) {
   auto r =
       load(with_cluster("  - name: engines\n"

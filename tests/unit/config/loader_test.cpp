@@ -43,6 +43,8 @@ TEST_F(FullFile, TopLevelAndListeners) {
   EXPECT_EQ(l.limits.max_body_bytes, 2 * MiB);
   EXPECT_EQ(l.timeouts.header, 5s);
   EXPECT_EQ(l.timeouts.idle, 2min);
+  EXPECT_EQ(l.timeouts.send_stall, 45s);
+  EXPECT_EQ(c_->listeners[1].timeouts.send_stall, 30s);
   EXPECT_EQ(c_->listeners[1].address, "[::1]:8081");
   EXPECT_FALSE(c_->listeners[1].tls);
   ASSERT_TRUE(c_->admin);
