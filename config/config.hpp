@@ -43,8 +43,8 @@ struct listener_limits {
 };
 
 struct listener_timeouts {
-  duration header = 10s;  // whole request head must arrive within this
-  duration idle = 120s;   // keep-alive connection with no request in progress
+  duration header = 10s;      // whole request head must arrive within this
+  duration idle = 120s;       // keep-alive connection with no request in progress
   duration send_stall = 30s;  // HTTP/2: answer bytes held by a window the client never opens
 };
 

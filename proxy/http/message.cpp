@@ -1,14 +1,10 @@
 #include "proxy/http/message.hpp"
 
-#include "common/ascii.hpp"
-
 #include <array>
 
+#include "common/ascii.hpp"
+
 namespace spillway::http {
-
-namespace {
-
-}  // namespace
 
 void header_list::add(std::string_view name, std::string_view value, field_id id) {
   field f;

@@ -5,6 +5,7 @@
 #include <boost/beast/http/error.hpp>
 #include <cstring>
 
+#include "common/ascii.hpp"
 #include "proxy/http1/session.hpp"
 #include "proxy/server/worker.hpp"
 
@@ -57,9 +58,7 @@ bool plain_request(const http::request_head& head) noexcept {
 bool expects_continue(const http::header_list& h) noexcept {
   auto v = h.find(http::field_id::expect);
   if (!v) return false;
-  while (!v->empty() && (v->front() == ' ' || v->front() == '\t')) v->remove_prefix(1);
-  while (!v->empty() && (v->back() == ' ' || v->back() == '\t')) v->remove_suffix(1);
-  return http::iequals(*v, "100-continue");
+  return http::iequals(ascii::trim_ows(*v), "100-continue");
 }
 
 // The driver's view of one stream: forwards to the bridge while it still serves this stream.
@@ -394,10 +393,7 @@ stream_bridge::head_result stream_bridge::read_head(std::string_view data, size_
     const size_t colon = f.find(':');
     if (colon == 0 || colon == std::string_view::npos) return head_result::fallback;
     const std::string_view name = f.substr(0, colon);
-    std::string_view value = f.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-      value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    const std::string_view value = ascii::trim_ows(f.substr(colon + 1));
     const auto id = bhttp::string_to_field(name);
     if (id == bhttp::field::transfer_encoding) return head_result::fallback;
     if (id == bhttp::field::content_length) {

@@ -3,13 +3,9 @@
 #include "common/ascii.hpp"
 
 namespace spillway::queue {
-namespace {
-
-}  // namespace
 
 std::optional<priority_class> parse_priority(std::string_view value) noexcept {
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  value = ascii::trim_ows(value);
   if (ascii::iequals(value, "high")) return priority_class::high;
   if (ascii::iequals(value, "normal")) return priority_class::normal;
   if (ascii::iequals(value, "low")) return priority_class::low;
