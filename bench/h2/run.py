@@ -39,7 +39,8 @@ fmt, med, spread, ratio, pct = pb.fmt, pb.med, pb.spread, pb.ratio, pb.pct
 
 PROXIES = ("spillway", "nginx", "nghttpx")
 MODES = ("h2c", "tls")
-LABEL = {"spillway": "Spillway", "nginx": "nginx", "nghttpx": "nghttpx"}
+# "spillway-base" is a second Spillway binary (--baseline), run beside the first for A/B figures.
+LABEL = {"spillway": "Spillway", "spillway-base": "Spillway (baseline)", "nginx": "nginx", "nghttpx": "nghttpx"}
 MODE_LABEL = {"h2c": "h2c (prior knowledge)", "tls": "TLS (ALPN h2)"}
 # With --same-headers the peers add what Spillway adds by default: X-Forwarded-For,
 # X-Forwarded-Proto and Via upstream, and an X-Request-Id both ways (nghttpx has no per-request
@@ -152,7 +153,8 @@ class Bench:
         else:
             subst["TLS"] = (f"    tls: {{certificate: {self.cert}, private_key: {self.key}}}"
                             if mode == "tls" else "")
-            cmd = [self.args.spillway, "--config", render("spillway.yaml.in", f"{self.work}/{tag}.yaml", subst)]
+            binary = self.args.baseline if name == "spillway-base" else self.args.spillway
+            cmd = [binary, "--config", render("spillway.yaml.in", f"{self.work}/{tag}.yaml", subst)]
         if callgrind:
             cmd = ["valgrind", "--tool=callgrind", "--vgdb=yes",
                    f"--callgrind-out-file={self.work}/callgrind.{tag}.%p"] + cmd
@@ -165,15 +167,19 @@ class Bench:
 # ---------------------------------------------------------------- phases
 
 def load_run(bench, t, seconds):
-    """One closed-loop h2load run with the proxy's CPU and the latency percentiles."""
+    """One closed-loop h2load run with the proxy's CPU, the upstream's CPU (what the proxy's way of
+    writing costs the server behind it) and the latency percentiles."""
     a = bench.args
     logfile = os.path.join(bench.work, f"h2load-{t.name}-{t.mode}.log")
     t.refresh_pids()
+    up_pids = process_tree(bench.upstream.pid)
     c0, b0, w0 = cpu_ticks(t.pids), pb.core_busy_ticks(PROXY_CORE), time.monotonic()
+    up0 = cpu_ticks(up_pids)
     u0 = cpu_ticks(t.pids, (11,))
     res = h2load(t.mode, t.port, [f"-c{a.conns}", f"-m{a.streams}", f"-D{seconds}", f"--log-file={logfile}"],
                  timeout=seconds + 60)
     ticks, wall = cpu_ticks(t.pids) - c0, time.monotonic() - w0
+    up_ticks = cpu_ticks(up_pids) - up0
     user = cpu_ticks(t.pids, (11,)) - u0
     busy = pb.core_busy_ticks(PROXY_CORE) - b0
     lat = []
@@ -187,6 +193,8 @@ def load_run(bench, t, seconds):
     res.pop("text")
     res.update({"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99), "max": lat[-1] if lat else None,
                 "cpu_ms_per_1k": ticks * 1000.0 / CLK_TCK / res["requests"] * 1000.0 if res["requests"] else None,
+                "upstream_ms_per_1k": up_ticks * 1000.0 / CLK_TCK / res["requests"] * 1000.0
+                if res["requests"] else None,
                 "proxy_pct": 100.0 * ticks / CLK_TCK / wall,
                 "user_share": user / ticks if ticks else None,
                 "others_pct": 100.0 * max(0, busy - ticks) / CLK_TCK / wall,
@@ -211,6 +219,7 @@ def phase_load(bench, names, results):
                 results.setdefault((n, mode), []).append(res)
                 log(f"run {r + 1}/{a.runs} {mode} {n}: {res['rps']:.0f} req/s, p50 {res['p50']} us, "
                     f"p99 {res['p99']} us, errors {res['errors']}, cpu-ms/1k {fmt(res['cpu_ms_per_1k'], 3)}, "
+                    f"upstream cpu-ms/1k {fmt(res['upstream_ms_per_1k'], 3)}, "
                     f"others on core {PROXY_CORE} {res['others_pct']:.0f}%, {res['proto']}"
                     f"{', ' + res['tls'] if res['tls'] else ''}")
     for t in targets.values():
@@ -309,7 +318,9 @@ def report(args, names, results, cg, vers, started, notes):
             row += [fmt(cpu[n], 3) + spread([x["cpu_ms_per_1k"] for x in rs], 3),
                     f"{us * 100:.0f}%" if us is not None else "–", fmt(per_core[n])]
             row += [ratio(per_core[n], per_core.get(b)) if b in names else "–" for b in ("nghttpx", "nginx")]
-            row += [f"{fmt(med(x['proxy_pct'] for x in rs))}%", fmt(max((x["hwm_kb"] for x in rs), default=None)),
+            row += [f"{fmt(med(x['proxy_pct'] for x in rs))}%",
+                    fmt(med(x["upstream_ms_per_1k"] for x in rs), 3) + spread([x["upstream_ms_per_1k"] for x in rs], 3),
+                    fmt(max((x["hwm_kb"] for x in rs), default=None)),
                     str(sum(x["errors"] for x in rs))]
             L.append("| " + " | ".join(row) + " |")
         L.append("")
@@ -321,6 +332,10 @@ def report(args, names, results, cg, vers, started, notes):
                     L.append(f"- {MODE_LABEL[mode]}: req/s ≥ {goal}× {LABEL[base]}: {x:.2f}× closed loop "
                              f"({'met' if x >= goal else 'NOT met'}), {y:.2f}× per core "
                              f"({'met' if y >= goal else 'NOT met'})")
+            if "spillway-base" in names and rps["spillway"] and rps["spillway-base"]:
+                L.append(f"- {MODE_LABEL[mode]}: Spillway ÷ baseline: "
+                         f"{rps['spillway'] / rps['spillway-base']:.3f}× closed loop, "
+                         f"{(per_core['spillway'] or 0) / (per_core['spillway-base'] or 1):.3f}× per core")
             L.append("")
     if cg:
         L.append(f"User-space instructions per request under callgrind ({args.cg_requests:,} requests over 4 "
@@ -369,6 +384,8 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one round of shorter runs")
     ap.add_argument("--spillway", default=os.path.join(REPO, "build-release", "bin", "spillway"))
+    ap.add_argument("--baseline", metavar="PATH",
+                    help="a second Spillway binary, run in the same rounds as 'Spillway (baseline)' (A/B)")
     ap.add_argument("--only", default=",".join(PROXIES), help="comma-separated subset of " + ",".join(PROXIES))
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of h2c,tls")
     ap.add_argument("--runs", type=int, help="rounds (default 5, quick 1)")
@@ -424,6 +441,10 @@ def main(argv):
             notes.append(f"Spillway left out: no binary at {args.spillway} (build failed or not built).")
             args.only = [x for x in args.only if x != "spillway"]
     names = [x for x in PROXIES if x in args.only]
+    if args.baseline:
+        if not os.access(args.baseline, os.X_OK):
+            sys.exit(f"--baseline {args.baseline}: not an executable")
+        names.insert(1, "spillway-base")
 
     started = datetime.datetime.now()
     work = tempfile.mkdtemp(prefix="spillway-h2bench-")
