@@ -24,6 +24,12 @@ const char* to_string(abuse a) noexcept {
       return "ping_flood";
     case abuse::empty_data_flood:
       return "empty_data_flood";
+    case abuse::priority_flood:
+      return "priority_flood";
+    case abuse::window_update_flood:
+      return "window_update_flood";
+    case abuse::unknown_frame_flood:
+      return "unknown_frame_flood";
     case abuse::protocol_error:
       return "protocol_error";
     case abuse::count:
@@ -139,7 +145,10 @@ struct server_connection::impl {
   // streams grew them to; released when the connection is idle (release_spare()).
   std::vector<decltype(streams)::node_type> spare;
   std::vector<int32_t> writable;  // streams owed on_writable() after the current produce()
-  token_bucket resets, settings, pings, empty_data;
+  token_bucket resets, settings, pings, empty_data, unknown_frames;
+  // For the PRIORITY and WINDOW_UPDATE budgets (limits::priority_per_stream and
+  // limits::window_updates_per_data_frame).
+  uint64_t streams_opened = 0, data_frames_sent = 0, priority_frames = 0, window_updates = 0;
   bool ended = false;          // terminated for abuse or a protocol error
   std::string scratch;         // lower-cased response header names
   std::vector<nghttp2_nv> nv;  // the response head being submitted (reused)
@@ -191,6 +200,7 @@ struct server_connection::impl {
     auto& me = self(p);
     if (f->hd.type != NGHTTP2_HEADERS) return 0;
     if (f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      ++me.streams_opened;
       if (me.spare.empty()) {
         me.streams.emplace(f->hd.stream_id, std::make_unique<stream_state>(f->hd.stream_id));
       } else {
@@ -299,6 +309,42 @@ struct server_connection::impl {
     }
   }
 
+  // Frames that do little for the client and cost a read, a lookup and (for unknown types)
+  // nothing useful at all: bounded so that a connection cannot keep the worker busy with them
+  // (CVE-2019-9513 "resource loop" for PRIORITY, CVE-2019-9511 style for WINDOW_UPDATE).
+  static int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* p) {
+    auto& me = self(p);
+    if (me.ended) return 0;
+    switch (hd->type) {
+      case NGHTTP2_PRIORITY:
+      case NGHTTP2_PRIORITY_UPDATE:
+        if (++me.priority_frames > uint64_t{me.lim.priority_per_stream} * (1 + me.streams_opened))
+          me.end_for(abuse::priority_flood);
+        return 0;
+      case NGHTTP2_WINDOW_UPDATE:
+        if (++me.window_updates >
+            1 + 2 * (me.streams_opened +
+                     uint64_t{me.lim.window_updates_per_data_frame} * me.data_frames_sent))
+          me.end_for(abuse::window_update_flood);
+        return 0;
+      default:
+        if (hd->type > NGHTTP2_CONTINUATION &&
+            !me.unknown_frames.take(me.clock(), me.lim.unknown_frame_burst,
+                                    me.lim.unknown_frames_per_second))
+          me.end_for(abuse::unknown_frame_flood);
+        return 0;
+    }
+  }
+
+  // Extension frames are registered only to be counted (on_begin_frame): never unpacked.
+  static int on_extension_chunk(nghttp2_session*, const nghttp2_frame_hd*, const uint8_t*, size_t,
+                                void*) {
+    return 0;
+  }
+  static int unpack_extension(nghttp2_session*, void**, const nghttp2_frame_hd*, void*) {
+    return NGHTTP2_ERR_CANCEL;
+  }
+
   static int on_data_chunk(nghttp2_session* s, uint8_t, int32_t id, const uint8_t* data, size_t len,
                            void* p) {
     auto& me = self(p);
@@ -321,6 +367,7 @@ struct server_connection::impl {
   // out of its idle timeout, until the client deigns to end it.
   static int on_frame_send(nghttp2_session* s, const nghttp2_frame* f, void* p) {
     auto& me = self(p);
+    if (f->hd.type == NGHTTP2_DATA) ++me.data_frames_sent;
     // nghttp2 ends a connection that breaks the protocol by itself: name it for the metrics.
     if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR &&
         !me.owner.ended_for_)
@@ -432,12 +479,19 @@ server_connection::server_connection(handler& h, const limits& l, steady::time_p
   nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, &impl::on_invalid_frame);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, &impl::on_frame_send);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, &impl::on_stream_close);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cb, &impl::on_begin_frame);
+  nghttp2_session_callbacks_set_on_extension_chunk_recv_callback(cb, &impl::on_extension_chunk);
+  nghttp2_session_callbacks_set_unpack_extension_callback(cb, &impl::unpack_extension);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_max_continuations(opt, l.max_continuations);
   nghttp2_option_set_max_settings(opt, 32);        // entries in one SETTINGS frame
   nghttp2_option_set_max_outbound_ack(opt, 1000);  // unread PING/SETTINGS acks
+  // Every type past the RFC 9113 ones, so that on_begin_frame sees (and counts) them; nghttp2
+  // skips unregistered ones without a callback. Server-side ALTSVC and ORIGIN mean nothing.
+  for (unsigned t = NGHTTP2_CONTINUATION + 1; t <= 0xff; ++t)
+    nghttp2_option_set_user_recv_extension_type(opt, static_cast<uint8_t>(t));
   nghttp2_session_server_new2(&impl_->session, cb, impl_.get(), opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);

@@ -6,8 +6,8 @@
 // Translation safety comes from nghttp2's HTTP messaging checks (pseudo-headers,
 // connection-specific fields, content-length against DATA, field syntax): a stream that fails
 // them is reset and never reaches the handler. On top of them this class bounds what one
-// connection may cost (decoded header bytes, resets, SETTINGS / PING / empty DATA floods,
-// CONTINUATION runs) and ends an abusive connection with GOAWAY ENHANCE_YOUR_CALM.
+// connection may cost (decoded header bytes, resets, SETTINGS / PING / empty DATA /
+// PRIORITY / WINDOW_UPDATE / extension frame floods, CONTINUATION runs) and ends an abusive connection with GOAWAY ENHANCE_YOUR_CALM.
 //
 // Flow control: request bodies open the client's window only as the handler consume()s them,
 // so a slow upstream holds back the client instead of growing a buffer; response bodies are
@@ -45,6 +45,12 @@ struct limits {
   uint32_t settings_burst = 32, settings_per_second = 10;      // SETTINGS frames
   uint32_t ping_burst = 32, pings_per_second = 10;             // PING frames
   uint32_t empty_data_burst = 64, empty_data_per_second = 16;  // DATA without payload or END_STREAM
+  uint32_t unknown_frame_burst = 64, unknown_frames_per_second = 16;  // extension frame types
+  // Budgets that grow with the work the connection does (as Envoy's): PRIORITY and
+  // PRIORITY_UPDATE frames up to this many per stream opened (and as many before the first);
+  uint32_t priority_per_stream = 100;
+  // WINDOW_UPDATE frames up to 1 + 2 × (streams opened + this × DATA frames sent).
+  uint32_t window_updates_per_data_frame = 10;
 };
 
 /// Why a connection was ended or a stream refused (spillway_http2_abuse_total{reason}).
@@ -55,6 +61,9 @@ enum class abuse : uint8_t {
   settings_flood,
   ping_flood,
   empty_data_flood,
+  priority_flood,
+  window_update_flood,
+  unknown_frame_flood,
   protocol_error,
   count
 };

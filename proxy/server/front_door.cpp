@@ -20,7 +20,7 @@ namespace {
 
 constexpr size_t sniff_bytes = 4096;  // an HTTP/1.1 request usually arrives whole in this
 
-static_assert(static_cast<size_t>(http2::abuse::count) <= 8, "worker_stats::h2_abuse size");
+static_assert(static_cast<size_t>(http2::abuse::count) <= 12, "worker_stats::h2_abuse size");
 
 void release_connection(listener_shared& l) {
   l.connections.fetch_sub(1, std::memory_order_relaxed);

@@ -2,7 +2,8 @@
 the server ("MadeYouReset"), CONTINUATION flood (CVE-2024-27316 style), SETTINGS, PING and empty
 DATA floods. Each attack must end with GOAWAY ENHANCE_YOUR_CALM and a closed connection, reach
 the upstream at most a bounded number of times, leave other clients served, and be counted in
-the metrics."""
+the metrics. PRIORITY (CVE-2019-9513), WINDOW_UPDATE and unknown extension frame floods too, and
+the same frames at a well-behaved rate must not be taken for one."""
 
 import struct
 import time
@@ -138,7 +139,49 @@ class FloodTest(ha.H2TestCase):
         self.assertStillServing()
 
 
+    def test_priority_flood(self):
+        conn = self.attacker()
+        conn.send(conn.headers(1, ha.request_headers("/pf")))
+        # Reprioritising idle streams, dependency 0, weight 16: costs the proxy a lookup each.
+        self.flood(conn, lambda i: ha.frame(ha.PRIORITY, 0, 3 + 2 * (i % 5000), b"\0" * 5),
+                   50000, 500)
+        self.assertCalmedDown(conn, "priority_flood")
+        self.assertLessEqual(len([r for r in self.up.heads if r.target == "/pf"]), 1)
+        self.assertStillServing()
+
+    def test_window_update_flood(self):
+        conn = self.attacker()
+        self.flood(conn, lambda i: ha.frame(ha.WINDOW_UPDATE, 0, 0, struct.pack(">I", 1)), 50000, 500)
+        self.assertCalmedDown(conn, "window_update_flood")
+        self.assertStillServing()
+
+    def test_unknown_frame_flood(self):
+        conn = self.attacker()
+        self.flood(conn, lambda i: ha.frame(0x20 + i % 0xd0, 0, 0, b"x" * 16), 50000, 500)
+        self.assertCalmedDown(conn, "unknown_frame_flood")
+        self.assertStillServing()
+
+    def test_control_frames_at_a_normal_rate_are_served(self):
+        # What browsers send beside their requests: a PRIORITY and a WINDOW_UPDATE per stream,
+        # a reserved (GREASE) frame type now and then. None of it ends the connection.
+        conn = self.attacker()
+        for i in range(30):
+            sid = 1 + 2 * i
+            conn.send(conn.headers(sid, ha.request_headers(f"/normal/{i}"))
+                      + ha.frame(ha.PRIORITY, 0, sid, struct.pack(">IB", 0, 100))
+                      + ha.frame(ha.WINDOW_UPDATE, 0, sid, struct.pack(">I", 65536))
+                      + ha.frame(ha.WINDOW_UPDATE, 0, 0, struct.pack(">I", 65536))
+                      + (ha.frame(0x0b + 0x1f * (i % 8), 0, 0, b"grease") if i % 3 == 0 else b""))
+            self.assertIsNotNone(conn.wait_for(lambda f, sid=sid: f.type == ha.HEADERS and f.stream == sid,
+                                               5.0), f"no answer on stream {sid}")
+        self.assertFalse(conn.of_type(ha.GOAWAY), "a well-behaved connection was ended")
+        for reason in ("priority_flood", "window_update_flood", "unknown_frame_flood"):
+            self.assertEqual(ha.metric(self.px, "spillway_http2_abuse_total", {"reason": reason}), 0,
+                             reason)
+
+
 def hpack_literal(name, value):
     """A literal field without indexing, new name (RFC 7541 §6.2.2), short strings only."""
     assert len(name) < 127 and len(value) < 127
     return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+

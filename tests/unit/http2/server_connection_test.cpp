@@ -575,6 +575,98 @@ TEST_F(Http2Server, EmptyDataFloodEndsTheConnection) {
   EXPECT_EQ(rec_.requests.size(), 1u);
 }
 
+// PRIORITY frames for idle streams (5 bytes: dependency 0, weight 16).
+std::string priority_frames(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += frame(0x2, 0, 3 + 2 * static_cast<uint32_t>(i), std::string(5, '\0'));
+  return out;
+}
+
+TEST_F(Http2Server, PriorityFramesPastTheBudgetEndTheConnection) {
+  make();  // priority_per_stream 100: stream 1 opened, so 200 in all
+  send_raw(raw_request_start(/*END_HEADERS|END_STREAM*/ 0x5) + priority_frames(200));
+  EXPECT_FALSE(conn_->ended_for()) << "200 PRIORITY frames for one stream are within the budget";
+  send_raw(priority_frames(1));
+  EXPECT_EQ(conn_->ended_for(), abuse::priority_flood);
+  std::string out;
+  conn_->produce(out);
+  EXPECT_NE(out.find(std::string("\x00\x00\x00\x0b", 4)), std::string::npos)
+      << "no GOAWAY ENHANCE_YOUR_CALM written";
+}
+
+TEST_F(Http2Server, PriorityUpdateFramesCountInThePriorityBudget) {
+  make();
+  std::string bytes = raw_request_start(0x5);
+  // RFC 9218 PRIORITY_UPDATE (type 0x10) on stream 0: prioritized stream 1, "u=1".
+  for (int i = 0; i < 201; ++i) bytes += frame(0x10, 0, 0, std::string("\x00\x00\x00\x01u=1", 7));
+  send_raw(bytes);
+  EXPECT_EQ(conn_->ended_for(), abuse::priority_flood);
+  EXPECT_EQ(rec_.requests.size(), 1u);
+}
+
+TEST_F(Http2Server, PriorityBudgetGrowsWithTheStreamsOpened) {
+  make();
+  client c;
+  for (int i = 0; i < 20; ++i) {
+    const int32_t id = c.request("GET", "/p/" + std::to_string(i));
+    // A reprioritisation per stream, as browsers do: far inside the budget.
+    nghttp2_priority_spec ps;
+    nghttp2_priority_spec_init(&ps, 0, 32, 0);
+    nghttp2_submit_priority(c.session(), NGHTTP2_FLAG_NONE, id, &ps);
+  }
+  pump(c);
+  send_raw(priority_frames(1500));  // 1,520 of a budget of 100 × 21
+  EXPECT_FALSE(conn_->ended_for());
+  EXPECT_EQ(rec_.requests.size(), 20u);
+}
+
+TEST_F(Http2Server, WindowUpdateFloodEndsTheConnection) {
+  make();
+  std::string bytes = raw_request_start(0x5);
+  for (int i = 0; i < 100; ++i) bytes += frame(0x8, 0, 0, std::string("\x00\x00\x00\x01", 4));
+  send_raw(bytes);
+  EXPECT_EQ(conn_->ended_for(), abuse::window_update_flood);
+  EXPECT_EQ(conn_->abuse_counts()[static_cast<size_t>(abuse::window_update_flood)], 1u);
+}
+
+TEST_F(Http2Server, WindowUpdatesOfALargeDownloadAreNotAFlood) {
+  make();
+  // The client opens its window a little at a time: one WINDOW_UPDATE per DATA frame for the
+  // stream and one for the connection, the most a well-behaved client sends.
+  client c(/*auto_window=*/false, /*window=*/16 * 1024);
+  nghttp2_session_set_local_window_size(c.session(), NGHTTP2_FLAG_NONE, 0, 16 * 1024);
+  const int32_t id = c.request("GET", "/download");
+  pump(c);
+  http::response_head h;
+  h.status = 200;
+  conn_->respond(id, h, false);
+  const std::string chunk(16 * 1024, 'd');
+  size_t received = 0;
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_TRUE(conn_->send_body(id, chunk));
+    pump(c);
+    const size_t got = c.responses[id].body.size() - received;
+    received += got;
+    nghttp2_session_consume(c.session(), id, got);
+  }
+  conn_->end_body(id);
+  pump(c);
+  EXPECT_FALSE(conn_->ended_for());
+  EXPECT_EQ(c.responses[id].body.size(), 64u * 16 * 1024);
+}
+
+TEST_F(Http2Server, UnknownFrameTypesAreIgnoredUntilTheyFlood) {
+  make();  // unknown_frame_burst 64 at a fixed clock
+  std::string bytes = raw_request_start(0x5);
+  for (int i = 0; i < 64; ++i)  // GREASE-like reserved types (RFC 9113 §5.5: ignore them)
+    bytes += frame(static_cast<uint8_t>(0x0b + 0x1f * (i % 8)), 0, 0, "grease");
+  send_raw(bytes);
+  EXPECT_FALSE(conn_->ended_for());
+  EXPECT_EQ(rec_.requests.size(), 1u);
+  send_raw(frame(0xfa, 0, 0, ""));
+  EXPECT_EQ(conn_->ended_for(), abuse::unknown_frame_flood);
+}
+
 TEST_F(Http2Server, GarbageInsteadOfThePrefaceIsAnError) {
   make();
   EXPECT_TRUE(send_raw("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
