@@ -72,7 +72,7 @@ struct worker_stats {
   counter tls_handshake_failures;  // bad handshake, or none within timeouts.header
   counter h2_connections;
   counter h2_streams;
-  std::array<counter, 12> h2_abuse;        // by http2::abuse
+  std::array<counter, 12> h2_abuse;         // by http2::abuse
   std::array<counter, 12> h2_abuse_closed;  // connections ended for that reason
 };
 

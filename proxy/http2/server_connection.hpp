@@ -7,7 +7,8 @@
 // connection-specific fields, content-length against DATA, field syntax): a stream that fails
 // them is reset and never reaches the handler. On top of them this class bounds what one
 // connection may cost (decoded header bytes, resets, SETTINGS / PING / empty DATA /
-// PRIORITY / WINDOW_UPDATE / extension frame floods, CONTINUATION runs) and ends an abusive connection with GOAWAY ENHANCE_YOUR_CALM.
+// PRIORITY / WINDOW_UPDATE / extension frame floods, CONTINUATION runs) and ends an abusive
+// connection with GOAWAY ENHANCE_YOUR_CALM.
 //
 // Flow control: request bodies open the client's window only as the handler consume()s them,
 // so a slow upstream holds back the client instead of growing a buffer; response bodies are

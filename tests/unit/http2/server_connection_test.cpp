@@ -578,7 +578,8 @@ TEST_F(Http2Server, EmptyDataFloodEndsTheConnection) {
 // PRIORITY frames for idle streams (5 bytes: dependency 0, weight 16).
 std::string priority_frames(int n) {
   std::string out;
-  for (int i = 0; i < n; ++i) out += frame(0x2, 0, 3 + 2 * static_cast<uint32_t>(i), std::string(5, '\0'));
+  for (int i = 0; i < n; ++i)
+    out += frame(0x2, 0, 3 + 2 * static_cast<uint32_t>(i), std::string(5, '\0'));
   return out;
 }
 
