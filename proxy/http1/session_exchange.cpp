@@ -137,12 +137,15 @@ void session::build_upstream_head() {
   const auto connection = req_.headers.find(f::connection);
   const bool check_connection = connection && http::connection_lists_fields(*connection);
   std::string_view xff, via;
-  bool has_request_id = false;
+  bool has_request_id = false, te_trailers = false;
   for (size_t i = 0; i < req_.headers.size(); ++i) {
     const auto name = req_.headers.name(i);
     const auto value = req_.headers.value(i);
     const auto id = req_.headers.id(i);
-    if (http::is_hop_by_hop(id) || id == f::content_length || id == f::expect) continue;
+    if (http::is_hop_by_hop(id) || id == f::content_length || id == f::expect) {
+      if (id == f::te && http::listed_in_connection(value, "trailers"sv)) te_trailers = true;
+      continue;
+    }
     if (id == f::via) {
       via = value;
       continue;
@@ -171,7 +174,13 @@ void session::build_upstream_head() {
   else
     o.put(req_.version == 10 ? "1.0 spillway\r\n"sv : "1.1 spillway\r\n"sv);
   if (!has_request_id) o.field("X-Request-Id"sv, request_id_);
-  if (pol_.websocket) o.put("Connection: Upgrade\r\nUpgrade: websocket\r\n"sv);  // policy
+  if (pol_.websocket) {
+    o.put("Connection: Upgrade\r\nUpgrade: websocket\r\n"sv);  // policy
+  } else if (te_trailers) {
+    // TE is hop-by-hop (RFC 9110 §10.1.4): the client accepting trailers is said again on this
+    // hop, since Spillway relays them; gRPC servers send grpc-status only to such requests.
+    o.put("TE: trailers\r\nConnection: TE\r\n"sv);
+  }
   if (req_.chunked) {
     o.put("Transfer-Encoding: chunked\r\n"sv);
   } else if (req_.content_length) {

@@ -227,6 +227,10 @@ class H2cTest(H2TestCase):
         self.assertEqual(trailers.get("grpc-status"), "0", st.trailers)
         self.assertEqual(trailers.get("grpc-message"), "fine", st.trailers)
         self.assertFalse(any(n.startswith(":") for n, _ in st.trailers), st.trailers)
+        # TE is hop-by-hop: the proxy says it again on its own hop, as it relays trailers.
+        up_head = [r for r in u.heads if r.target == "/svc/Method"][0]
+        self.assertEqual(up_head.header_all("te"), ["trailers"], up_head.headers)
+        self.assertIn("te", (up_head.header("connection") or "").lower(), up_head.headers)
 
         # An HTTP/1.1 client on the same port gets them in its chunked answer.
         h1 = self.client(p)
@@ -235,6 +239,14 @@ class H2cTest(H2TestCase):
         self.assertEqual(r.status, 200, r.describe())
         self.assertTrue(r.chunked and r.complete, r.describe())
         self.assertIn(("grpc-status", "0"), [(n.lower(), v) for n, v in r.trailers], r.trailers)
+        self.assertEqual([r.header_all("te") for r in u.heads if r.target == "/svc/Other"],
+                         [["trailers"]])
+        # Without TE from the client none goes upstream.
+        r = h1.request("GET", "/svc/Plain", [("TE", "gzip")], host=f"{LOOPBACK}:{p.port}")
+        self.assertEqual(r.status, 200, r.describe())
+        plain = [r for r in u.heads if r.target == "/svc/Plain"][0]
+        self.assertFalse(plain.has_header("te"), plain.headers)
+        self.assertFalse(plain.has_header("connection"), plain.headers)
 
     def test_requests_http2_forbids_never_reach_upstream(self):
         u = self.upstream("u")

@@ -213,7 +213,7 @@ class ForwardingTest(ProxyTestCase):
         r = c.request("GET", "/hop", [
             ("Connection", "keep-alive, X-Custom-Hop, x-other-hop"),
             ("Keep-Alive", "timeout=5"),
-            ("TE", "trailers"),
+            ("TE", "trailers, gzip;q=0.5"),
             ("Trailer", "X-Checksum"),
             ("Upgrade", "websocket"),
             ("Proxy-Connection", "keep-alive"),
@@ -225,10 +225,14 @@ class ForwardingTest(ProxyTestCase):
         self.assertEqual(r.status, 200, r.describe())
         req = self.u.requests[0]
         names = req.header_names()
-        for h in ["keep-alive", "te", "trailer", "upgrade", "proxy-connection", "x-custom-hop",
+        for h in ["keep-alive", "trailer", "upgrade", "proxy-connection", "x-custom-hop",
                   "x-other-hop"]:
             self.assertNotIn(h, names, f"hop-by-hop {h} forwarded: " + req.describe())
+        # TE is hop-by-hop too: not forwarded, but this hop says again that trailers are
+        # accepted (Spillway relays them).
+        self.assertEqual(req.header_all("te"), ["trailers"], req.describe())
         conn = (req.header("connection") or "").lower()
+        self.assertEqual(conn, "te", req.describe())
         self.assertNotIn("x-custom-hop", conn, req.describe())
         self.assertNotIn("upgrade", conn, req.describe())
         self.assertEqual(req.header("x-end-to-end"), "kept")
