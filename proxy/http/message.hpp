@@ -70,6 +70,9 @@ struct request_head {
   bool chunked = false;
   std::optional<uint64_t> content_length;
   bool expect_continue = false;
+  // HTTP/2 extended CONNECT with :protocol websocket (RFC 8441): the stream becomes a WebSocket
+  // tunnel, carried upstream as an HTTP/1.1 upgrade (http2/session_bridge.cpp).
+  bool websocket_tunnel = false;
 
   std::string_view path() const noexcept {
     std::string_view t = target;
@@ -86,6 +89,7 @@ struct request_head {
     chunked = false;
     content_length.reset();
     expect_continue = false;
+    websocket_tunnel = false;
   }
 };
 

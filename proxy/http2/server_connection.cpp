@@ -74,6 +74,7 @@ struct stream_state {
   http::request_head head;
   std::string authority;
   std::string cookies;
+  std::string protocol;  // :protocol of an extended CONNECT (RFC 8441)
   http::header_list trailers;
   bool in_trailers = false;
   size_t header_bytes = 0;
@@ -99,6 +100,7 @@ struct stream_state {
     head.clear();
     authority.clear();
     cookies.clear();
+    protocol.clear();
     trailers.clear();
     in_trailers = false;
     header_bytes = 0;
@@ -182,13 +184,19 @@ struct server_connection::impl {
       head.content_length = v;
     }
     head.chunked = !end_stream && !head.content_length;
+    // nghttp2 let :protocol through only with CONNECT, :path and :scheme (RFC 8441 §4).
+    if (!st.protocol.empty()) {
+      head.websocket_tunnel = true;
+      head.chunked = false;
+    }
   }
 
-  void answer_431(int32_t id) {
-    static const nghttp2_nv nv[] = {
-        {const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(":status")),
-         const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>("431")), 7, 3,
-         NGHTTP2_NV_FLAG_NONE}};
+  /// A bodiless answer from here, the stream never dispatched: 431, or 501 for an extended
+  /// CONNECT protocol other than WebSocket.
+  void answer_locally(int32_t id, const char (&status)[4]) {
+    const nghttp2_nv nv[] = {{const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(":status")),
+                              const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(status)), 7,
+                              3, NGHTTP2_NV_FLAG_NONE}};
     nghttp2_submit_response(session, id, nv, 1, nullptr);
   }
 
@@ -245,7 +253,9 @@ struct server_connection::impl {
         st->head.target.assign(v);
       else if (n == ":authority")
         st->authority.assign(v);
-      return 0;  // :scheme and :protocol are not forwarded
+      else if (n == ":protocol")
+        st->protocol.assign(v);
+      return 0;  // :scheme is not forwarded
     }
     if (n == "cookie") {  // RFC 9113 §8.2.3: one field for HTTP/1.1
       if (!st->cookies.empty()) st->cookies.append("; ");
@@ -268,7 +278,11 @@ struct server_connection::impl {
         if (!st) return 0;
         if (f->headers.cat == NGHTTP2_HCAT_REQUEST) {
           if (st->too_large) {
-            me.answer_431(st->id);
+            me.answer_locally(st->id, "431");
+            return 0;
+          }
+          if (!st->protocol.empty() && !http::iequals(st->protocol, "websocket")) {
+            me.answer_locally(st->id, "501");
             return 0;
           }
           me.finish_head(*st, end_stream);
@@ -505,6 +519,7 @@ void server_connection::start() {
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, impl_->lim.stream_window},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, impl_->lim.max_header_list_bytes},
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},  // WebSocket over HTTP/2 (RFC 8441)
   };
   nghttp2_submit_settings(impl_->session, NGHTTP2_FLAG_NONE, s, std::size(s));
   const auto conn = static_cast<int32_t>(

@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cstring>
+#include <random>
 
 #include "common/ascii.hpp"
 #include "proxy/http1/session.hpp"
@@ -53,6 +54,27 @@ bool plain_request(const http::request_head& head) noexcept {
     }
   }
   return hosts == 1 && lengths <= 1 && head.content_length.value_or(0) == 0 && !head.chunked;
+}
+
+// A Sec-WebSocket-Key (RFC 6455 §4.1): 16 random bytes in base64. A nonce for the upstream's
+// handshake check, not a secret.
+std::string websocket_key() {
+  static constexpr char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint8_t raw[18] = {};
+  for (size_t i = 0; i < 16; i += 8) {
+    const uint64_t r = rng();
+    std::memcpy(raw + i, &r, 8);
+  }
+  std::string out;
+  out.reserve(24);
+  for (size_t i = 0; i < 18; i += 3) {
+    const uint32_t v = uint32_t{raw[i]} << 16 | uint32_t{raw[i + 1]} << 8 | raw[i + 2];
+    for (int s = 18; s >= 0; s -= 6) out.push_back(b64[v >> s & 0x3f]);
+  }
+  out.resize(22);  // 16 bytes are 22 digits and two pads
+  out.append("==");
+  return out;
 }
 
 bool expects_continue(const http::header_list& h) noexcept {
@@ -128,6 +150,20 @@ stream_bridge::stream_bridge(asio::any_io_executor ex, http::downstream_port& po
 
 void stream_bridge::start_request(const http::request_head& head, bool end_stream) {
   head_request_ = head.method == "HEAD";
+  tunnel_ = head.websocket_tunnel;
+  tunnel_open_ = false;
+  if (tunnel_) {
+    in_.append("GET ").append(head.target).append(" HTTP/1.1\r\n");
+    for (size_t i = 0; i < head.headers.size(); ++i)
+      if (!http::iequals(head.headers.name(i), "sec-websocket-key"))
+        in_.append(head.headers.name(i)).append(": ").append(head.headers.value(i)).append("\r\n");
+    in_.append("upgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-key: ")
+        .append(websocket_key())
+        .append("\r\n\r\n");
+    request_done_ = end_stream;
+    request_body_.reset(&in_, http1::framing::length);  // DATA passes unframed
+    return;
+  }
   if (heads_as_values_ && end_stream && plain_request(head)) {
     // The driver's copy lives until the stream closes, and a closing stream reaches the
     // bridge (on_client_gone()) before it is reused.
@@ -259,6 +295,8 @@ void stream_bridge::deliver() {
     ec = asio::error::connection_reset;
   } else if (retired_ || (response_done_ && !reusable_)) {
     ec = asio::error::eof;  // no further stream for this session: it winds down
+  } else if (tunnel_ && request_done_) {
+    ec = asio::error::eof;  // the client ended its side of the tunnel
   } else {
     return;  // the session watches for a disconnect while it answers, or waits for a stream
   }
@@ -321,6 +359,16 @@ size_t stream_bridge::take_response(std::string_view data) {
         continue;
       }
       off += used;
+      if (tunnel_ && res_.status == 101) {
+        res_.status = 200;  // RFC 8441 §5: the tunnel is open
+        res_.reason.clear();
+        tunnel_open_ = true;
+        head_sent_ = true;
+        body_left_ = UINT64_MAX;  // until the session closes
+        port_->send_head(res_, false);
+        continue;
+      }
+      if (tunnel_ && res_.status >= 200 && res_.status < 300) res_.status = 501;  // not upgraded
       if (res_.status < 200) continue;  // 100 Continue, 103: nothing to carry over HTTP/2 here
       head_sent_ = true;
       const bool empty = body_left_ == 0;
@@ -346,7 +394,7 @@ size_t stream_bridge::take_response(std::string_view data) {
 
 bool stream_bridge::write_head(const http::response_head& head, uint64_t body_bytes) noexcept {
   if (closed_ || client_gone_ || !port_ || response_done_ || head_sent_ || parser_ ||
-      !res_in_.empty() || body_bytes == 0)
+      !res_in_.empty() || body_bytes == 0 || tunnel_)  // a tunnel's answer is read as text
     return false;
   head_sent_ = true;
   body_left_ = body_bytes;
@@ -482,8 +530,16 @@ void stream_bridge::close() noexcept {
   closed_ = true;
   head_ready_ = false;
   pending_head_ = nullptr;
-  // A session that ends before its answer is complete cuts the stream off (RST_STREAM).
-  if (port_ && !response_done_) port_->abort(internal_error(errc::internal_error));
+  // A session that ends before its answer is complete cuts the stream off (RST_STREAM); an open
+  // tunnel ends as its upstream connection did, with END_STREAM.
+  if (port_ && !response_done_) {
+    if (tunnel_open_) {
+      response_done_ = true;
+      port_->end_body(nullptr);
+    } else {
+      port_->abort(internal_error(errc::internal_error));
+    }
+  }
   port_ = nullptr;
   deliver();
   if (write_h_) complete_write(asio::error::operation_aborted);

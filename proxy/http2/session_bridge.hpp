@@ -24,6 +24,12 @@
 // anything else (chunked, read-until-close, an unusual head) goes through the full HTTP/1.1
 // response parser.
 //
+// WebSocket over HTTP/2 (RFC 8441): an extended CONNECT goes to the session as the HTTP/1.1
+// upgrade request (GET, Upgrade, Connection, a Sec-WebSocket-Key of its own); the session's 101
+// becomes the stream's 200, and from then on the stream's DATA and the session's bytes are the
+// tunnel's two directions. A final answer other than 101 passes as it is, except a 2xx (the
+// route did not upgrade), which becomes 501. The stream ends when the upstream connection does.
+//
 // Flow control: a stream's request bytes not yet read by the session are bounded
 // (`request_buffer`); beyond it the client's window stays closed. A response write completes
 // only once the driver has room for it (send_body() / on_writable()).
@@ -155,6 +161,8 @@ class stream_bridge final : public http1::client_stream,
   size_t unconsumed_ = 0;            // request body bytes received but not yet granted back
   http1::body_framer request_body_;  // frames body bytes into in_
   bool request_done_ = false;
+  bool tunnel_ = false;       // an extended CONNECT for WebSocket (RFC 8441)
+  bool tunnel_open_ = false;  // its upstream answered 101: bytes flow both ways until the end
   boost::asio::mutable_buffer read_buf_;
   io_handler read_h_;
 

@@ -668,6 +668,37 @@ TEST_F(Http2Server, UnknownFrameTypesAreIgnoredUntilTheyFlood) {
   EXPECT_EQ(conn_->ended_for(), abuse::unknown_frame_flood);
 }
 
+TEST_F(Http2Server, ExtendedConnectForWebSocketIsATunnelRequest) {
+  make();
+  client c;
+  pump(c);  // the server's SETTINGS, with ENABLE_CONNECT_PROTOCOL
+  EXPECT_EQ(nghttp2_session_get_remote_settings(c.session(),
+                                                NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL),
+            1u);
+  const std::string none;
+  const int32_t ws = c.request("CONNECT", "/chat",
+                               {{":protocol", "websocket"}, {"sec-websocket-version", "13"}},
+                               &none);  // a body provider: the stream stays open
+  const int32_t udp = c.request("CONNECT", "/udp", {{":protocol", "connect-udp"}}, &none);
+  pump(c);
+  ASSERT_EQ(rec_.requests.count(ws), 1u);
+  const auto& head = rec_.requests[ws].head;
+  EXPECT_TRUE(head.websocket_tunnel);
+  EXPECT_EQ(head.method, "CONNECT");
+  EXPECT_EQ(head.target, "/chat");
+  EXPECT_FALSE(head.chunked) << "tunnel bytes are not chunked";
+  EXPECT_EQ(rec_.requests.count(udp), 0u) << "a protocol other than websocket was dispatched";
+  EXPECT_EQ(c.responses[udp].status, 501);
+}
+
+TEST_F(Http2Server, PlainRequestsAreNotTunnels) {
+  make();
+  client c;
+  const int32_t id = c.request("GET", "/");
+  pump(c);
+  EXPECT_FALSE(rec_.requests[id].head.websocket_tunnel);
+}
+
 TEST_F(Http2Server, GarbageInsteadOfThePrefaceIsAnError) {
   make();
   EXPECT_TRUE(send_raw("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
