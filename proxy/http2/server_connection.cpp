@@ -195,8 +195,8 @@ struct server_connection::impl {
   /// CONNECT protocol other than WebSocket.
   void answer_locally(int32_t id, const char (&status)[4]) {
     const nghttp2_nv nv[] = {{const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(":status")),
-                              const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(status)), 7,
-                              3, NGHTTP2_NV_FLAG_NONE}};
+                              const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(status)), 7, 3,
+                              NGHTTP2_NV_FLAG_NONE}};
     nghttp2_submit_response(session, id, nv, 1, nullptr);
   }
 

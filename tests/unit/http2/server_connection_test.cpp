@@ -672,13 +672,13 @@ TEST_F(Http2Server, ExtendedConnectForWebSocketIsATunnelRequest) {
   make();
   client c;
   pump(c);  // the server's SETTINGS, with ENABLE_CONNECT_PROTOCOL
-  EXPECT_EQ(nghttp2_session_get_remote_settings(c.session(),
-                                                NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL),
-            1u);
+  EXPECT_EQ(
+      nghttp2_session_get_remote_settings(c.session(), NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL),
+      1u);
   const std::string none;
-  const int32_t ws = c.request("CONNECT", "/chat",
-                               {{":protocol", "websocket"}, {"sec-websocket-version", "13"}},
-                               &none);  // a body provider: the stream stays open
+  const int32_t ws =
+      c.request("CONNECT", "/chat", {{":protocol", "websocket"}, {"sec-websocket-version", "13"}},
+                &none);  // a body provider: the stream stays open
   const int32_t udp = c.request("CONNECT", "/udp", {{":protocol", "connect-udp"}}, &none);
   pump(c);
   ASSERT_EQ(rec_.requests.count(ws), 1u);
