@@ -40,6 +40,10 @@ struct listener_limits {
   uint64_t max_connections = 10000;
   uint64_t max_header_bytes = 64 * KiB;
   uint64_t max_body_bytes = 32 * MiB;
+  // HTTP/2 (SETTINGS_MAX_CONCURRENT_STREAMS and the receive windows, RFC 9113 §6.5.2, §6.9).
+  uint32_t http2_max_concurrent_streams = 128;
+  uint64_t http2_stream_window = 64 * KiB;
+  uint64_t http2_connection_window = 1 * MiB;
 };
 
 struct listener_timeouts {

@@ -39,6 +39,13 @@ void read_limits(reader& r, const node_ref& n, listener_limits& out) {
                {"max_connections", [&](auto& v) { r.read(v, out.max_connections, 1, 10'000'000); }},
                {"max_header_bytes", [&](auto& v) { r.read_size(v, out.max_header_bytes, 1024); }},
                {"max_body_bytes", [&](auto& v) { r.read_size(v, out.max_body_bytes); }},
+               {"http2_max_concurrent_streams",
+                [&](auto& v) { r.read(v, out.http2_max_concurrent_streams, 1, 10'000); }},
+               // RFC 9113 §6.9.1: a window is at most 2^31-1.
+               {"http2_stream_window",
+                [&](auto& v) { r.read_size(v, out.http2_stream_window, 1024, 0x7fffffff); }},
+               {"http2_connection_window",
+                [&](auto& v) { r.read_size(v, out.http2_connection_window, 65535, 0x7fffffff); }},
            });
 }
 

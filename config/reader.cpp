@@ -274,7 +274,7 @@ void reader::read_duration(const node_ref& v, duration& out, duration min) {
     out = *d.value;
 }
 
-void reader::read_size(const node_ref& v, uint64_t& out, uint64_t min) {
+void reader::read_size(const node_ref& v, uint64_t& out, uint64_t min, uint64_t max) {
   auto t = text(v);
   if (!t) return;
   auto s = parse_size(*t);
@@ -282,6 +282,8 @@ void reader::read_size(const node_ref& v, uint64_t& out, uint64_t min) {
     error(v, s.error);
   else if (*s.value < min)
     error(v, fmt::format("must be at least {} bytes", min));
+  else if (*s.value > max)
+    error(v, fmt::format("must be at most {} bytes", max));
   else
     out = *s.value;
 }

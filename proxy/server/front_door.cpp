@@ -30,6 +30,9 @@ http2::limits h2_limits(const listener_shared& l) {
   http2::limits lim;
   lim.max_header_list_bytes = static_cast<uint32_t>(
       std::min<uint64_t>(l.cfg.limits.max_header_bytes, std::numeric_limits<uint32_t>::max()));
+  lim.max_concurrent_streams = l.cfg.limits.http2_max_concurrent_streams;
+  lim.stream_window = static_cast<uint32_t>(l.cfg.limits.http2_stream_window);  // ≤ 2^31-1
+  lim.connection_window = static_cast<uint32_t>(l.cfg.limits.http2_connection_window);
   return lim;
 }
 

@@ -32,6 +32,13 @@ void compare_listener(std::vector<std::string>& out, size_t i, const config::lis
           std::to_string(b.limits.max_header_bytes));
   differs("limits.max_body_bytes", std::to_string(a.limits.max_body_bytes),
           std::to_string(b.limits.max_body_bytes));
+  differs("limits.http2_max_concurrent_streams",
+          std::to_string(a.limits.http2_max_concurrent_streams),
+          std::to_string(b.limits.http2_max_concurrent_streams));
+  differs("limits.http2_stream_window", std::to_string(a.limits.http2_stream_window),
+          std::to_string(b.limits.http2_stream_window));
+  differs("limits.http2_connection_window", std::to_string(a.limits.http2_connection_window),
+          std::to_string(b.limits.http2_connection_window));
   differs("timeouts.header", fmt::format("{}ms", a.timeouts.header.count()),
           fmt::format("{}ms", b.timeouts.header.count()));
   differs("timeouts.idle", fmt::format("{}ms", a.timeouts.idle.count()),

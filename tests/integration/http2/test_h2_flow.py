@@ -215,6 +215,28 @@ class FlowTest(H2TestCase):
     # consume() returns both windows at once), so streams queued behind a busy endpoint use up
     # the connection window and the stream holding the endpoint never gets the rest of its body:
     # every stream times out. Remove the skip once the connection window is returned on receipt.
+    def test_listener_limits_set_the_http2_settings_and_windows(self):
+        def count(req, conn):
+            return conn.respond(200, b"%d" % len(req.body))
+
+        u = self.upstream("u", count)
+        limits = {"max_header_bytes": "8KiB", "max_body_bytes": "16MiB",
+                  "http2_max_concurrent_streams": 3, "http2_stream_window": "256KiB",
+                  "http2_connection_window": "1MiB"}
+        p = self.h2proxy([cluster("c", [u])], [route("r", "c")],
+                         [{"http2": True, "limits": limits}])
+        c = self.h2(p.port)
+        c.wait(lambda: c.conn.remote_settings.max_concurrent_streams == 3, 5.0,
+               "SETTINGS_MAX_CONCURRENT_STREAMS 3")
+        self.assertEqual(c.conn.remote_settings.initial_window_size, 256 * 1024)
+        # A 200 KB body fits the stream's window at once: it goes out before any WINDOW_UPDATE
+        # (the default 64 KiB window would hold it back).
+        sid = c.request("POST", "/w", [("content-length", str(200_000))], end=False)
+        self.assertGreaterEqual(c.conn.local_flow_control_window(sid), 200_000)
+        c.send_data(sid, b"w" * 200_000)
+        st = c.wait_done(sid)[0]
+        self.assertEqual((st.status, st.body), (200, b"200000"), st)
+
     def test_queued_uploads_do_not_starve_the_connection_window(self):
         def count(req, conn):
             return conn.respond(200, b"%d" % len(req.body))

@@ -65,6 +65,31 @@ TEST(Errors, ListenerSendStallIsADurationOfAtLeastOneMillisecond) {
   EXPECT_EQ(find_error(r, "listeners[0].timeouts.send_stall")->where.line, 2);
 }
 
+TEST(Errors, Http2WindowsAreBoundedByTheProtocol) {
+  auto r = load(
+      "listeners:\n"
+      "  - name: public\n"
+      "    address: 127.0.0.1:8080\n"
+      "    limits:\n"
+      "      http2_stream_window: 2GiB\n"           // 5: past 2^31-1
+      "      http2_max_concurrent_streams: 0\n"     // 6
+      "      http2_connection_window: 1KiB\n"       // 7: below the initial 65,535
+      "clusters:\n"
+      "  - {name: engines, endpoints: [{address: 127.0.0.1:9001}]}\n"
+      "routes:\n"
+      "  - {name: default, cluster: engines}\n");
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(has_error(r, "listeners[0].limits.http2_stream_window", 5,
+                        "must be at most 2147483647 bytes"))
+      << dump(r.errors);
+  EXPECT_TRUE(find_error(r, "listeners[0].limits.http2_max_concurrent_streams") != nullptr)
+      << dump(r.errors);
+  EXPECT_EQ(find_error(r, "listeners[0].limits.http2_max_concurrent_streams")->where.line, 6);
+  EXPECT_TRUE(has_error(r, "listeners[0].limits.http2_connection_window", 7,
+                        "must be at least 65535 bytes"))
+      << dump(r.errors);
+}
+
 TEST(Errors, BadDurationNeedsAUnit) {
   auto r =
       load(with_cluster("  - name: engines\n"

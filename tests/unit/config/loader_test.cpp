@@ -41,6 +41,10 @@ TEST_F(FullFile, TopLevelAndListeners) {
   EXPECT_EQ(l.limits.max_connections, 500u);
   EXPECT_EQ(l.limits.max_header_bytes, 16 * KiB);
   EXPECT_EQ(l.limits.max_body_bytes, 2 * MiB);
+  EXPECT_EQ(l.limits.http2_max_concurrent_streams, 64u);
+  EXPECT_EQ(l.limits.http2_stream_window, 256 * KiB);
+  EXPECT_EQ(l.limits.http2_connection_window, 4 * MiB);
+  EXPECT_EQ(c_->listeners[1].limits.http2_max_concurrent_streams, 128u);
   EXPECT_EQ(l.timeouts.header, 5s);
   EXPECT_EQ(l.timeouts.idle, 2min);
   EXPECT_EQ(l.timeouts.send_stall, 45s);
