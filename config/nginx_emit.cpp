@@ -21,11 +21,12 @@ ynode listener_node(const listener_out& l) {
     add_noted(tls, "certificate", l.tls_certificate);
     add_noted(tls, "private_key", l.tls_private_key);
   }
-  if (l.max_body_bytes != 0 || l.max_header_bytes) {
+  if (l.max_body_bytes != 0 || l.max_header_bytes || l.http2_max_concurrent_streams) {
     ynode& limits = m.add("limits", ynode::map());
     if (l.max_body_bytes != 0)
       limits.add("max_body_bytes", size_text(l.max_body_bytes), l.max_body_note);
     add_noted(limits, "max_header_bytes", l.max_header_bytes);
+    add_noted(limits, "http2_max_concurrent_streams", l.http2_max_concurrent_streams);
   }
   if (l.header_timeout || l.idle_timeout) {
     ynode& t = m.add("timeouts", ynode::map());

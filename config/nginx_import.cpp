@@ -30,6 +30,7 @@ constexpr std::string_view inherited_names[] = {
     "client_header_timeout",
     "keepalive_timeout",
     "http2",
+    "http2_max_concurrent_streams",
     "ssl_certificate",
     "ssl_certificate_key",
     "limit_req",
@@ -516,6 +517,15 @@ void importer::listener_settings(listener_out& l, const scope& sc, const server_
            static_cast<int64_t>(total)},
           diag_, *d, "max_header_bytes");
     }
+  }
+  if (const directive* d = sc.get("http2_max_concurrent_streams")) {
+    auto n = d->args.size() == 1 ? parse_count_value(d->args[0], 10'000) : std::nullopt;
+    if (!n || *n == 0)
+      diag_.warn(*d, "invalid value (Spillway takes 1..10000); ignored");
+    else
+      merge_larger(l.http2_max_concurrent_streams,
+                   {std::to_string(*n), diagnostics::origin(*d), static_cast<int64_t>(*n)}, diag_,
+                   *d, "http2_max_concurrent_streams");
   }
   if (const directive* d = sc.get("client_header_timeout")) {
     auto t = d->args.size() == 1 ? parse_duration_value(d->args[0]) : std::nullopt;

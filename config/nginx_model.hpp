@@ -70,6 +70,7 @@ struct listener_out {
   uint64_t max_body_bytes = 0;  // 0: not set
   std::string max_body_note;
   opt_noted max_header_bytes;
+  opt_noted http2_max_concurrent_streams;
   opt_noted header_timeout;
   opt_noted idle_timeout;
   std::vector<int> server_lines;  // server blocks listening here

@@ -391,6 +391,21 @@ TEST(NginxImport, TlsFilesMustExistWhereSpillwayRuns) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(NginxImport, Http2MaxConcurrentStreamsBecomesTheListenerLimit) {
+  auto t = translate_text(
+      "http { http2_max_concurrent_streams 32;\n"
+      "server { listen 8443 http2; location / { proxy_pass http://10.0.0.1:80; } }\n"
+      "server { listen 8444 http2; http2_max_concurrent_streams 0;\n"
+      "  location /b/ { proxy_pass http://10.0.0.2:80; } } }\n",
+      "h2.conf");
+  ASSERT_EQ(t.config->listeners.size(), 2u) << t.result.yaml;
+  EXPECT_EQ(t.config->listeners[0].limits.http2_max_concurrent_streams, 32u) << t.result.yaml;
+  EXPECT_NE(t.result.yaml.find("http2_max_concurrent_streams: 32  # line 1: http2_max_concurrent_streams 32"), std::string::npos)
+      << t.result.yaml;
+  EXPECT_TRUE(t.warned("h2.conf:3: http2_max_concurrent_streams 0: invalid value"));
+  EXPECT_EQ(t.config->listeners[1].limits.http2_max_concurrent_streams, 128u);
+}
+
 TEST(NginxImport, OutOfRangeNumbersAreWarnings) {
   auto t = translate_text(
       "http { limit_req_zone $remote_addr zone=z:1m rate=5r/s;\n"
