@@ -595,7 +595,7 @@ void session::send_local(int status, std::string_view code, std::string_view mes
   if (phase_ == phase::closed) return;
   phase_ = phase::write_local;
   status_sent_ = status;
-  if (close) close_after_ = true;
+  if (close || !req_.keep_alive) close_after_ = true;  // the client's Connection: close too
   record(status, message);
   std::string body = "{\"error\": {\"message\": \"";
   for (char c : message) {

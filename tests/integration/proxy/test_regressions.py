@@ -1,10 +1,11 @@
 """Regressions found by unit tests and fuzzing of the proxy's HTTP/1 path: heads made of many
-tiny fields (each forwarded field may grow by a byte), upstream statuses outside 100-599, and
-an empty chunked body whose last chunk arrives in pieces."""
+tiny fields (each forwarded field may grow by a byte), upstream statuses outside 100-599, an
+empty chunked body whose last chunk arrives in pieces, and a client's Connection: close on a
+request the proxy answers itself."""
 
 import time
 
-from harness import ProxyTestCase, Client, build_request, cluster, route
+from harness import ProxyTestCase, Client, build_request, cluster, free_port, route
 
 
 class RegressionTest(ProxyTestCase):
@@ -23,6 +24,22 @@ class RegressionTest(ProxyTestCase):
         self.assertEqual(r.status, 200, r.describe())
         req = u.requests[0]
         self.assertEqual(req.header("a1499"), "b", req.describe())
+
+    def test_connection_close_is_honoured_on_answers_of_the_proxy(self):
+        # A 502 of the proxy's own (nothing listens upstream) to a request with Connection:
+        # close used to keep the connection open: clients reading to the end waited forever.
+        dead = {"name": "dead", "endpoints": [{"address": f"127.0.0.1:{free_port()}"}]}
+        p = self.proxy([dead], [route("default", "dead")])
+        c = self.client(p)
+        r = c.request("GET", "/nothing", [("Connection", "close")])
+        self.assertIsNotNone(r)
+        self.assertEqual(r.status, 502, r.describe())
+        self.assertEqual((r.header("connection") or "").lower(), "close", r.describe())
+        self.assertTrue(c.closed_within(3.0), "the proxy kept the connection after its answer")
+        # Without Connection: close the connection stays open for the next request.
+        c2 = self.client(p)
+        self.assertEqual(c2.request("GET", "/a").status, 502)
+        self.assertEqual(c2.request("GET", "/b").status, 502)
 
     def test_response_with_many_tiny_headers_is_forwarded_whole(self):
         def many(req, conn):
