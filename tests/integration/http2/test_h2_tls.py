@@ -1,7 +1,8 @@
 """TLS on the listeners (`listeners[].tls`): HTTP/2 or HTTP/1.1 by ALPN, only HTTP/1.1 where
 `http2` is off, X-Forwarded-Proto https upstream, TLS 1.2 and 1.3 accepted and older versions
-refused, failed handshakes counted without disturbing other clients, and certificates replaced by
-a reload while connections made with the old one keep working."""
+refused, sessions resumed whichever worker takes the next connection, failed handshakes counted
+without disturbing other clients, and certificates replaced by a reload while connections made with
+the old one keep working."""
 
 import hashlib
 import os
@@ -66,6 +67,31 @@ class TlsTest(H2TestCase):
         admin = self.admin(p)
         self.assertGreaterEqual(admin.value("spillway_tls_handshakes_total", result="ok"), 8)
         self.assertGreaterEqual(admin.value("spillway_http2_connections_total"), 2)
+
+    def test_sessions_resume_across_connections_and_workers(self):
+        # One TLS context per listener, shared by the workers: a session (TLS 1.2 session id or
+        # ticket, TLS 1.3 PSK ticket) made on one worker resumes on any other, so reconnecting
+        # clients skip the full handshake whichever SO_REUSEPORT socket takes them.
+        cert = self.cert("server", "spillway-test")
+        u = self.upstream("u")
+        tls = {"certificate": cert.cert, "private_key": cert.key}
+        p = self.h2proxy([cluster("c", [u])], [route("r", "c")], [{"tls": tls}],
+                         top={"workers": 2})
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            ctx = client_tls(alpn=("http/1.1",), cafile=cert.cert, min_version=version,
+                             max_version=version)
+            session, reused = None, []
+            for i in range(8):
+                s = ctx.wrap_socket(socket.create_connection((LOOPBACK, p.port), timeout=10),
+                                    server_hostname="localhost", session=session)
+                try:
+                    r = h1_over(s, f"/resume/{i}")  # TLS 1.3 tickets arrive after the handshake
+                    self.assertEqual(r.status, 200, r.describe())
+                    reused.append(s.session_reused)
+                    session = s.session
+                finally:
+                    s.close()
+            self.assertEqual(reused, [False] + [True] * 7, f"{version}: resumed {reused}")
 
     def test_tls12_and_tls13_accepted_tls11_refused(self):
         cert = self.cert("server", "spillway-test")
