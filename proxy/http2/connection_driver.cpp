@@ -161,6 +161,14 @@ void connection_driver<Stream>::shutdown() {
 }
 
 template <class Stream>
+void connection_driver<Stream>::drain() {
+  if (closed_) return;
+  notice_at_ = steady_clock::now();
+  conn_.shutdown_notice();
+  flush();
+}
+
+template <class Stream>
 void connection_driver<Stream>::close() {
   if (closed_) return;
   closed_ = true;
@@ -188,6 +196,7 @@ void connection_driver<Stream>::arm_tick() {
 template <class Stream>
 void connection_driver<Stream>::on_tick() {
   const auto now = steady_clock::now();
+  if (conn_.notice_pending() && now - notice_at_ >= std::chrono::seconds(1)) shutdown();
   if (conn_.blocked_on_window()) {
     if (stalled_since_ == steady_clock::time_point{}) stalled_since_ = now;
     if (now - stalled_since_ >= timeouts_.send_stall) return close();

@@ -47,6 +47,9 @@ class connection_driver final : public std::enable_shared_from_this<connection_d
   void start(std::string_view already_read = {});
   /// GOAWAY; the connection closes once the streams in flight are done.
   void shutdown();
+  /// Graceful drain: shutdown_notice(), then the final GOAWAY after a round trip (or at the
+  /// next tick, 1-2 s, when the client does not answer the PING).
+  void drain();
   /// Closes now; exchanges still running learn that their client is gone.
   void close();
 
@@ -103,6 +106,7 @@ class connection_driver final : public std::enable_shared_from_this<connection_d
   bool fatal_ = false;  // protocol error: write the GOAWAY, then close
   std::chrono::steady_clock::time_point last_activity_;
   std::chrono::steady_clock::time_point stalled_since_{};
+  std::chrono::steady_clock::time_point notice_at_{};  // drain(): when the notice went out
 };
 
 extern template class connection_driver<boost::asio::ip::tcp::socket>;

@@ -152,6 +152,7 @@ struct server_connection::impl {
   // limits::window_updates_per_data_frame).
   uint64_t streams_opened = 0, data_frames_sent = 0, priority_frames = 0, window_updates = 0;
   bool ended = false;          // terminated for abuse or a protocol error
+  bool notice_pending = false;  // shutdown_notice() waits for its PING's acknowledgement
   std::string scratch;         // lower-cased response header names
   std::vector<nghttp2_nv> nv;  // the response head being submitted (reused)
 
@@ -314,6 +315,10 @@ struct server_connection::impl {
           me.end_for(abuse::settings_flood);
         return 0;
       case NGHTTP2_PING:
+        if ((f->hd.flags & NGHTTP2_FLAG_ACK) && me.notice_pending) {
+          me.owner.shutdown();  // the client has seen the notice: the final GOAWAY
+          return 0;
+        }
         if (!(f->hd.flags & NGHTTP2_FLAG_ACK) &&
             !me.pings.take(now, me.lim.ping_burst, me.lim.pings_per_second))
           me.end_for(abuse::ping_flood);
@@ -629,7 +634,19 @@ void server_connection::reset(int32_t id, uint32_t h2_error) {
   nghttp2_submit_rst_stream(impl_->session, NGHTTP2_FLAG_NONE, id, h2_error);
 }
 
+void server_connection::shutdown_notice() {
+  if (impl_->notice_pending || impl_->ended) return;
+  if (nghttp2_submit_shutdown_notice(impl_->session) != 0) return shutdown();
+  impl_->notice_pending = true;
+  nghttp2_submit_ping(impl_->session, NGHTTP2_FLAG_NONE, nullptr);
+}
+
+bool server_connection::notice_pending() const noexcept {
+  return impl_->notice_pending;
+}
+
 void server_connection::shutdown() {
+  impl_->notice_pending = false;
   nghttp2_submit_goaway(impl_->session, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(impl_->session), NGHTTP2_NO_ERROR,
                         nullptr, 0);

@@ -119,6 +119,12 @@ class server_connection {
   void reset(int32_t stream, uint32_t h2_error);
   /// Graceful shutdown: GOAWAY with the last stream id; streams in flight finish.
   void shutdown();
+  /// The first step of a drain (RFC 9113 §6.8): GOAWAY with the largest stream id, so streams
+  /// the client is opening meanwhile are still served, and a PING; its acknowledgement (one
+  /// round trip later) sends the final GOAWAY, as shutdown() does.
+  void shutdown_notice();
+  /// True from shutdown_notice() until the final GOAWAY is submitted.
+  bool notice_pending() const noexcept;
 
   /// Response bytes buffered on `stream` and not yet framed.
   size_t buffered(int32_t stream) const noexcept;

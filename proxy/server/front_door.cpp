@@ -62,7 +62,7 @@ class h2_connection final : public drainable {
   }
 
   void drain() override {
-    if (auto d = driver_.lock()) d->shutdown();
+    if (auto d = driver_.lock()) d->drain();
   }
 
  private:

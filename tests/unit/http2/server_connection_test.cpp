@@ -125,6 +125,7 @@ class client {
   std::map<int32_t, response> responses;
   bool goaway = false;
   uint32_t goaway_code = 0;
+  std::vector<int32_t> goaway_last_ids;  // each GOAWAY's last stream id, in order
 
  private:
   struct upload {
@@ -168,6 +169,7 @@ class client {
     if (f->hd.type == NGHTTP2_GOAWAY) {
       static_cast<client*>(p)->goaway = true;
       static_cast<client*>(p)->goaway_code = f->goaway.error_code;
+      static_cast<client*>(p)->goaway_last_ids.push_back(f->goaway.last_stream_id);
     }
     return 0;
   }
@@ -722,6 +724,36 @@ TEST_F(Http2Server, ShutdownLetsStreamsInFlightFinish) {
   const int32_t late = c.request("GET", "/late");
   pump(c);
   EXPECT_EQ(rec_.requests.count(late), 0u) << "a stream opened after GOAWAY was served";
+}
+
+TEST_F(Http2Server, DrainNoticeLetsStreamsInFlightInThenSendsTheFinalGoaway) {
+  make();
+  client c;
+  const int32_t first = c.request("GET", "/first");
+  pump(c);
+  conn_->shutdown_notice();
+  std::string notice;
+  conn_->produce(notice);  // GOAWAY(2^31-1) and a PING, still on their way to the client
+  EXPECT_TRUE(conn_->notice_pending());
+  // A stream the client opened before the notice reached it.
+  const int32_t in_flight = c.request("GET", "/in-flight");
+  const std::string up = c.take_output();
+  conn_->receive({reinterpret_cast<const uint8_t*>(up.data()), up.size()});
+  c.feed(notice);
+  pump(c);  // the client acknowledges the PING: the final GOAWAY goes out
+  EXPECT_FALSE(conn_->notice_pending());
+  ASSERT_EQ(c.goaway_last_ids.size(), 2u);
+  EXPECT_EQ(c.goaway_last_ids[0], 0x7fffffff);
+  EXPECT_EQ(c.goaway_last_ids[1], in_flight);
+  EXPECT_EQ(c.goaway_code, 0u);
+  EXPECT_EQ(rec_.requests.count(in_flight), 1u) << "a stream sent before the notice was refused";
+  http::response_head h;
+  h.status = 204;
+  for (int32_t id : {first, in_flight}) conn_->respond(id, h, true);
+  pump(c);
+  EXPECT_EQ(c.responses[first].status, 204);
+  EXPECT_EQ(c.responses[in_flight].status, 204);
+  EXPECT_TRUE(conn_->finished());
 }
 
 TEST(Http2Preface, RecognisesThePrefaceAndItsPrefixes) {
