@@ -94,8 +94,7 @@ class reader {
   /// Real number strictly above `min_exclusive`.
   void read_above(const node_ref& v, double& out, double min_exclusive);
   void read_duration(const node_ref& v, duration& out, duration min = duration{1});
-  void read_size(const node_ref& v, uint64_t& out, uint64_t min = 1,
-                 uint64_t max = UINT64_MAX);
+  void read_size(const node_ref& v, uint64_t& out, uint64_t min = 1, uint64_t max = UINT64_MAX);
   /// Fraction 0..1 from 50% or 50.
   void read_percent(const node_ref& v, double& out);
   void read_list(const node_ref& v, std::vector<std::string>& out);

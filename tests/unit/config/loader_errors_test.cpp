@@ -71,9 +71,9 @@ TEST(Errors, Http2WindowsAreBoundedByTheProtocol) {
       "  - name: public\n"
       "    address: 127.0.0.1:8080\n"
       "    limits:\n"
-      "      http2_stream_window: 2GiB\n"           // 5: past 2^31-1
-      "      http2_max_concurrent_streams: 0\n"     // 6
-      "      http2_connection_window: 1KiB\n"       // 7: below the initial 65,535
+      "      http2_stream_window: 2GiB\n"        // 5: past 2^31-1
+      "      http2_max_concurrent_streams: 0\n"  // 6
+      "      http2_connection_window: 1KiB\n"    // 7: below the initial 65,535
       "clusters:\n"
       "  - {name: engines, endpoints: [{address: 127.0.0.1:9001}]}\n"
       "routes:\n"

@@ -400,7 +400,9 @@ TEST(NginxImport, Http2MaxConcurrentStreamsBecomesTheListenerLimit) {
       "h2.conf");
   ASSERT_EQ(t.config->listeners.size(), 2u) << t.result.yaml;
   EXPECT_EQ(t.config->listeners[0].limits.http2_max_concurrent_streams, 32u) << t.result.yaml;
-  EXPECT_NE(t.result.yaml.find("http2_max_concurrent_streams: 32  # line 1: http2_max_concurrent_streams 32"), std::string::npos)
+  EXPECT_NE(t.result.yaml.find(
+                "http2_max_concurrent_streams: 32  # line 1: http2_max_concurrent_streams 32"),
+            std::string::npos)
       << t.result.yaml;
   EXPECT_TRUE(t.warned("h2.conf:3: http2_max_concurrent_streams 0: invalid value"));
   EXPECT_EQ(t.config->listeners[1].limits.http2_max_concurrent_streams, 128u);
