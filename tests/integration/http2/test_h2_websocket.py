@@ -48,6 +48,17 @@ class H2WebSocketTest(H2TestCase):
         return c.request("CONNECT", path, [(":protocol", "websocket"),
                                            ("sec-websocket-version", "13")] + list(extra), end=False)
 
+    def ws_setup(self, handler, websocket=True):
+        """An upstream running `handler`, a proxy in front of it over h2c (route `ws`, with
+        `websocket` as given) and a client that has the proxy's SETTINGS: (upstream, client)."""
+        u = self.upstream("A", handler)
+        extra = {"websocket": True} if websocket else {}
+        p = self.h2proxy([cluster("engines", [u])], [route("ws", "engines", **extra)],
+                         [{"http2": True}])
+        c = self.h2(p.port)
+        self.wait_settings(c)
+        return u, c
+
     def wait_settings(self, c):
         c.wait(lambda: c.conn.remote_settings.get(SETTINGS_ENABLE_CONNECT_PROTOCOL) == 1, 5.0,
                "SETTINGS_ENABLE_CONNECT_PROTOCOL from the proxy")
@@ -109,12 +120,7 @@ class H2WebSocketTest(H2TestCase):
         self.echo_round_trip(tls=True)
 
     def test_client_reset_closes_the_upstream_connection(self):
-        echo = EchoServer()
-        u = self.upstream("A", echo)
-        p = self.h2proxy([cluster("engines", [u])], [route("ws", "engines", websocket=True)],
-                         [{"http2": True}])
-        c = self.h2(p.port)
-        self.wait_settings(c)
+        u, c = self.ws_setup(EchoServer())
         sid = self.open_ws(c)
         reader = WsReader(c, sid)
         self.assertEqual(read_ws_frame(reader, time.monotonic() + 10), (0x1, b"hello from upstream"))
@@ -125,11 +131,7 @@ class H2WebSocketTest(H2TestCase):
 
     def test_client_end_stream_half_closes_towards_the_upstream(self):
         echo = EchoServer()
-        u = self.upstream("A", echo)
-        p = self.h2proxy([cluster("engines", [u])], [route("ws", "engines", websocket=True)],
-                         [{"http2": True}])
-        c = self.h2(p.port)
-        self.wait_settings(c)
+        u, c = self.ws_setup(echo)
         sid = self.open_ws(c)
         reader = WsReader(c, sid)
         self.assertEqual(read_ws_frame(reader, time.monotonic() + 10), (0x1, b"hello from upstream"))
@@ -149,11 +151,7 @@ class H2WebSocketTest(H2TestCase):
             conn.send(frame(0x1, b"bye now", False) + frame(0x8, b"\x03\xe8", False))
             return False  # closes the connection
 
-        u = self.upstream("A", close_after_hello)
-        p = self.h2proxy([cluster("engines", [u])], [route("ws", "engines", websocket=True)],
-                         [{"http2": True}])
-        c = self.h2(p.port)
-        self.wait_settings(c)
+        u, c = self.ws_setup(close_after_hello)
         sid = self.open_ws(c)
         c.wait(lambda: c.streams[sid].done, 10, "the stream to end with the upstream")
         st = c.streams[sid]
@@ -165,10 +163,7 @@ class H2WebSocketTest(H2TestCase):
         self.assertEqual(read_ws_frame(reader, deadline), (0x8, b"\x03\xe8"))
 
     def test_route_without_websocket_is_refused(self):
-        u = self.upstream("A", EchoServer())
-        p = self.h2proxy([cluster("engines", [u])], [route("plain", "engines")], [{"http2": True}])
-        c = self.h2(p.port)
-        self.wait_settings(c)
+        u, c = self.ws_setup(EchoServer(), websocket=False)
         sid = self.open_ws(c)
         st = c.wait_done(sid)[0]
         # The upstream answered the plain GET with 200; over extended CONNECT that would read as
@@ -177,11 +172,7 @@ class H2WebSocketTest(H2TestCase):
         self.assertIsNone(u.requests[-1].header("upgrade"))
 
     def test_other_protocols_get_501_without_reaching_upstream(self):
-        u = self.upstream("A", EchoServer())
-        p = self.h2proxy([cluster("engines", [u])], [route("ws", "engines", websocket=True)],
-                         [{"http2": True}])
-        c = self.h2(p.port)
-        self.wait_settings(c)
+        u, c = self.ws_setup(EchoServer())
         sid = c.request("CONNECT", "/udp", [(":protocol", "connect-udp")], end=False)
         st = c.wait_done(sid)[0]
         self.assertEqual(st.status, 501, st)
