@@ -2,6 +2,9 @@
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
 #include <boost/beast/http/error.hpp>
 #include <cstring>
 #include <random>
@@ -75,6 +78,17 @@ std::string websocket_key() {
   out.resize(22);  // 16 bytes are 22 digits and two pads
   out.append("==");
   return out;
+}
+
+// RFC 6455 §4.2.2: base64(SHA-1(key + the protocol's GUID)).
+std::string websocket_accept(std::string_view key) {
+  std::string input(key);
+  input.append("258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  unsigned char out[32];
+  const int n = EVP_EncodeBlock(out, digest, SHA_DIGEST_LENGTH);
+  return std::string(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
 }
 
 bool expects_continue(const http::header_list& h) noexcept {
@@ -157,8 +171,9 @@ void stream_bridge::start_request(const http::request_head& head, bool end_strea
     for (size_t i = 0; i < head.headers.size(); ++i)
       if (!http::iequals(head.headers.name(i), "sec-websocket-key"))
         in_.append(head.headers.name(i)).append(": ").append(head.headers.value(i)).append("\r\n");
+    ws_key_ = websocket_key();
     in_.append("upgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-key: ")
-        .append(websocket_key())
+        .append(ws_key_)
         .append("\r\n\r\n");
     request_done_ = end_stream;
     request_body_.reset(&in_, http1::framing::length);  // DATA passes unframed
@@ -360,6 +375,17 @@ size_t stream_bridge::take_response(std::string_view data) {
       }
       off += used;
       if (tunnel_ && res_.status == 101) {
+        const auto accept = res_.headers.find("sec-websocket-accept");
+        if (!accept || ascii::trim_ows(*accept) != websocket_accept(ws_key_)) {
+          res_.clear();
+          res_.status = 502;  // not the handshake this key asked for: no tunnel
+          res_.version = 11;
+          head_sent_ = true;
+          response_done_ = true;
+          port_->send_head(res_, true);
+          finish_port();
+          break;
+        }
         res_.status = 200;  // RFC 8441 §5: the tunnel is open
         res_.reason.clear();
         tunnel_open_ = true;

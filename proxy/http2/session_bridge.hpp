@@ -27,8 +27,9 @@
 // WebSocket over HTTP/2 (RFC 8441): an extended CONNECT goes to the session as the HTTP/1.1
 // upgrade request (GET, Upgrade, Connection, a Sec-WebSocket-Key of its own); the session's 101
 // becomes the stream's 200, and from then on the stream's DATA and the session's bytes are the
-// tunnel's two directions. A final answer other than 101 passes as it is, except a 2xx (the
-// route did not upgrade), which becomes 501. The stream ends when the upstream connection does.
+// tunnel's two directions. A 101 whose Sec-WebSocket-Accept does not match the key becomes 502
+// (RFC 6455 §4.1: the client fails the connection); a final answer other than 101 passes as it
+// is, except a 2xx (the route did not upgrade), which becomes 501. The stream ends when the upstream connection does.
 //
 // Flow control: a stream's request bytes not yet read by the session are bounded
 // (`request_buffer`); beyond it the client's window stays closed. A response write completes
@@ -163,6 +164,7 @@ class stream_bridge final : public http1::client_stream,
   bool request_done_ = false;
   bool tunnel_ = false;       // an extended CONNECT for WebSocket (RFC 8441)
   bool tunnel_open_ = false;  // its upstream answered 101: bytes flow both ways until the end
+  std::string ws_key_;        // the Sec-WebSocket-Key sent upstream
   boost::asio::mutable_buffer read_buf_;
   io_handler read_h_;
 

@@ -162,6 +162,25 @@ class H2WebSocketTest(H2TestCase):
         self.assertEqual(read_ws_frame(reader, deadline), (0x1, b"bye now"))
         self.assertEqual(read_ws_frame(reader, deadline), (0x8, b"\x03\xe8"))
 
+    def test_wrong_accept_key_fails_the_handshake(self):
+        def impostor(req, conn):
+            conn.send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Accept: "
+                      f"{accept_key('dGhlIHNhbXBsZSBub25jZQ==')}\r\n\r\n")
+            conn.send(frame(0x1, b"not for you", False))
+            time.sleep(5)
+            return False
+
+        u, c = self.ws_setup(impostor)
+        sid = self.open_ws(c)
+        st = c.wait_done(sid)[0]
+        # RFC 6455 §4.1: an accept that does not answer the proxy's key fails the connection.
+        self.assertEqual(st.status, 502, st)
+        self.assertNotIn(b"not for you", st.body)
+        conn = u.connections[-1]
+        self.assertTrue(conn.wait_peer_close(3.0) or not conn.open,
+                        "the upstream connection stayed open after the failed handshake")
+
     def test_route_without_websocket_is_refused(self):
         u, c = self.ws_setup(EchoServer(), websocket=False)
         sid = self.open_ws(c)
