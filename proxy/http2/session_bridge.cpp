@@ -1,9 +1,9 @@
 #include "proxy/http2/session_bridge.hpp"
 
-#include <boost/asio/error.hpp>
-#include <boost/asio/post.hpp>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 
 #include <boost/beast/http/error.hpp>
 #include <cstring>

@@ -29,7 +29,8 @@
 // becomes the stream's 200, and from then on the stream's DATA and the session's bytes are the
 // tunnel's two directions. A 101 whose Sec-WebSocket-Accept does not match the key becomes 502
 // (RFC 6455 §4.1: the client fails the connection); a final answer other than 101 passes as it
-// is, except a 2xx (the route did not upgrade), which becomes 501. The stream ends when the upstream connection does.
+// is, except a 2xx (the route did not upgrade), which becomes 501. The stream ends when the
+// upstream connection does.
 //
 // Flow control: a stream's request bytes not yet read by the session are bounded
 // (`request_buffer`); beyond it the client's window stays closed. A response write completes
