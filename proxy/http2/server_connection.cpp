@@ -192,8 +192,8 @@ struct server_connection::impl {
     }
   }
 
-  /// A bodiless answer from here, the stream never dispatched: 431, or 501 for an extended
-  /// CONNECT protocol other than WebSocket.
+  /// A bodiless answer from here, the stream never dispatched: 431, or 501 for a CONNECT that
+  /// is not a WebSocket's.
   void answer_locally(int32_t id, const char (&status)[4]) {
     const nghttp2_nv nv[] = {{const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(":status")),
                               const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(status)), 7, 3,
@@ -282,7 +282,10 @@ struct server_connection::impl {
             me.answer_locally(st->id, "431");
             return 0;
           }
-          if (!st->protocol.empty() && !http::iequals(st->protocol, "websocket")) {
+          // CONNECT tunnels only WebSocket (RFC 8441); a plain CONNECT (RFC 9113 §8.5) or
+          // another protocol is not implemented here.
+          if (st->head.method == "CONNECT" &&
+              (st->protocol.empty() || !http::iequals(st->protocol, "websocket"))) {
             me.answer_locally(st->id, "501");
             return 0;
           }

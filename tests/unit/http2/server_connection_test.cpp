@@ -682,6 +682,16 @@ TEST_F(Http2Server, ExtendedConnectForWebSocketIsATunnelRequest) {
       c.request("CONNECT", "/chat", {{":protocol", "websocket"}, {"sec-websocket-version", "13"}},
                 &none);  // a body provider: the stream stays open
   const int32_t udp = c.request("CONNECT", "/udp", {{":protocol", "connect-udp"}}, &none);
+  // A plain CONNECT (RFC 9113 §8.5): :authority only.
+  const nghttp2_nv plain[] = {
+      {const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(":method")),
+       const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>("CONNECT")), 7, 7,
+       NGHTTP2_NV_FLAG_NONE},
+      {const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(":authority")),
+       const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>("example.test:443")), 10, 16,
+       NGHTTP2_NV_FLAG_NONE}};
+  const int32_t tunnel =
+      nghttp2_submit_headers(c.session(), NGHTTP2_FLAG_NONE, -1, nullptr, plain, 2, nullptr);
   pump(c);
   ASSERT_EQ(rec_.requests.count(ws), 1u);
   const auto& head = rec_.requests[ws].head;
@@ -691,6 +701,8 @@ TEST_F(Http2Server, ExtendedConnectForWebSocketIsATunnelRequest) {
   EXPECT_FALSE(head.chunked) << "tunnel bytes are not chunked";
   EXPECT_EQ(rec_.requests.count(udp), 0u) << "a protocol other than websocket was dispatched";
   EXPECT_EQ(c.responses[udp].status, 501);
+  EXPECT_EQ(rec_.requests.count(tunnel), 0u) << "a plain CONNECT was dispatched";
+  EXPECT_EQ(c.responses[tunnel].status, 501);
 }
 
 TEST_F(Http2Server, PlainRequestsAreNotTunnels) {
