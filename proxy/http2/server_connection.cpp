@@ -151,10 +151,10 @@ struct server_connection::impl {
   // For the PRIORITY and WINDOW_UPDATE budgets (limits::priority_per_stream and
   // limits::window_updates_per_data_frame).
   uint64_t streams_opened = 0, data_frames_sent = 0, priority_frames = 0, window_updates = 0;
-  bool ended = false;          // terminated for abuse or a protocol error
+  bool ended = false;           // terminated for abuse or a protocol error
   bool notice_pending = false;  // shutdown_notice() waits for its PING's acknowledgement
-  std::string scratch;         // lower-cased response header names
-  std::vector<nghttp2_nv> nv;  // the response head being submitted (reused)
+  std::string scratch;          // lower-cased response header names
+  std::vector<nghttp2_nv> nv;   // the response head being submitted (reused)
 
   stream_state* find(int32_t id) {
     auto it = streams.find(id);
@@ -284,8 +284,7 @@ struct server_connection::impl {
           }
           // CONNECT tunnels only WebSocket (RFC 8441); a plain CONNECT (RFC 9113 §8.5) or
           // another protocol is not implemented here.
-          if (st->head.method == "CONNECT" &&
-              (st->protocol.empty() || !http::iequals(st->protocol, "websocket"))) {
+          if (st->head.method == "CONNECT" && !http::iequals(st->protocol, "websocket")) {
             me.answer_locally(st->id, "501");
             return 0;
           }

@@ -2,9 +2,9 @@
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
-
 #include <boost/beast/http/error.hpp>
 #include <cstring>
 #include <random>
@@ -59,25 +59,23 @@ bool plain_request(const http::request_head& head) noexcept {
   return hosts == 1 && lengths <= 1 && head.content_length.value_or(0) == 0 && !head.chunked;
 }
 
+// Standard base64 with padding (RFC 4648 §4) of at most SHA_DIGEST_LENGTH bytes.
+std::string base64(const unsigned char* bytes, size_t n) {
+  unsigned char out[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
+  const int len = EVP_EncodeBlock(out, bytes, static_cast<int>(n));
+  return std::string(reinterpret_cast<const char*>(out), static_cast<size_t>(len));
+}
+
 // A Sec-WebSocket-Key (RFC 6455 §4.1): 16 random bytes in base64. A nonce for the upstream's
 // handshake check, not a secret.
 std::string websocket_key() {
-  static constexpr char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  uint8_t raw[18] = {};
-  for (size_t i = 0; i < 16; i += 8) {
+  unsigned char raw[16];
+  for (size_t i = 0; i < sizeof raw; i += 8) {
     const uint64_t r = rng();
     std::memcpy(raw + i, &r, 8);
   }
-  std::string out;
-  out.reserve(24);
-  for (size_t i = 0; i < 18; i += 3) {
-    const uint32_t v = uint32_t{raw[i]} << 16 | uint32_t{raw[i + 1]} << 8 | raw[i + 2];
-    for (int s = 18; s >= 0; s -= 6) out.push_back(b64[v >> s & 0x3f]);
-  }
-  out.resize(22);  // 16 bytes are 22 digits and two pads
-  out.append("==");
-  return out;
+  return base64(raw, sizeof raw);
 }
 
 // RFC 6455 §4.2.2: base64(SHA-1(key + the protocol's GUID)).
@@ -86,9 +84,7 @@ std::string websocket_accept(std::string_view key) {
   input.append("258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
-  unsigned char out[32];
-  const int n = EVP_EncodeBlock(out, digest, SHA_DIGEST_LENGTH);
-  return std::string(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
+  return base64(digest, sizeof digest);
 }
 
 bool expects_continue(const http::header_list& h) noexcept {
